@@ -1,0 +1,294 @@
+"""The data store: a dataset is a folder of Parquet tables plus ``manifest.json``.
+
+Layout of ``data/<name>/``::
+
+    manifest.json          schema version, row counts, sha256 per file, provenance
+    <table>.parquet        one file per table of the case data model
+    ground_truth.json      synthetic data only: every effect the generator built in
+    truth.parquet          synthetic data only: the person-level truth table
+    results/               analysis results written by the pipeline (for dashboards)
+
+Writes are atomic: a dataset is written into a temporary sibling folder and
+renamed into place, and ``manifest.json`` is written last, so a half-written
+dataset never looks complete. Opening checks that every file listed in the
+manifest exists and (unless ``verify=False``) that its checksum matches.
+
+Examples
+--------
+>>> import pandas as pd, tempfile, pathlib
+>>> from casework.store import Dataset
+>>> jc = pd.DataFrame({"jc_id": ["J1"], "name": ["JC"], "land": ["NW"],
+...                    "region_type": ["city"], "comparison_type": ["IIIa"]})
+>>> ds = Dataset.from_tables({"jobcenters": jc}, name="tiny")
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "tiny"
+>>> ds.save(out).tables
+['jobcenters']
+>>> int(Dataset.open(out).sql("select count(*) as n from jobcenters")["n"].iloc[0])
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from casework import schema as S
+
+__all__ = ["Dataset", "DatasetError", "MANIFEST", "GROUND_TRUTH", "TRUTH", "RESULTS"]
+
+MANIFEST = "manifest.json"
+GROUND_TRUTH = "ground_truth.json"
+TRUTH = "truth.parquet"
+RESULTS = "results"
+
+
+class DatasetError(Exception):
+    """A dataset cannot be opened or read; the message names the file."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Dataset:
+    """A dataset of the case data model, on disk or in memory.
+
+    Use :meth:`open` for a folder and :meth:`from_tables` for DataFrames.
+    Tables are read lazily and cached; ``table()`` returns a copy so callers
+    can never change the dataset by accident.
+    """
+
+    def __init__(self, *, path=None, tables=None, ground_truth=None, truth=None, meta=None, name=None):
+        self.path = Path(path) if path is not None else None
+        self._frames: dict[str, pd.DataFrame] = dict(tables or {})
+        self._ground_truth = ground_truth
+        self._truth = truth
+        self.meta: dict = dict(meta or {})
+        self.name = name or (self.path.name if self.path else self.meta.get("name", "dataset"))
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ open
+    @classmethod
+    def from_tables(cls, tables: dict, *, ground_truth=None, truth=None, meta=None, name=None) -> Dataset:
+        """An in-memory dataset from a dict ``{table name: DataFrame}``."""
+        unknown = sorted(set(tables) - set(S.TABLES))
+        if unknown:
+            raise DatasetError(f"unknown table(s) {unknown}; the model has {sorted(S.TABLES)}")
+        return cls(tables=tables, ground_truth=ground_truth, truth=truth, meta=meta, name=name)
+
+    @classmethod
+    def open(cls, path, *, verify: bool = True) -> Dataset:
+        """Open the dataset folder ``path``.
+
+        Raises :class:`DatasetError` naming the file when the manifest is
+        missing or unreadable, a listed file is missing, or (with
+        ``verify=True``) a file's size or sha256 differs from the manifest.
+        """
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise DatasetError(f"{mpath}: no manifest.json — not a complete dataset "
+                               "(an interrupted write leaves none)")
+        try:
+            meta = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{mpath}: manifest is unreadable ({exc})") from exc
+        for fname, info in meta.get("files", {}).items():
+            fpath = path / fname
+            if not fpath.is_file():
+                raise DatasetError(f"{fpath}: file listed in the manifest is missing")
+            if fpath.stat().st_size != info.get("bytes"):
+                raise DatasetError(f"{fpath}: size {fpath.stat().st_size} differs from the manifest "
+                                   f"({info.get('bytes')}): truncated or replaced")
+            if verify and _sha256(fpath) != info.get("sha256"):
+                raise DatasetError(f"{fpath}: checksum does not match the manifest: the file was changed")
+        return cls(path=path, meta=meta, name=meta.get("name", path.name))
+
+    # ---------------------------------------------------------------- access
+    @property
+    def tables(self) -> list[str]:
+        """Names of the model tables in this dataset, in model order."""
+        if self.path is not None:
+            names = set(self.meta.get("tables", {}))
+        else:
+            names = set(self._frames)
+        return [t for t in S.TABLE_ORDER if t in names]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The table ``name`` as a pandas DataFrame (a copy)."""
+        if name not in S.TABLES:
+            raise KeyError(f"{name!r} is not a table of the model; tables: {', '.join(S.TABLE_ORDER)}")
+        with self._lock:
+            if name not in self._frames:
+                if self.path is None or name not in self.tables:
+                    raise KeyError(f"dataset {self.name!r} has no table {name!r}; it has {self.tables}")
+                fpath = self.path / f"{name}.parquet"
+                try:
+                    self._frames[name] = pd.read_parquet(fpath)
+                except Exception as exc:  # pyarrow raises several types for damaged files
+                    raise DatasetError(f"{fpath}: cannot be read as Parquet ({exc})") from exc
+            return self._frames[name].copy()
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run a DuckDB SQL query over the tables (views named as the tables)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            for name in self.tables:
+                if self.path is not None and name not in self._frames:
+                    fpath = str(self.path / f"{name}.parquet").replace("'", "''")
+                    con.execute(f"create view {name} as select * from read_parquet('{fpath}')")
+                else:
+                    con.register(name, self._frames[name])
+            return con.execute(query).df()
+        finally:
+            con.close()
+
+    @property
+    def ground_truth(self) -> dict | None:
+        """Every effect the generator built in (``None`` for real data)."""
+        if self._ground_truth is None and self.path is not None and GROUND_TRUTH in self.meta.get("files", {}):
+            self._ground_truth = json.loads((self.path / GROUND_TRUTH).read_text(encoding="utf-8"))
+        return self._ground_truth
+
+    @property
+    def truth(self) -> pd.DataFrame | None:
+        """The person-level truth table (``None`` for real data)."""
+        if self._truth is None and self.path is not None and TRUTH in self.meta.get("files", {}):
+            self._truth = pd.read_parquet(self.path / TRUTH)
+        return None if self._truth is None else self._truth.copy()
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.ground_truth is not None
+
+    # ----------------------------------------------------------------- write
+    def save(self, path) -> Dataset:
+        """Write the dataset to the folder ``path`` atomically and return it opened.
+
+        An existing dataset at ``path`` is replaced only after the new one is
+        complete. Results already stored under ``path/results`` are kept.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.writing."))
+        try:
+            files, rows = {}, {}
+            for name in self.tables:
+                df = self.table(name)
+                _atomic_write_parquet(df, tmp / f"{name}.parquet")
+                rows[name] = len(df)
+            if self.ground_truth is not None:
+                _atomic_write_bytes(tmp / GROUND_TRUTH,
+                                    json.dumps(self.ground_truth, indent=1, ensure_ascii=False).encode())
+            if self.truth is not None:
+                _atomic_write_parquet(self.truth, tmp / TRUTH)
+            for f in sorted(p.name for p in tmp.iterdir()):
+                files[f] = {"bytes": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)}
+            manifest = {
+                "name": path.name,
+                "schema_version": S.SCHEMA_VERSION,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "tables": rows,
+                "files": files,
+                "provenance": self.meta.get("provenance", {}),
+                "synthetic": self.ground_truth is not None,
+            }
+            _atomic_write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+            _swap_into_place(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Dataset.open(path, verify=False)
+
+    # --------------------------------------------------------------- results
+    @property
+    def results_dir(self) -> Path:
+        if self.path is None:
+            raise DatasetError(f"dataset {self.name!r} is in memory: save it before storing results")
+        return self.path / RESULTS
+
+    def save_result(self, name: str, obj) -> Path:
+        """Store an analysis result: a DataFrame as ``results/<name>.parquet``,
+        anything JSON-serialisable as ``results/<name>.json`` (atomically)."""
+        if isinstance(obj, pd.DataFrame):
+            target = self.results_dir / f"{name}.parquet"
+            _atomic_write_parquet(obj, target)
+        else:
+            target = self.results_dir / f"{name}.json"
+            _atomic_write_bytes(target, json.dumps(obj, indent=1, ensure_ascii=False, default=str).encode())
+        return target
+
+    def result(self, name: str):
+        """Read a stored result (DataFrame or dict). Raises :class:`DatasetError` naming the file."""
+        base = self.results_dir
+        for suffix, reader in ((".parquet", pd.read_parquet),
+                               (".json", lambda p: json.loads(Path(p).read_text(encoding="utf-8")))):
+            target = base / f"{name}{suffix}"
+            if target.is_file():
+                try:
+                    return reader(target)
+                except Exception as exc:
+                    raise DatasetError(f"{target}: result cannot be read ({exc})") from exc
+        raise DatasetError(f"{base / name}: result not found (run `make pipeline`)")
+
+    def has_result(self, name: str) -> bool:
+        return self.path is not None and any((self.results_dir / f"{name}{s}").is_file()
+                                             for s in (".parquet", ".json"))
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path else "in memory"
+        return f"<Dataset {self.name!r} ({where}): {', '.join(self.tables)}>"
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    """Rename the finished folder into place, keeping existing results."""
+    if path.exists():
+        old_results = path / RESULTS
+        if old_results.is_dir():
+            shutil.move(str(old_results), str(tmp / RESULTS))
+        trash = path.with_name(f".{path.name}.old.{os.getpid()}")
+        os.replace(path, trash)
+        os.replace(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
