@@ -5,7 +5,7 @@ API (a rename is a breaking change); every other module imports its names
 from this module instead of spelling them again.
 
 The model follows ``docs/architecture.md``: jobcenters, projects, partners,
-offers, persons, assessments, plans, plan_steps, contacts, referrals,
+offers, persons, assessments, plans, plan_steps, contacts, referrals, enrolments,
 employment and benefits. All keys are pseudonyms (strings). Dates are
 ``datetime64[ns]`` (day precision). Needs are ordinal severities
 0 (none), 1 (moderate), 2 (serious).
@@ -387,6 +387,14 @@ _TABLE_LIST = [
         _cat("kind", "Art", "Kind of employment", EMPLOYMENT_KINDS),
         Field("need_ending", "bool", "Bedarfsdeckend", "Earnings end the need for benefits"),
     )),
+    Table("enrolments", "Projektteilnahmen", "A person's enrolment in a model project or programme "
+          "(e.g. care by the ABCaktiv team, a Soziale-Teilhabe place).", "enrolment_id", (
+        _k("enrolment_id", "Teilnahme-Kennung", "Enrolment key"),
+        _k("person_id", "Person", "Enrolled person", ref="persons.person_id"),
+        _k("project_id", "Projekt", "Project", ref="projects.project_id"),
+        _d("start", "Beginn", "First day of the enrolment"),
+        _d("end", "Ende", "Last day of the enrolment (empty while enrolled)", required=False),
+    )),
     Table("benefits", "Leistungsbezug", "A spell of benefit receipt.", "spell_id", (
         _k("spell_id", "Episoden-Kennung", "Spell key"),
         _k("person_id", "Person", "Person receiving benefits", ref="persons.person_id"),
@@ -409,6 +417,7 @@ DATE_ORDER = (
     ("benefits", "start", "end"),
     ("projects", "start", "end"),
     ("plans", "date", "valid_until"),
+    ("enrolments", "start", "end"),
 )
 
 from casework._validation import ValidationIssue, ValidationReport, validate  # noqa: E402
