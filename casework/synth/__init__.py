@@ -1,0 +1,155 @@
+"""Synthetic populations with ground truth (``casework.synth``).
+
+``generate(scenario, seed=0, persons=None)`` builds a complete dataset of the
+case data model for one of the scenarios ``gelsenkirchen``, ``pankow``,
+``nrw_teilhabe`` and ``scale``, deterministically for a seed, and records
+every effect it builds in as ``ground_truth`` (see docs/estimands.md and
+docs/synthetic.md for the data-generating process and the estimands).
+
+Examples
+--------
+>>> from casework import synth
+>>> ds = synth.generate("gelsenkirchen", seed=1, persons=1500)
+>>> sorted(ds.ground_truth)[:3]
+['did', 'effects', 'estimands']
+>>> ds.truth[["person_id", "latent_class"]].shape[0] == len(ds.table("persons"))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from casework.store import Dataset
+from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
+from casework.synth.scenarios import SCENARIOS, Scenario, get_scenario
+from casework.synth.simulate import OTHER_EXIT_HAZARD, _eta, _project_window, simulate_chunk
+from casework.synth.tables import build_tables, ids, project_key
+from casework.synth.truth import ground_truth, truth_table
+
+__all__ = ["generate", "SCENARIOS", "get_scenario", "Scenario"]
+
+CHUNK = 100_000
+
+
+def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None, *, confounding: float | None = None,
+             progress: bool | None = None) -> Dataset:
+    """Generate a synthetic dataset with ground truth.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+        ``"gelsenkirchen"``, ``"pankow"``, ``"nrw_teilhabe"`` or ``"scale"``.
+    seed : int
+        Seed of the random generator; the same seed gives the same dataset.
+    persons : int, optional
+        Number of persons (default: the scenario's size). Project places
+        (e.g. 1,500 ABCaktiv customers, 6,400 Teilhabe places) scale with it.
+    confounding : float, optional
+        Strength of the unobserved confounder (0 = none, the default of every
+        scenario); it raises both the chance of a measure and of integration.
+    progress : bool, optional
+        Show a progress bar (default: only for populations above 200,000).
+
+    Returns
+    -------
+    Dataset
+        In memory; ``.save(path)`` writes it. ``.ground_truth`` holds the
+        true effects, ``.truth`` the person-level truth table.
+    """
+    scn = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if confounding is not None:
+        scn = scn.with_options(confounding=float(confounding))
+    n = int(persons or scn.default_persons)
+    if n < 100:
+        raise ValueError(f"persons must be at least 100 (got {n})")
+    rng = np.random.default_rng(seed)
+    scale = n / scn.default_persons
+    frames, did = [], {}
+    bar = tqdm(total=n, desc=f"synth {scn.name}", unit="persons",
+               disable=(n <= 200_000) if progress is None else not progress)
+    for lo in range(0, n, CHUNK):
+        size = min(CHUNK, n - lo)
+        p = _draw_chunk(scn, size, lo, rng)
+        res = simulate_chunk(scn, p, rng, scale=scale, share=size / n)
+        frames.append(pd.concat([p.reset_index(drop=True), res.frame], axis=1))
+        _accumulate(did, res.did)
+        bar.update(size)
+    bar.close()
+    pf = pd.concat(frames, ignore_index=True)
+    pf = _with_labels(scn, pf)
+    tables = build_tables(scn, pf, rng)
+    gt = ground_truth(scn, pf, tables, did, seed=seed, persons=n)
+    meta = {"name": scn.name, "provenance": {"generator": "casework.synth", "scenario": scn.name, "seed": seed,
+                                             "persons": n, "confounding": scn.confounding}}
+    return Dataset.from_tables(tables, ground_truth=gt, truth=truth_table(scn, pf), meta=meta, name=scn.name)
+
+
+def _draw_chunk(scn: Scenario, size: int, offset: int, rng) -> pd.DataFrame:
+    """Persons of one chunk: a stock already in receipt at the data start plus an inflow.
+
+    The stock is drawn length-biased (a person's chance to be in the stock is
+    proportional to the expected length of their spell), so that it has the
+    steady-state composition of a real caseload: more barriers, long receipt.
+    """
+    start_year = pd.Timestamp(scn.data_start).year
+    n_stock = int(rng.binomial(size, scn.stock_share))
+    inflow = _draw_candidates(scn, size - n_stock, rng, start_year)
+    cand = _draw_candidates(scn, 3 * n_stock, rng, start_year)
+    exit_rate = 1 / (1 + np.exp(-_eta(scn, cand))) * 0.7 + OTHER_EXIT_HAZARD
+    pick = rng.choice(len(cand), size=n_stock, replace=False, p=(1 / exit_rate) / (1 / exit_rate).sum())
+    stock = cand.iloc[np.sort(pick)].reset_index(drop=True)
+    age_at_start = start_year - stock["birth_year"].to_numpy()
+    max_dur = np.maximum((age_at_start - 18) * 12, 0)  # nobody entered SGB II receipt before age 18
+    dur = np.minimum(np.ceil(rng.exponential(1 / exit_rate[pick][np.argsort(np.argsort(pick))])), 180)
+    stock["entry_m"] = -np.minimum(dur, max_dur).astype(int)
+    age_in = start_year - inflow["birth_year"].to_numpy()
+    latest_entry = np.maximum((64 - age_in) * 12, 0)  # nobody enters SGB II receipt after 64
+    inflow["entry_m"] = np.minimum(rng.integers(0, len(scn.months), len(inflow)), latest_entry)
+    p = pd.concat([stock, inflow], ignore_index=True)
+    p = p.iloc[rng.permutation(len(p))].reset_index(drop=True)
+    p["person_id"] = ids("P", size, start=offset + 1, width=7)
+    p["start_m"] = np.maximum(p["entry_m"], 0)
+    prior = rng.random(size) < 0.3
+    p["benefit_months"] = np.where(prior, rng.integers(6, 61, size), 0)
+    return p
+
+
+def _draw_candidates(scn: Scenario, n: int, rng, start_year: int) -> pd.DataFrame:
+    p = draw_persons(n, rng, start_year=start_year)
+    weights = scn.jobcenters["weight"].to_numpy()
+    p["jc_idx"] = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    return p
+
+
+def _accumulate(total: dict, part: dict) -> None:
+    for world, arrays in part.items():
+        if world not in total:
+            total[world] = {k: v.copy() for k, v in arrays.items()}
+        else:
+            for k, v in arrays.items():
+                total[world][k] += v
+
+
+def _with_labels(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
+    jc_ids = scn.jobcenters["jc_id"].to_numpy()
+    jc = jc_ids[pf["jc_idx"].to_numpy()]
+    proj_by_id = {q.project_id: q for q in scn.projects}
+    enrolled = pf["enrolled"].to_numpy().copy()
+    for q in scn.projects:  # taking part in an open project's offer counts as being reached by the project
+        if q.enrol_only or q.modifies:
+            continue
+        lo, hi = _project_window(scn, q)
+        rows = ((enrolled == "") & np.isin(jc, q.jc_ids) & pf["measure"].isin([m.kind for m in q.measures]).to_numpy()
+                & (pf["index_m"].to_numpy() >= lo) & (pf["index_m"].to_numpy() <= hi))
+        enrolled[rows] = q.project_id
+    pf = pf.assign(enrolled=enrolled)
+    keys = np.array([project_key(proj_by_id[e], j) if e else "" for e, j in zip(enrolled, jc)], dtype=object)
+    # a person's chance of integrating within 12 months from the baseline hazard (for the caseworker's horizon)
+    p12 = 1 - (1 - 1 / (1 + np.exp(-_eta(scn, pf)))) ** 12
+    return pf.assign(jc_id=jc, enrolled_project=pf["enrolled"], enrolled_project_key=keys,
+                     latent_class_key=np.asarray(CLASSES, dtype=object)[pf["latent_class"].to_numpy()],
+                     latent_class_label=pd.Series(np.asarray(CLASSES)[pf["latent_class"].to_numpy()]).map(
+                         CLASS_LABELS).to_numpy(), p12=p12)

@@ -1,0 +1,340 @@
+"""Build the tables of the case data model from the simulated person frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from casework import schema as S
+from casework.synth.population import NEED_ORDER
+from casework.synth.scenarios import Scenario
+from casework.synth.simulate import WINDOW
+
+__all__ = ["build_tables", "ids"]
+
+_MODULE_THEMES = ("Ernährung", "Bewegung", "Motivation")
+
+
+def ids(prefix: str, n: int, start: int = 0, width: int = 7) -> np.ndarray:
+    """Vectorised string keys ``<prefix><zero-padded number>``."""
+    if n == 0:
+        return np.array([], dtype=object)
+    nums = np.arange(start, start + n).astype(str)
+    return np.char.add(prefix, np.char.zfill(nums, width)).astype(object)
+
+
+def _month_start(scn: Scenario, m) -> pd.DatetimeIndex:
+    base = pd.Timestamp(scn.data_start).to_period("M")
+    return (base + np.asarray(m, dtype=int)).to_timestamp() if np.ndim(m) == 0 else \
+        pd.PeriodIndex.from_ordinals(base.ordinal + np.asarray(m, dtype=np.int64), freq="M").to_timestamp()
+
+
+def _date_in_month(scn, m, rng) -> np.ndarray:
+    """A random day within month index ``m`` (array)."""
+    first = _month_start(scn, m)
+    days = first.days_in_month.to_numpy()
+    offset = np.floor(rng.random(len(first)) * days).astype("timedelta64[D]")
+    return (first.to_numpy() + offset).astype("datetime64[ns]")
+
+
+def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
+    out = np.full(len(m), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if valid.any():
+        out[valid] = _date_in_month(scn, np.asarray(m)[valid], rng)
+    return out
+
+
+def build_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """All tables of the model. ``pf`` is the person frame with simulation results."""
+    n_m = len(scn.months)
+    data_end = pd.Timestamp(scn.data_end)
+    pf = pf.assign(entry_date=_date_in_month(scn, pf["entry_m"].to_numpy(), rng))
+    network = _network(scn)
+    tables = {"jobcenters": scn.jobcenters[["jc_id", "name", "land", "region_type", "comparison_type"]].copy(),
+              "projects": _projects(scn), **network}
+    tables["persons"] = _persons(scn, pf, rng)
+    tables["assessments"] = _assessments(scn, pf, rng, n_m)
+    referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end)
+    tables["referrals"] = referrals
+    tables["plans"], tables["plan_steps"] = _plans(scn, pf, steps_src, rng, n_m)
+    tables["contacts"] = _contacts(scn, pf, rng, n_m)
+    tables["employment"] = _employment(scn, pf, rng, n_m, data_end)
+    tables["enrolments"] = _enrolments(scn, pf, data_end)
+    tables["benefits"] = _benefits(scn, pf, rng, n_m)
+    return {name: tables[name] for name in S.TABLE_ORDER if name in tables}
+
+
+# ---------------------------------------------------------------- network
+def _projects(scn: Scenario) -> pd.DataFrame:
+    rows = []
+    for proj in scn.projects:
+        end = pd.Timestamp(proj.end) if proj.end else pd.NaT
+        if len(proj.jc_ids) == 1:
+            rows.append((proj.project_id, proj.jc_ids[0], proj.name, pd.Timestamp(proj.start), end,
+                         proj.target_group, proj.places))
+            continue
+        for jc in proj.jc_ids:
+            rows.append((f"{proj.project_id}/{jc}", jc, proj.name, pd.Timestamp(proj.start), end, proj.target_group,
+                         int(proj.places_by_jc.get(jc, 0))))
+    cols = ["project_id", "jc_id", "name", "start", "end", "target_group", "places"]
+    return pd.DataFrame(rows, columns=cols).astype({"start": "datetime64[ns]", "end": "datetime64[ns]",
+                                                    "places": "int64"})
+
+
+def project_key(proj, jc_id: str) -> str:
+    return proj.project_id if len(proj.jc_ids) == 1 else f"{proj.project_id}/{jc_id}"
+
+
+def _offer_name(spec, i: int) -> str:
+    label = S.MEASURES[spec.kind]
+    if spec.kind == "health_module":
+        return f"Modul {i + 1}: {_MODULE_THEMES[i % 3]}"
+    return label if spec.offers == 1 else f"{label} {i + 1}"
+
+
+def _network(scn: Scenario) -> dict[str, pd.DataFrame]:
+    partners, offers = [], []
+    jc_names = dict(zip(scn.jobcenters["jc_id"], scn.jobcenters["name"]))
+
+    seen = set()
+
+    def add(jc, spec, project_id):
+        short = jc_names[jc].replace("Jobcenter ", "")
+        tag = "p" if project_id else "r"
+        own_partner = spec.kind == "neighbourhood_centre"  # every neighbourhood centre is its own partner
+        for i in range(spec.offers):
+            pid = f"PA-{jc}-{spec.kind}-{tag}{i + 1 if own_partner else 1}"
+            if pid not in seen:  # a partner serves every phase of a project
+                seen.add(pid)
+                suffix = f" {i + 1}" if own_partner else ""
+                partners.append((pid, jc, f"{S.PARTNER_KINDS[spec.partner_kind]} {short}{suffix}", spec.partner_kind))
+            offers.append((f"OF-{jc}-{spec.kind}-{project_id or 'r'}-{i + 1:02d}", pid, project_id,
+                           _offer_name(spec, i), spec.kind, S.MEASURE_NEED[spec.kind], spec.capacity))
+
+    for jc in scn.jobcenters["jc_id"]:
+        for spec in scn.measures:
+            add(jc, spec, None)
+    for proj in scn.projects:
+        if proj.modifies:
+            continue
+        for jc in proj.jc_ids:
+            for spec in proj.measures:
+                add(jc, spec, project_key(proj, jc))
+    part = pd.DataFrame(partners, columns=["partner_id", "jc_id", "name", "kind"])
+    off = pd.DataFrame(offers, columns=["offer_id", "partner_id", "project_id", "name", "measure", "need", "capacity"])
+    return {"partners": part, "offers": off.astype({"capacity": "int64"})}
+
+
+# ---------------------------------------------------------------- persons
+def _persons(scn, pf, rng) -> pd.DataFrame:
+    entry = pf["entry_date"].to_numpy()
+    dur_before = np.maximum(-pf["entry_m"].to_numpy(), 0)
+    unemp = np.where(dur_before > 0, np.round(dur_before * rng.uniform(0.5, 0.95, len(pf))),
+                     rng.integers(0, 13, len(pf))).astype("int64")
+    return pd.DataFrame({
+        "person_id": pf["person_id"].to_numpy(),
+        "jc_id": scn.jobcenters["jc_id"].to_numpy()[pf["jc_idx"].to_numpy()],
+        "entry_date": entry,
+        "birth_year": pf["birth_year"].astype("int64").to_numpy(),
+        "sex": pf["sex"].to_numpy(), "citizenship": pf["citizenship"].to_numpy(),
+        "german_level": pf["german_level"].to_numpy(),
+        "single_parent": pf["single_parent"].astype(bool).to_numpy(),
+        "children_under_3": pf["children_under_3"].astype(bool).to_numpy(),
+        "school": pf["school"].to_numpy(), "vocational": pf["vocational"].to_numpy(),
+        "benefit_months": pf["benefit_months"].astype("int64").to_numpy(),
+        "unemployment_months": unemp,
+        "health_restriction": pf["health_restriction"].astype(bool).to_numpy(),
+        "disability": pf["disability"].astype(bool).to_numpy(),
+    })
+
+
+def _assessments(scn, pf, rng, n_m) -> pd.DataFrame:
+    first = pf["first_assess_m"].to_numpy()
+    last = np.minimum(pf["leave_m"].to_numpy(), n_m) - 1
+    count = np.where(first <= last, (last - first) // 6 + 1, 0)
+    rows = np.repeat(np.arange(len(pf)), count)
+    k = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    month = first[rows] + 6 * k
+    landmark = pf["landmark_m"].to_numpy()[rows]
+    after = (landmark >= 0) & (month >= landmark)
+    steps_after = np.where(after, (month - landmark) // 6 + 1, 0)
+    measure = pf["measure"].to_numpy()[rows]
+    needs = {}
+    for need in NEED_ORDER:
+        base = pf[f"need_{need}"].to_numpy()[rows].astype(np.int16)
+        addressed = np.isin(measure, [m for m, n in S.MEASURE_NEED.items() if n == need])
+        p_drop = 1 - (1 - np.where(addressed, 0.30, 0.10)) ** steps_after
+        drop = (rng.random(len(rows)) < p_drop).astype(np.int16)
+        needs[f"need_{need}"] = np.maximum(base - drop, 0).astype("int64")
+    eta12 = pf["p12"].to_numpy()[rows]
+    horizon = (eta12 > 0.28) ^ (rng.random(len(rows)) < 0.12)
+    strengths = rng.binomial(5, np.where(pf["latent_class"].to_numpy()[rows] == 0, 0.55, 0.3)).astype("int64")
+    return pd.DataFrame({
+        "assessment_id": ids("A", len(rows), width=8),
+        "person_id": pf["person_id"].to_numpy()[rows],
+        "date": _date_in_month(scn, month, rng),
+        **needs,
+        "strengths": strengths,
+        "horizon_12m": horizon.astype(bool),
+        "profillage": pd.Series([None] * len(rows), dtype=object),
+    })
+
+
+def _referrals(scn, pf, offers, partners, rng, data_end):
+    jc_of_partner = dict(zip(partners["partner_id"], partners["jc_id"]))
+    offers = offers.assign(jc_id=offers["partner_id"].map(jc_of_partner))
+    treated = pf.index[pf["measure"].notna() & (pf["measure"] != "none")]
+    t = pf.loc[treated]
+    n_mod = np.maximum(t["n_modules"].to_numpy(), 1)
+    rows = np.repeat(np.arange(len(t)), n_mod)
+    j = np.arange(len(rows)) - np.repeat(np.cumsum(n_mod) - n_mod, n_mod)
+    mod_len = (t["part_dur"].to_numpy() // n_mod)[rows]
+    start_m = t["part_start_m"].to_numpy()[rows] + j * mod_len
+    end_m = start_m + np.maximum(mod_len, 1)
+    offer_id = _pick_offers(t, rows, j, offers, rng)
+    started = _date_in_month(scn, start_m, rng)
+    referred = started - rng.integers(3, 28, len(rows)).astype("timedelta64[D]")
+    index_date = _month_start(scn, t["index_m"].to_numpy()[rows]).to_numpy()
+    referred = np.maximum(referred, index_date)
+    ended = started + (np.maximum(end_m - start_m, 1) * 30.4).astype("timedelta64[D]")
+    integ = t["integration_m"].to_numpy()[rows]
+    integ_date = np.where(integ >= 0, _month_start(scn, np.maximum(integ, 0)).to_numpy(), np.datetime64("NaT"))
+    cut = (integ >= 0) & (integ_date < ended) & (integ_date > started)
+    ended = np.where(cut, integ_date, ended)
+    drop = rng.random(len(rows)) < 0.12
+    status = np.where(drop, "dropped_out", "completed").astype(object)
+    running = ended > np.datetime64(data_end)
+    status[running] = "started"
+    ended = np.where(running, np.datetime64("NaT"), ended)
+    ref = pd.DataFrame({"person_id": t["person_id"].to_numpy()[rows], "offer_id": offer_id,
+                        "referred": referred.astype("datetime64[ns]"), "started": started,
+                        "ended": ended.astype("datetime64[ns]"), "status": status})
+    noshow = _no_shows(scn, pf, offers, rng)
+    ref = pd.concat([ref, noshow], ignore_index=True)
+    ref.insert(0, "referral_id", ids("R", len(ref), width=8))
+    steps_src = ref.assign(jc=None)
+    return ref, steps_src
+
+
+def _pick_offers(t, rows, j, offers, rng) -> np.ndarray:
+    """The offer each participation row uses: same jobcenter and kind, the enrolled project's offers first;
+    consecutive modules of one person go to consecutive offers."""
+    jc = t["jc_id"].to_numpy()[rows]
+    kind = t["measure"].to_numpy()[rows]
+    proj = t["enrolled_project_key"].to_numpy()[rows]
+    out = np.empty(len(rows), dtype=object)
+    key = pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(jc, kind, proj)])
+    for k, idx in key.groupby(key).groups.items():
+        jc_id, measure, project = k.split("|")
+        cand = offers[(offers["jc_id"] == jc_id) & (offers["measure"] == measure)]
+        own = cand[cand["project_id"] == project] if project else cand[cand["project_id"].isna()]
+        pool = (own if len(own) else cand)["offer_id"].to_numpy()
+        idx = np.asarray(idx)
+        out[idx] = pool[(j[idx] + rng.integers(0, len(pool), len(idx))) % len(pool)]
+    return out
+
+
+def _no_shows(scn, pf, offers, rng) -> pd.DataFrame:
+    """Referrals that were never started (part of the untreated group: treatment = a start)."""
+    cand = pf.index[(pf["measure"] == "none") & (rng.random(len(pf)) < 0.05)]
+    c = pf.loc[cand]
+    regular = offers[offers["project_id"].isna()]
+    by_jc = regular.groupby("jc_id")["offer_id"].apply(np.asarray)
+    offer = [by_jc[j][rng.integers(0, len(by_jc[j]))] for j in c["jc_id"]]
+    referred = _date_in_month(scn, c["index_m"].to_numpy(), rng)
+    return pd.DataFrame({"person_id": c["person_id"].to_numpy(), "offer_id": np.asarray(offer, dtype=object),
+                         "referred": referred, "started": pd.NaT, "ended": pd.NaT,
+                         "status": "no_show"}).astype({"started": "datetime64[ns]", "ended": "datetime64[ns]"})
+
+
+def _plans(scn, pf, referrals, rng, n_m):
+    has_first = pf["first_assess_m"].to_numpy() < np.minimum(pf["leave_m"].to_numpy(), n_m)
+    first = pf.loc[has_first, ["person_id", "first_assess_m"]].rename(columns={"first_assess_m": "m"})
+    idx = pf.loc[pf["index_m"] >= 0, ["person_id", "index_m"]].rename(columns={"index_m": "m"})
+    idx = idx[idx["m"].to_numpy() != pf.loc[idx.index, "first_assess_m"].to_numpy()]
+    plans = pd.concat([first, idx]).sort_values(["person_id", "m"], kind="stable")
+    date = _date_in_month(scn, plans["m"].to_numpy(), rng)
+    kind = np.where(date >= np.datetime64("2023-07-01"), "kooperationsplan", "eingliederungsvereinbarung")
+    plans = pd.DataFrame({"plan_id": ids("PL", len(plans), width=8), "person_id": plans["person_id"].to_numpy(),
+                          "date": date, "kind": kind.astype(object),
+                          "valid_until": (date + np.timedelta64(182, "D")).astype("datetime64[ns]")})
+    last_plan = plans.drop_duplicates("person_id", keep="last").set_index("person_id")["plan_id"]
+    started = referrals[referrals["started"].notna()]
+    steps = pd.DataFrame({
+        "plan_id": started["person_id"].map(last_plan).to_numpy(),
+        "step": "Teilnahme am vereinbarten Netzwerkangebot",
+        "due": started["started"].to_numpy(),
+        "status": np.where(started["status"].isin(["completed", "started"]), "done", "cancelled").astype(object),
+        "offer_id": started["offer_id"].to_numpy(),
+    })
+    generic = pd.DataFrame({"plan_id": plans["plan_id"].to_numpy(), "step": "Eigenbemühungen um Arbeit",
+                            "due": plans["valid_until"].to_numpy(),
+                            "status": np.where(rng.random(len(plans)) < 0.7, "done", "open").astype(object),
+                            "offer_id": None})
+    steps = pd.concat([generic, steps[steps["plan_id"].notna()]], ignore_index=True)
+    steps.insert(0, "step_id", ids("ST", len(steps), width=8))
+    return plans, steps
+
+
+def _contacts(scn, pf, rng, n_m) -> pd.DataFrame:
+    start = pf["start_m"].to_numpy()
+    last = np.minimum(pf["leave_m"].to_numpy(), n_m) - 1
+    months = np.maximum(last - start + 1, 0)
+    count = rng.poisson(months / 4.0)
+    rows = np.repeat(np.arange(len(pf)), count)
+    month = start[rows] + np.floor(rng.random(len(rows)) * months[rows]).astype(int)
+    kind = rng.choice(list(S.CONTACT_KINDS), size=len(rows), p=[0.74, 0.05, 0.11, 0.10])
+    return pd.DataFrame({"contact_id": ids("C", len(rows), width=9), "person_id": pf["person_id"].to_numpy()[rows],
+                         "date": _date_in_month(scn, month, rng), "kind": kind.astype(object)})
+
+
+def _employment(scn, pf, rng, n_m, data_end) -> pd.DataFrame:
+    integ = pf.index[pf["integration_m"] >= 0]
+    t = pf.loc[integ]
+    start = _date_in_month(scn, t["integration_m"].to_numpy(), rng)
+    kind = rng.choice(["svb", "training", "self_employed"], size=len(t), p=[0.85, 0.07, 0.08])
+    months = rng.geometric(1 / 24, len(t))
+    end = start + (months * 30.4).astype("timedelta64[D]")
+    spells = [pd.DataFrame({"person_id": t["person_id"].to_numpy(), "start": start, "end": end,
+                            "kind": kind.astype(object), "need_ending": t["need_ending"].to_numpy().astype(bool)})]
+    funded = pf.index[pf["measure"] == "funded_employment"]
+    f = pf.loc[funded]
+    f_start = _date_in_month(scn, f["part_start_m"].to_numpy(), rng)
+    f_end = f_start + (f["part_dur"].to_numpy() * 30.4).astype("timedelta64[D]")
+    spells.append(pd.DataFrame({"person_id": f["person_id"].to_numpy(), "start": f_start, "end": f_end,
+                                "kind": "funded_programme", "need_ending": False}))
+    mini = pf.index[rng.random(len(pf)) < 0.08]
+    mm = pf.loc[mini]
+    lo = mm["start_m"].to_numpy()
+    hi = np.minimum(mm["leave_m"].to_numpy(), n_m)
+    ok = hi > lo
+    m_start = _dates_or_nat(scn, lo + np.floor(rng.random(len(mm)) * np.maximum(hi - lo, 1)).astype(int), ok, rng)
+    spells.append(pd.DataFrame({"person_id": mm["person_id"].to_numpy()[ok], "start": m_start[ok],
+                                "end": m_start[ok] + (rng.geometric(1 / 8, ok.sum()) * 30.4).astype("timedelta64[D]"),
+                                "kind": "minijob", "need_ending": False}))
+    emp = pd.concat(spells, ignore_index=True)
+    emp["end"] = emp["end"].where(emp["end"] <= data_end)
+    emp = emp.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})
+    emp.insert(0, "spell_id", ids("E", len(emp), width=8))
+    return emp[["spell_id", "person_id", "start", "end", "kind", "need_ending"]]
+
+
+def _enrolments(scn, pf, data_end) -> pd.DataFrame:
+    e = pf[pf["enrolled_project"] != ""]
+    start = _month_start(scn, e["index_m"].to_numpy()).to_numpy()
+    end_m = np.maximum(e["part_start_m"].to_numpy() + e["part_dur"].to_numpy(), e["index_m"].to_numpy() + WINDOW)
+    end = _month_start(scn, end_m).to_numpy() - np.timedelta64(1, "D")
+    end = np.where(end > np.datetime64(data_end), np.datetime64("NaT"), end)
+    return pd.DataFrame({"enrolment_id": ids("EN", len(e), width=7), "person_id": e["person_id"].to_numpy(),
+                         "project_id": e["enrolled_project_key"].to_numpy(),
+                         "start": start.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]")})
+
+
+def _benefits(scn, pf, rng, n_m) -> pd.DataFrame:
+    entry = pf["entry_date"].to_numpy()
+    leave = pf["leave_m"].to_numpy()
+    end = np.where(leave < n_m, _month_start(scn, np.minimum(leave, n_m - 1)).to_numpy() - np.timedelta64(1, "D"),
+                   np.datetime64("NaT"))
+    end = np.where((leave < n_m) & (end < entry), entry, end)
+    return pd.DataFrame({"spell_id": ids("B", len(pf), width=8), "person_id": pf["person_id"].to_numpy(),
+                         "start": entry.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]")})
