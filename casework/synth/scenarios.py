@@ -133,7 +133,7 @@ GELSENKIRCHEN = Scenario(
     label="Jobcenter Gelsenkirchen – Projektteam ABCaktiv",
     data_start="2014-01-01",
     data_end="2019-12-31",
-    cohort_start="2016-01-01",
+    cohort_start="2016-05-01",
     default_persons=20_000,
     jobcenters=_jc_frame([
         ("JC-GE", "Integrationscenter für Arbeit Gelsenkirchen", "Nordrhein-Westfalen", "city", "IIIe", 1.0)]),
@@ -155,7 +155,7 @@ GELSENKIRCHEN = Scenario(
 
 # --------------------------------------------------------------------------- Pankow
 _PANKOW_MEASURES = (
-    MeasureSpec("neighbourhood_centre", 3, 0.0, 0.45, -2.3, need_pull=0.6, partner_kind="neighbourhood_centre",
+    MeasureSpec("neighbourhood_centre", 3, 0.0, 0.45, -1.8, need_pull=0.6, partner_kind="neighbourhood_centre",
                 offers=8, capacity=15),
     MeasureSpec("volunteering", 6, -0.15, 0.35, -2.9, need_pull=0.6, partner_kind="volunteer_agency", offers=1,
                 capacity=40),
@@ -176,7 +176,7 @@ PANKOW = Scenario(
     label="Jobcenter Berlin-Pankow – Modellprojekt mit Stadtteilzentren",
     data_start="2017-01-01",
     data_end="2022-12-31",
-    cohort_start="2018-01-01",
+    cohort_start="2020-01-01",
     default_persons=40_000,
     jobcenters=_jc_frame(_BERLIN, rng_seed=11),
     projects=(

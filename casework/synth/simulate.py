@@ -15,9 +15,9 @@ Monthly integration hazard (discrete-time logit) of person *i* in month *m*::
   0 before the landmark (see below); ``mult_i`` is the heterogeneity
   multiplier (with / without the addressed need, market-near class x 0.7).
 
-Treatment decision (one per person): at an *index assessment* drawn
-uniformly among the person's scheduled assessments (every 6 months) inside
-the cohort window, a person still in receipt and not integrated chooses a
+Treatment decision (one per person): at the *index assessment*, the
+person's first scheduled assessment (every 6 months) inside the cohort
+window, a person still in receipt and not integrated chooses a
 measure kind (or none) by a multinomial logit over the kinds available in
 that jobcenter and month: utility ``uptake_k + need_pull_k * need_k +
 confounding * u_i`` plus Gumbel noise. Enrolment-only projects fill their
@@ -312,14 +312,17 @@ def _outreach(scn: Scenario, jc: np.ndarray, n_m: int) -> np.ndarray:
 
 
 def _draw_index(scn: Scenario, first_assess: np.ndarray, rng) -> np.ndarray:
-    """A random scheduled assessment month (every 6 months) inside the cohort window, or -1."""
+    """The first scheduled assessment month (every 6 months) inside the cohort window, or -1.
+
+    The first one, not a random one: an analyst can rebuild it from observed data
+    without looking at the future (a random choice among observed assessments
+    would depend on how long a person stays in receipt).
+    """
     lo = _month_index(scn, scn.cohort_start)
     hi = _month_index(scn, scn.cohort_end)
-    k_lo = np.maximum(0, np.ceil((lo - first_assess) / 6)).astype(int)
-    k_hi = np.floor((hi - first_assess) / 6).astype(int)
-    ok = k_hi >= k_lo
-    k = k_lo + np.floor(rng.random(len(first_assess)) * np.maximum(k_hi - k_lo + 1, 1)).astype(int)
-    return np.where(ok, first_assess + 6 * k, -1)
+    k = np.maximum(0, np.ceil((lo - first_assess) / 6)).astype(int)
+    index = first_assess + 6 * k
+    return np.where(index <= hi, index, -1)
 
 
 def _multiplier(spec: MeasureSpec, p: pd.DataFrame) -> np.ndarray:
