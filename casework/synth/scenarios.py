@@ -119,7 +119,7 @@ def _jc_frame(rows, rng_seed=7):
 
 # --------------------------------------------------------------------------- Gelsenkirchen
 _GE_MODULES = MeasureSpec(
-    "health_module", 2, -0.10, 0.55, -1.2, need_pull=0.4, modules=(2, 4), assumption=True,
+    "health_module", 2, -0.10, 0.55, 2.2, need_pull=0.2, modules=(2, 5), assumption=True,
     partner_kind="education_provider", offers=30, capacity=12)
 _GE_ASSISTED = MeasureSpec(
     "assisted_placement", 3, 0.45, 0.55, -2.2, need_pull=0.3, assumption=True, partner_kind="employer", offers=1,
