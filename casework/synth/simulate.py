@@ -381,7 +381,7 @@ def _fill_tau(tau, part, spec, p, rows, index_m, part_lag, n_modules_u, scn):
     part["lockin"][idx], part["post"][idx] = spec.lockin * mult, spec.post * mult
 
 
-def _potential(logit0, tau_k, log_v, landmark, exit_other, rows):
+def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start):
     """Y = 1 if integration in [landmark, landmark+11] before the other exit (rows only)."""
     idx = np.flatnonzero(rows)
     y = np.full(len(logit0), np.nan)
@@ -389,6 +389,7 @@ def _potential(logit0, tau_k, log_v, landmark, exit_other, rows):
         return y
     lg = logit0[idx] + (0.0 if tau_k is None else tau_k[idx])
     log_surv = -np.logaddexp(0.0, lg)
+    log_surv[np.arange(lg.shape[1])[None, :] < start[idx][:, None]] = 0.0  # not yet at risk
     cum = np.cumsum(log_surv, axis=1)
     last = np.minimum(landmark[idx] + HORIZON - 1, exit_other[idx] - 1)
     y[idx] = (cum[np.arange(len(idx)), last] <= log_v[idx]).astype(float)
@@ -412,7 +413,7 @@ def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log
         "part_start_m": act["part"]["start"], "part_dur": act["part"]["dur"], "n_modules": act["part"]["n_mod"],
         "tau_lockin": act["part"]["lockin"], "tau_post": act["part"]["post"],
     }
-    y0 = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort)
+    y0 = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort, start)
     out["y0"] = y0
     util = decider.utilities()
     probs = _choice_probs(util, act["choosable"])
@@ -420,7 +421,7 @@ def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log
         rows = in_cohort & act["avail"][:, k]
         forced = np.where(rows, k, -2)
         tau_k, _ = _tau_paths(scn, p, decider, forced, index_m, part_lag, n_modules_u, act["overrides"], n_m)
-        out[f"y_{kind}"] = _potential(act["logit0"], tau_k, log_v, landmark, exit_other, rows)
+        out[f"y_{kind}"] = _potential(act["logit0"], tau_k, log_v, landmark, exit_other, rows, start)
         out[f"p_{kind}"] = np.where(decide, probs[:, k], np.nan)
     chosen = np.maximum(choice, 0)
     y_all = np.column_stack([out[f"y_{k}"] for k in kinds])

@@ -155,6 +155,7 @@ def ground_truth(scn: Scenario, pf: pd.DataFrame, tables: dict, did: dict, *, se
         "seed": seed,
         "persons": persons,
         "window_months": WINDOW,
+        "cohort_window": [str(pd.Timestamp(scn.cohort_start).date()), str(scn.cohort_end.date())],
         "horizon_months": HORIZON,
         "estimands": ESTIMANDS,
         "effects": _effect_records(pf, kinds, segments, specs),

@@ -1,0 +1,224 @@
+"""Analysis cohorts and panels, rebuilt from the observed tables only.
+
+``analysis_cohort`` implements the estimand of docs/estimands.md on any
+dataset of the case data model (synthetic or real):
+
+* **index assessment**: a person's first assessment whose month lies in the
+  cohort window ``[cohort_start, cohort_end]``;
+* **landmark** (time zero): the first day of the third month after the index
+  month; the **treatment window** is ``[index month, landmark)``;
+* **cohort**: persons still in benefit receipt at the landmark and without an
+  integration between entry and the landmark;
+* **treatment**: the measure kind of the first referral *started* in the
+  treatment window (a no-show is untreated), else ``"none"``;
+* **outcome** ``integration_12m``: an integration (svB, training or
+  self-employment) starting in the 12 months from the landmark.
+
+Because everyone is followed from the same landmark, waiting time before a
+measure is never credited to it.
+
+Examples
+--------
+>>> from casework import synth, panel
+>>> ds = synth.generate("gelsenkirchen", seed=1, persons=2000)
+>>> cohort = panel.analysis_cohort(ds)
+>>> {"person_id", "measure", "integration_12m"} <= set(cohort.columns)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from casework import schema as S
+
+__all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES",
+           "jobcenter_months", "month_ordinal", "WINDOW_MONTHS", "HORIZON_MONTHS"]
+
+WINDOW_MONTHS = 3
+HORIZON_MONTHS = 12
+
+NEED_COVARIATES = [S.NEED_COLUMNS[k] for k in S.NEEDS]
+CATEGORICAL_COVARIATES = ["citizenship", "german_level", "school", "vocational", "jc_id", "index_year"]
+#: Baseline covariates measured at the index assessment (before any treatment).
+COHORT_COVARIATES = [
+    "age", "female", "single_parent", "children_under_3", "health_restriction", "disability",
+    "receipt_months", "unemployment_months", *NEED_COVARIATES, "strengths", "horizon_12m",
+    *CATEGORICAL_COVARIATES,
+]
+
+
+def month_ordinal(dates) -> np.ndarray:
+    """Months since January 1970 for a datetime Series/array (NaT -> a very large number)."""
+    d = pd.DatetimeIndex(dates)
+    out = (d.year * 12 + d.month - 1 - 1970 * 12).to_numpy(dtype="float64")
+    return np.where(np.isnan(out), np.inf, out)
+
+
+def _month_start(ordinals) -> pd.DatetimeIndex:
+    return pd.PeriodIndex.from_ordinals(np.asarray(ordinals, dtype=np.int64), freq="M").to_timestamp()
+
+
+def cohort_window(ds, cohort_start=None, cohort_end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The cohort window: given, from a synthetic dataset's scenario, or from the data.
+
+    Without arguments on real data: from the first assessment month to 15
+    months before the last observed date (so that window and horizon fit).
+    """
+    if cohort_start is None or cohort_end is None:
+        gt = getattr(ds, "ground_truth", None)
+        if gt and gt.get("cohort_window"):
+            lo, hi = gt["cohort_window"]
+        else:
+            a = ds.table("assessments")["date"]
+            last = max(a.max(), ds.table("employment")["start"].max())
+            lo = a.min()
+            hi = last - pd.DateOffset(months=WINDOW_MONTHS + HORIZON_MONTHS)
+        cohort_start = cohort_start or lo
+        cohort_end = cohort_end or hi
+    lo, hi = pd.Timestamp(cohort_start), pd.Timestamp(cohort_end)
+    if hi < lo:
+        raise ValueError(f"cohort window is empty: {lo.date()} .. {hi.date()}")
+    return lo, hi
+
+
+def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
+    """One row per cohort person with baseline covariates, treatment and outcome.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Any dataset of the case data model.
+    cohort_start, cohort_end : date-like, optional
+        Cohort window for the index assessment (default: see :func:`cohort_window`).
+
+    Returns
+    -------
+    DataFrame
+        Columns: ``person_id``, ``jc_id``, ``assessment_id`` (index
+        assessment), ``index_date``, ``landmark``, ``measure`` (kind or
+        ``"none"``), ``measure_start``, ``measure_end``, ``integration_12m``
+        (0/1), ``months_to_event`` and ``event`` (integration within follow-up,
+        for survival models; censored at other exit or data end), and the
+        covariates in :data:`COHORT_COVARIATES`.
+    """
+    lo, hi = cohort_window(ds, cohort_start, cohort_end)
+    idx = _index_assessments(ds.table("assessments"), lo, hi)
+    persons = ds.table("persons")
+    c = idx.merge(persons, on="person_id", how="inner", validate="one_to_one")
+    lm_ord = month_ordinal(c["date"]) + WINDOW_MONTHS
+    c["index_date"] = c["date"]
+    c["landmark"] = _month_start(lm_ord)
+    ints = _integrations(ds.table("employment"))
+    c = _drop_not_at_risk(c, ints, ds.table("benefits"))
+    c = _treatment(c, ds.table("referrals"), ds.table("offers"))
+    c = _outcome(c, ints, ds.table("benefits"))
+    c = _covariates(c)
+    cols = ["person_id", "jc_id", "assessment_id", "index_date", "landmark", "measure", "measure_start",
+            "measure_end", "integration_12m", "months_to_event", "event", *COHORT_COVARIATES]
+    return c[list(dict.fromkeys(cols))].reset_index(drop=True)
+
+
+def _index_assessments(a: pd.DataFrame, lo, hi) -> pd.DataFrame:
+    m = month_ordinal(a["date"])
+    inside = (m >= month_ordinal([lo])[0]) & (m <= month_ordinal([hi])[0])
+    return a[inside].sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
+
+
+def _integrations(emp: pd.DataFrame) -> pd.DataFrame:
+    """Integration events: starts of svB, training or self-employment (never funded employment)."""
+    return emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start"]]
+
+
+def _drop_not_at_risk(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame) -> pd.DataFrame:
+    j = ints.merge(c[["person_id", "entry_date", "landmark"]], on="person_id")
+    # month precision: the monthly clock of the case data (an integration in the entry month counts)
+    since_entry = month_ordinal(j["start"]) >= month_ordinal(j["entry_date"])
+    before = j.loc[since_entry & (j["start"] < j["landmark"]).to_numpy(), "person_id"].unique()
+    b = benefits.merge(c[["person_id", "landmark"]], on="person_id")
+    covering = b.loc[(b["start"] <= b["landmark"]) & (b["end"].isna() | (b["end"] >= b["landmark"])),
+                     "person_id"].unique()
+    return c[~c["person_id"].isin(before) & c["person_id"].isin(covering)].copy()
+
+
+def _treatment(c: pd.DataFrame, referrals: pd.DataFrame, offers: pd.DataFrame) -> pd.DataFrame:
+    r = referrals.merge(offers[["offer_id", "measure"]], on="offer_id", how="left")
+    r = r.merge(c[["person_id", "index_date", "landmark"]], on="person_id")
+    index_month = _month_start(month_ordinal(r["index_date"]))
+    in_window = r["started"].notna() & (r["started"] >= index_month) & (r["started"] < r["landmark"])
+    first = r[in_window].sort_values(["person_id", "started"], kind="stable").drop_duplicates("person_id")
+    episode = r[r["started"].notna()].merge(first[["person_id", "measure"]], on=["person_id", "measure"])
+    span = episode.groupby("person_id").agg(measure_start=("started", "min"), measure_end=("ended", "max"))
+    c = c.merge(first[["person_id", "measure"]], on="person_id", how="left")
+    c["measure"] = c["measure"].fillna("none")
+    return c.merge(span, on="person_id", how="left")
+
+
+def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame) -> pd.DataFrame:
+    j = ints.merge(c[["person_id", "landmark"]], on="person_id")
+    first = j[j["start"] >= j["landmark"]].groupby("person_id")["start"].min()
+    c = c.assign(first_integration=c["person_id"].map(first))
+    horizon_end = c["landmark"] + pd.DateOffset(months=HORIZON_MONTHS)
+    c["integration_12m"] = (c["first_integration"] < horizon_end).astype(int)
+    data_end = max(benefits["start"].max(), benefits["end"].max(), ints["start"].max())
+    b_end = c["person_id"].map(benefits.groupby("person_id")["end"].max())
+    censor = b_end.where(b_end.notna(), data_end).clip(upper=data_end)
+    stop = c["first_integration"].where(c["first_integration"].notna(), censor)
+    c["event"] = c["first_integration"].notna().astype(int)
+    c["months_to_event"] = ((stop - c["landmark"]).dt.days / 30.4375).clip(lower=0).round(3)
+    return c
+
+
+def _covariates(c: pd.DataFrame) -> pd.DataFrame:
+    idx_year = c["index_date"].dt.year
+    entry = c["entry_date"]
+    receipt = ((c["index_date"] - entry).dt.days / 30.4375).clip(lower=0) + c["benefit_months"]
+    return c.assign(
+        age=(idx_year - c["birth_year"]).astype(int),
+        female=(c["sex"] == "f").astype(int),
+        receipt_months=receipt.round(1),
+        index_year=idx_year.astype(str),
+        **{k: c[k].astype(int) for k in ["single_parent", "children_under_3", "health_restriction", "disability",
+                                          "horizon_12m"]},
+    )
+
+
+def jobcenter_months(ds) -> pd.DataFrame:
+    """Integrations and stock per jobcenter and month, for trends and difference-in-differences.
+
+    A person is in the stock of a month when a benefit spell covers at least
+    one day of it; an integration counts in the month it starts (at most one
+    per person and month).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``jc_id``, ``month`` (first day), ``stock``, ``integrations``,
+        ``rate`` (integrations / stock).
+    """
+    persons = ds.table("persons")[["person_id", "jc_id"]]
+    b = ds.table("benefits").merge(persons, on="person_id")
+    ints = _integrations(ds.table("employment")).merge(persons, on="person_id")
+    lo = int(month_ordinal([b["start"].min()])[0])
+    hi = int(np.nanmax(np.where(np.isinf(month_ordinal(b["end"])), -1, month_ordinal(b["end"]))).item())
+    hi = max(hi, int(month_ordinal([ints["start"].max()])[0]))
+    jcs = np.sort(persons["jc_id"].unique())
+    jc_pos = pd.Series(np.arange(len(jcs)), index=jcs)
+    n_m = hi - lo + 1
+    stock = np.zeros((len(jcs), n_m + 1))
+    s = np.clip(month_ordinal(b["start"]) - lo, 0, n_m).astype(int)
+    e = np.clip(month_ordinal(b["end"]) - lo + 1, 0, n_m).astype(int)
+    rows = jc_pos[b["jc_id"]].to_numpy()
+    np.add.at(stock, (rows, s), 1)
+    np.add.at(stock, (rows, e), -1)
+    stock = np.cumsum(stock, axis=1)[:, :n_m]
+    ints = ints.assign(m=month_ordinal(ints["start"]).astype(int)).drop_duplicates(["person_id", "m"])
+    count = np.zeros((len(jcs), n_m))
+    inside = (ints["m"] >= lo) & (ints["m"] <= hi)
+    np.add.at(count, (jc_pos[ints.loc[inside, "jc_id"]].to_numpy(), ints.loc[inside, "m"].to_numpy() - lo), 1)
+    months = _month_start(np.arange(lo, hi + 1))
+    out = pd.DataFrame({"jc_id": np.repeat(jcs, n_m), "month": np.tile(months, len(jcs)),
+                        "stock": stock.ravel().astype(int), "integrations": count.ravel().astype(int)})
+    out["rate"] = np.where(out["stock"] > 0, out["integrations"] / out["stock"].where(out["stock"] > 0), np.nan)
+    return out
