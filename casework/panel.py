@@ -184,12 +184,14 @@ def _covariates(c: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def jobcenter_months(ds) -> pd.DataFrame:
+def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
     """Integrations and stock per jobcenter and month, for trends and difference-in-differences.
 
     A person is in the stock of a month when a benefit spell covers at least
     one day of it; an integration counts in the month it starts (at most one
-    per person and month).
+    per person and month). The panel runs from ``start`` (default: the first
+    month with an assessment or an employment start, i.e. where case data are
+    observed) to ``end`` (default: the last observed month).
 
     Returns
     -------
@@ -200,9 +202,9 @@ def jobcenter_months(ds) -> pd.DataFrame:
     persons = ds.table("persons")[["person_id", "jc_id"]]
     b = ds.table("benefits").merge(persons, on="person_id")
     ints = _integrations(ds.table("employment")).merge(persons, on="person_id")
-    lo = int(month_ordinal([b["start"].min()])[0])
-    hi = int(np.nanmax(np.where(np.isinf(month_ordinal(b["end"])), -1, month_ordinal(b["end"]))).item())
-    hi = max(hi, int(month_ordinal([ints["start"].max()])[0]))
+    observed = pd.concat([ds.table("assessments")["date"], ints["start"]])
+    lo = int(month_ordinal([pd.Timestamp(start) if start is not None else observed.min()])[0])
+    hi = int(month_ordinal([pd.Timestamp(end) if end is not None else observed.max()])[0])
     jcs = np.sort(persons["jc_id"].unique())
     jc_pos = pd.Series(np.arange(len(jcs)), index=jcs)
     n_m = hi - lo + 1

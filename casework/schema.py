@@ -420,5 +420,5 @@ DATE_ORDER = (
     ("enrolments", "start", "end"),
 )
 
-from casework._validation import ValidationIssue, ValidationReport, validate  # noqa: E402
 from casework._dictionary import data_dictionary  # noqa: E402
+from casework._validation import ValidationIssue, ValidationReport, validate  # noqa: E402

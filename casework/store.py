@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -227,7 +227,7 @@ class Dataset:
             manifest = {
                 "name": path.name,
                 "schema_version": S.SCHEMA_VERSION,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "tables": rows,
                 "files": files,
                 "provenance": self.meta.get("provenance", {}),

@@ -19,8 +19,9 @@ from casework.synth.simulate import BETA, HORIZON, WINDOW, _all_kinds, _project_
 __all__ = ["ground_truth", "truth_table", "ESTIMANDS"]
 
 ESTIMANDS = {
-    "cohort": "Persons whose index assessment (their first assessment inside the cohort window) finds them in benefit receipt and not yet integrated, and who are still in receipt and not "
-              "integrated at the landmark (index month + 3).",
+    "cohort": "Persons whose index assessment (their first assessment inside the cohort window) finds them in "
+              "benefit receipt and not yet integrated, and who are still in receipt and not integrated at the "
+              "landmark (index month + 3).",
     "time_zero": "The landmark: the first day of the third month after the index assessment's month.",
     "treatment": "A measure of the kind started (referrals.started) in the treatment window [index month, "
                  "landmark); the comparison group started no measure in that window (a no-show is untreated).",

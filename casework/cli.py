@@ -1,0 +1,138 @@
+"""The ``casework`` command line.
+
+Commands::
+
+    casework synth SCENARIO --seed N --out DIR [--persons N] [--confounding X]
+    casework validate DIR
+    casework import SOURCE --mapping FILE --out DIR
+    casework info DIR
+    casework dictionary
+    casework pipeline DIR [DIR ...]
+    casework serve [--host H] [--port P] [--base-url U] [--token T]
+
+Exit codes: 0 success, 1 invalid data (validate) or a failed step, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = argparse.ArgumentParser(prog="casework", description="Research environment for jobcenter casework (SGB II).")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("synth", help="generate a synthetic dataset with ground truth")
+    s.add_argument("scenario", help="gelsenkirchen, pankow, nrw_teilhabe or scale")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, type=Path)
+    s.add_argument("--persons", type=int, default=None)
+    s.add_argument("--confounding", type=float, default=None, help="strength of the unobserved confounder")
+    v = sub.add_parser("validate", help="validate a dataset folder (exit 0 when valid)")
+    v.add_argument("path", type=Path)
+    i = sub.add_parser("import", help="import a real export with a YAML mapping (pseudonymised)")
+    i.add_argument("source", type=Path)
+    i.add_argument("--mapping", required=True, type=Path)
+    i.add_argument("--out", required=True, type=Path)
+    n = sub.add_parser("info", help="describe a dataset folder")
+    n.add_argument("path", type=Path)
+    sub.add_parser("dictionary", help="print the data dictionary (Markdown)")
+    pl = sub.add_parser("pipeline", help="run the analysis notebooks on datasets (results for dashboards)")
+    pl.add_argument("paths", nargs="+", type=Path)
+    pl.add_argument("--small", action="store_true", help="fast settings (for tests)")
+    sv = sub.add_parser("serve", help="serve the dashboards with Voila")
+    sv.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def _synth(args) -> int:
+    from casework import synth
+
+    ds = synth.generate(args.scenario, seed=args.seed, persons=args.persons, confounding=args.confounding)
+    saved = ds.save(args.out)
+    rows = ", ".join(f"{t} {n:,}" for t, n in saved.meta["tables"].items())
+    print(f"wrote {args.out} ({rows})")
+    return 0
+
+
+def _validate(args) -> int:
+    from casework.schema import validate
+    from casework.store import Dataset, DatasetError
+
+    try:
+        ds = Dataset.open(args.path)
+    except DatasetError as exc:
+        print(f"invalid dataset: {exc}", file=sys.stderr)
+        return 1
+    report = validate(ds)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _import(args) -> int:
+    from casework import io
+
+    report = io.import_source(args.source, args.mapping, args.out)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _info(args) -> int:
+    from casework.store import Dataset, DatasetError
+
+    try:
+        ds = Dataset.open(args.path, verify=False)
+    except DatasetError as exc:
+        print(f"invalid dataset: {exc}", file=sys.stderr)
+        return 1
+    meta = ds.meta
+    print(f"dataset {ds.name} at {ds.path} (schema {meta.get('schema_version')}, created {meta.get('created')})")
+    print(f"synthetic: {meta.get('synthetic')}; provenance: {json.dumps(meta.get('provenance', {}))}")
+    for table, n in meta.get("tables", {}).items():
+        print(f"  {table:<12} {n:>12,} rows")
+    if ds.path and (ds.path / "results").is_dir():
+        names = sorted(p.stem for p in (ds.path / "results").iterdir() if not p.name.startswith("."))
+        print(f"results: {', '.join(names) or 'none'}")
+    return 0
+
+
+def _dictionary(args) -> int:
+    from casework.schema import data_dictionary
+
+    print(data_dictionary())
+    return 0
+
+
+def _pipeline(args) -> int:
+    from casework import pipeline
+
+    return pipeline.run(args.paths, small=args.small)
+
+
+def _serve(args) -> int:
+    from casework import serve
+
+    return serve.main(args.rest)
+
+
+_COMMANDS = {"synth": _synth, "validate": _validate, "import": _import, "info": _info,
+             "dictionary": _dictionary, "pipeline": _pipeline, "serve": _serve}
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``casework`` command (returns the exit code)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"casework {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

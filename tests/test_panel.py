@@ -1,0 +1,78 @@
+"""Analysis cohort and jobcenter-month panel on a small hand-made dataset with known answers."""
+
+import pandas as pd
+
+from casework import panel
+from casework.store import Dataset
+from tests.datasets import small
+
+D = pd.Timestamp
+
+
+def _tiny():
+    persons = pd.DataFrame({
+        "person_id": ["a", "b", "c", "d"], "jc_id": "J1", "entry_date": [D("2019-01-10")] * 4,
+        "birth_year": [1980, 1970, 1990, 1985], "sex": ["f", "m", "f", "m"], "citizenship": "german",
+        "german_level": "native", "single_parent": False, "children_under_3": False, "school": "middle",
+        "vocational": "none", "benefit_months": 0, "unemployment_months": 3, "health_restriction": False,
+        "disability": False})
+    needs = {f"need_{k}": 0 for k in ["qualification", "health", "motivation", "framework", "childcare",
+                                      "care_duties", "housing", "debt", "addiction", "mobility", "language",
+                                      "psychosocial"]}
+    assessments = pd.DataFrame({"assessment_id": ["A1", "A2", "A3", "A4", "A5"],
+                                "person_id": ["a", "b", "c", "d", "a"],
+                                "date": [D("2019-02-05"), D("2019-02-07"), D("2019-02-09"), D("2019-02-11"),
+                                         D("2019-08-01")],
+                                **needs, "strengths": 1, "horizon_12m": True, "profillage": None})
+    offers = pd.DataFrame({"offer_id": ["O1"], "partner_id": ["PA"], "project_id": [None], "name": ["SB"],
+                           "measure": ["debt_counselling"], "need": ["debt"], "capacity": [10]})
+    referrals = pd.DataFrame({"referral_id": ["R1", "R2"], "person_id": ["a", "b"], "offer_id": ["O1", "O1"],
+                              "referred": [D("2019-02-10"), D("2019-02-10")],
+                              "started": [D("2019-03-01"), pd.NaT], "ended": [D("2019-06-30"), pd.NaT],
+                              "status": ["completed", "no_show"]})
+    employment = pd.DataFrame({"spell_id": ["E1", "E2", "E3"], "person_id": ["a", "c", "d"],
+                               "start": [D("2019-09-15"), D("2019-03-10"), D("2020-08-01")], "end": pd.NaT,
+                               "kind": ["svb", "svb", "svb"], "need_ending": True})
+    benefits = pd.DataFrame({"spell_id": ["B1", "B2", "B3", "B4"], "person_id": ["a", "b", "c", "d"],
+                             "start": [D("2019-01-10")] * 4,
+                             "end": [D("2019-09-30"), pd.NaT, D("2019-03-31"), D("2020-08-31")]})
+    return Dataset.from_tables({"persons": persons, "assessments": assessments, "offers": offers,
+                                "referrals": referrals, "employment": employment, "benefits": benefits})
+
+
+def test_cohort_by_hand():
+    c = panel.analysis_cohort(_tiny(), cohort_start="2019-01-01", cohort_end="2019-12-31").set_index("person_id")
+    # c integrated in March, before the landmark (1 May 2019): not in the cohort
+    assert set(c.index) == {"a", "b", "d"}
+    assert c.loc["a", "landmark"] == D("2019-05-01") and c.loc["a", "assessment_id"] == "A1"
+    assert c.loc["a", "measure"] == "debt_counselling" and c.loc["b", "measure"] == "none"  # a no-show is untreated
+    assert c.loc["a", "integration_12m"] == 1 and c.loc["b", "integration_12m"] == 0
+    assert c.loc["d", "integration_12m"] == 0  # August 2020 is after the 12-month horizon
+    assert c.loc["d", "event"] == 1 and c.loc["b", "event"] == 0
+    assert c.loc["a", "age"] == 39 and c.loc["a", "female"] == 1
+
+
+def test_cohort_does_not_modify_and_has_covariates():
+    ds = small("pankow", 1, 3000)
+    before = ds.table("persons").copy()
+    c = panel.analysis_cohort(ds)
+    pd.testing.assert_frame_equal(before, ds.table("persons"))
+    assert set(panel.COHORT_COVARIATES) <= set(c.columns)
+    assert c[panel.COHORT_COVARIATES].notna().all().all()
+    assert c["person_id"].is_unique
+
+
+def test_jobcenter_months_by_hand():
+    jm = panel.jobcenter_months(_tiny()).set_index("month")
+    assert jm.loc[D("2019-03-01"), "stock"] == 4 and jm.loc[D("2019-03-01"), "integrations"] == 1
+    assert jm.loc[D("2019-04-01"), "stock"] == 3  # c left at the end of March
+    assert jm.loc[D("2019-09-01"), "integrations"] == 1
+    assert jm.loc[D("2019-10-01"), "stock"] == 2
+
+
+def test_jobcenter_months_match_the_generator_truth():
+    ds = small("pankow", 1, 3000)
+    jm = panel.jobcenter_months(ds)
+    assert jm["integrations"].sum() == ds.table("employment")["kind"].isin(["svb", "training",
+                                                                             "self_employed"]).sum()
+    assert set(jm["jc_id"]) == set(ds.table("jobcenters")["jc_id"])

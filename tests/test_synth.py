@@ -1,0 +1,146 @@
+"""The synthetic population: deterministic, valid, calibrated, and its ground truth is what it did."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casework import panel, synth
+from casework.schema import validate
+from tests.datasets import small
+
+
+def test_deterministic_per_seed():
+    a = synth.generate("pankow", seed=5, persons=800)
+    b = synth.generate("pankow", seed=5, persons=800)
+    c = synth.generate("pankow", seed=6, persons=800)
+    for t in a.tables:
+        pd.testing.assert_frame_equal(a.table(t), b.table(t))
+    assert a.ground_truth == b.ground_truth
+    assert not a.table("persons").equals(c.table("persons"))
+
+
+@pytest.mark.parametrize("scenario", ["gelsenkirchen", "pankow", "nrw_teilhabe", "scale"])
+def test_every_scenario_is_valid(scenario):
+    ds = synth.generate(scenario, seed=2, persons=1200)
+    report = validate(ds)
+    assert report.ok, report.summary()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), persons=st.integers(150, 900),
+       scenario=st.sampled_from(["gelsenkirchen", "pankow", "nrw_teilhabe"]))
+def test_any_seed_and_size_gives_a_valid_dataset(seed, persons, scenario):
+    ds = synth.generate(scenario, seed=seed, persons=persons)
+    assert len(ds.table("persons")) == persons
+    assert validate(ds).ok
+
+
+def test_gelsenkirchen_matches_seed_004():
+    ds = small("gelsenkirchen", 1, 20_000)  # the default size
+    enrolled = ds.table("enrolments")
+    assert 1400 <= len(enrolled) <= 1600  # about 900 + 600 ABCaktiv customers
+    offers = ds.table("offers")
+    assert (offers["measure"] == "health_module").sum() == 30  # about 30 modules
+    placements = ds.sql("select count(*) n from referrals r join offers o using(offer_id) "
+                        "where o.measure = 'health_module' and r.started >= '2016-05-01'")["n"].iloc[0]
+    assert placements > 4000  # more than 4,000 module places since May 2016
+    assert ds.table("projects")["start"].iloc[0] == pd.Timestamp("2016-01-01")
+
+
+def test_nrw_matches_seed_003():
+    ds = small("nrw_teilhabe", 1, 20_000)
+    projects = ds.table("projects")
+    bund = projects[projects["project_id"].str.startswith("teilhabe_bund/")]
+    land = projects[projects["project_id"].str.startswith("teilhabe_land/")]
+    assert len(ds.table("jobcenters")) == 53 and len(bund) == 34 and len(land) == 20
+    assert bund["places"].sum() == 6400 and land["places"].sum() == 2720
+    assert set(land["jc_id"]) <= set(bund["jc_id"])
+    funded = ds.table("employment").query("kind == 'funded_programme'")
+    assert 0.7 * 6400 * 0.1 <= len(funded) <= 1.1 * 6400 * 0.1  # places scale with the population (20k/200k)
+
+
+def test_calibration_to_domain_figures():
+    ds = small("pankow", 1, 20_000)
+    p = ds.table("persons")
+    a = ds.table("assessments").sort_values("date").drop_duplicates("person_id")
+    assert 0.35 <= p["health_restriction"].mean() <= 0.55  # DOMAIN 8: health ~45 %
+    assert 0.45 <= (p["vocational"] == "none").mean() <= 0.70  # no vocational qualification
+    assert 0.35 <= (p["citizenship"] != "german").mean() <= 0.55  # ~45-47 % non-German
+    assert 0.18 <= (a["need_debt"] >= 1).mean() <= 0.35  # debt problems ~25 %
+    assert 0.06 <= (a["need_addiction"] >= 1).mean() <= 0.15  # addiction ~10 %
+    barriers = ((a[["need_health", "need_qualification", "need_framework", "need_motivation"]] >= 1).sum(axis=1))
+    assert (barriers >= 2).mean() >= 0.45
+    jm = panel.jobcenter_months(ds)
+    annual = jm.assign(year=jm["month"].dt.year).groupby(["jc_id", "year"]).agg(
+        i=("integrations", "sum"), s=("stock", "mean"))
+    rate = annual["i"] / annual["s"]
+    assert 0.12 <= rate.median() <= 0.35  # K2 about 20-27 % a year, jobcenter spread 14-50 %
+
+
+def test_ground_truth_is_what_the_generator_did():
+    ds = small("gelsenkirchen", 1, 3000)
+    gt, t = ds.ground_truth, ds.truth
+    cohort = t[t["in_cohort"]]
+    for rec in gt["effects"]:
+        if rec["segment"] is not None:
+            continue
+        kind = rec["measure"]
+        if rec["estimand"] == "att":
+            rows = cohort["measure"] == kind
+        else:
+            rows = cohort["measure"].isin([kind, "none"]) & cohort[f"possible_{kind}"]
+        value = (cohort.loc[rows, f"y_{kind}"] - cohort.loc[rows, "y0"]).mean()
+        assert rec["value"] == pytest.approx(value, abs=1e-6), rec
+        assert rec["n"] == rows.sum()
+    # consistency: the observed outcome is the potential outcome of the treatment received
+    treated = cohort[cohort["measure"] != "none"]
+    y_real = np.array([row[f"y_{m}"] for m, (_, row) in zip(treated["measure"], treated.iterrows())])
+    assert np.array_equal(y_real, treated["y1"].to_numpy())
+    assert np.array_equal(cohort.loc[cohort["measure"] == "none", "integration_12m"],
+                          cohort.loc[cohort["measure"] == "none", "y0"])
+
+
+def test_analyst_cohort_reproduces_the_truth_cohort():
+    for scenario in ("gelsenkirchen", "pankow", "nrw_teilhabe"):
+        ds = small(scenario, 1, 3000)
+        c = panel.analysis_cohort(ds)
+        t = ds.truth[ds.truth["in_cohort"]]
+        assert set(c["person_id"]) == set(t["person_id"]), scenario
+        m = c.merge(t[["person_id", "measure", "integration_12m"]], on="person_id", suffixes=("", "_truth"))
+        assert (m["measure"] == m["measure_truth"]).all()
+        assert (m["integration_12m"] == m["integration_12m_truth"]).all()
+
+
+def test_observed_integrations_follow_the_truth():
+    ds = small("pankow", 1, 3000)
+    emp = ds.table("employment")
+    assert not emp.query("kind in @INTEGRATION_KINDS").duplicated("person_id").any()  # one integration each
+    gt = ds.ground_truth
+    assert gt["did"] and gt["did"][0]["project"] == "pankow" and gt["did"][0]["jobcenters"] == ["JC-BE-PAN"]
+    hr = {(r["term"], r["phase"]): r["value"] for r in gt["hazard_ratios"]}
+    assert hr[("health_restriction", None)] == pytest.approx(np.exp(-0.55))
+
+
+def test_confounding_parameter_changes_selection():
+    a = synth.generate("gelsenkirchen", seed=3, persons=4000)
+    b = synth.generate("gelsenkirchen", seed=3, persons=4000, confounding=1.0)
+    assert b.ground_truth["confounding"] == 1.0
+    tb = b.truth[b.truth["in_cohort"]]
+    treated_u = tb.loc[tb["measure"] != "none", "u"].mean()
+    assert treated_u > tb.loc[tb["measure"] == "none", "u"].mean() + 0.2
+    assert a.ground_truth["confounding"] == 0.0
+
+
+def test_latent_classes_are_recorded():
+    t = small("gelsenkirchen", 1, 3000).truth
+    assert set(t["latent_class"]) == {"market_near", "health", "family", "language_qualification", "multiple"}
+    assert t["latent_class_label"].notna().all()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown scenario"):
+        synth.generate("hamburg")
+    with pytest.raises(ValueError, match="at least 100"):
+        synth.generate("pankow", persons=10)
