@@ -98,3 +98,10 @@ def test_vocabularies_are_consistent():
     assert not set(S.INTEGRATION_KINDS) & set(S.FUNDED_KINDS)
     with pytest.raises(KeyError):
         S.TABLES["persons"].field("nope")
+
+
+def test_committed_data_dictionary_is_current():
+    from pathlib import Path
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md").read_text()
+    assert committed.strip() == S.data_dictionary().strip(), "run `make dictionary`"

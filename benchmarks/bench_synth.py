@@ -1,0 +1,72 @@
+"""Synthetic population: persons per second and peak memory (issue: 1,000,000 persons < 60 s, < 8 GB).
+
+Run: python benchmarks/bench_synth.py [--sizes 100000 1000000] [--scenario scale]
+Each size runs in a fresh subprocess so that peak memory (ru_maxrss) is that size's own.
+Floor: the time to write the same tables with DuckDB's COPY ... TO parquet is not a
+meaningful peer for a generator; we report persons/s and the ratio of peak memory to
+the in-memory size of the tables produced (how much overhead the generator adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+
+def _one(scenario: str, persons: int, save: str | None) -> dict:
+    import resource
+
+    from casework import synth
+
+    t0 = time.perf_counter()
+    ds = synth.generate(scenario, seed=1, persons=persons, progress=False)
+    t_gen = time.perf_counter() - t0
+    rows = {t: len(ds.table(t)) for t in ds.tables}
+    table_bytes = sum(ds.table(t).memory_usage(deep=True).sum() for t in ds.tables)
+    t_save = None
+    if save:
+        t1 = time.perf_counter()
+        ds.save(save)
+        t_save = time.perf_counter() - t1
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"scenario": scenario, "persons": persons, "seconds_generate": round(t_gen, 2),
+            "seconds_save": None if t_save is None else round(t_save, 2),
+            "persons_per_second": round(persons / t_gen), "peak_memory_gb": round(peak / 1e9, 2),
+            "tables_memory_gb": round(table_bytes / 1e9, 2), "rows": rows}
+
+
+def main(argv=None) -> list[dict]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--scenario", default="scale")
+    ap.add_argument("--save", default=None, help="also write the dataset to this folder (per size)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(_one(args.scenario, args.sizes[0], args.save)))
+        return []
+    results = []
+    print("single-threaded BLAS (OPENBLAS/OMP/MKL_NUM_THREADS=1)")
+    print(f"{'persons':>10} {'gen s':>8} {'persons/s':>10} {'peak GB':>8} {'tables GB':>9}  target")
+    for n in args.sizes:
+        cmd = [sys.executable, __file__, "--child", "--sizes", str(n), "--scenario", args.scenario]
+        if args.save:
+            cmd += ["--save", f"{args.save}/{args.scenario}_{n}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
+        ok = "" if n != 1_000_000 else ("met" if r["seconds_generate"] < 60 and r["peak_memory_gb"] < 8 else "MISSED")
+        print(f"{n:>10,} {r['seconds_generate']:>8} {r['persons_per_second']:>10,} {r['peak_memory_gb']:>8} "
+              f"{r['tables_memory_gb']:>9}  {ok}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
