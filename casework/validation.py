@@ -12,7 +12,7 @@ Examples
 >>> import pandas as pd
 >>> reps = pd.DataFrame({"method": "ols", "estimand": "att", "measure": "x", "estimate": [0.1, 0.3],
 ...                      "truth": [0.2, 0.2], "ci_low": [0.0, 0.25], "ci_high": [0.3, 0.4], "se": 0.05})
->>> summarise(reps)[["bias", "coverage"]].round(3).iloc[0].tolist()
+>>> [abs(round(v, 3)) for v in summarise(reps)[["bias", "coverage"]].iloc[0]]
 [0.0, 0.5]
 """
 
