@@ -1,0 +1,72 @@
+"""`make bench`: run every benchmark at full size and collect what they print.
+
+Each benchmark is its own script (so its peak memory is its own) and prints its
+figures together with the floor or peer it was measured against in the same run
+and the ratio. This runner executes them in turn with single-threaded BLAS, tees
+their output, and writes the whole report to benchmarks/results/report.md
+(git-ignored). Pass --quick for reduced sizes (a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: script -> (full-size arguments, quick arguments)
+BENCHMARKS = {
+    "bench_synth.py": ([], ["--sizes", "100000"]),
+    "bench_profiling.py": ([], ["--persons", "100000"]),
+    "bench_effects.py": ([], ["--rows", "200000"]),
+    "bench_kpi.py": ([], ["--persons", "200000"]),
+    "bench_dashboards.py": ([], ["--quick"]),
+    "bench_fuzz.py": ([], ["--quick"]),
+    "validate_estimators.py": (["--reps", "100", "--write-docs"], ["--reps", "3", "--persons", "5000"]),
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*", default=None)
+    args = ap.parse_args(argv)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    report = [f"# Benchmark report {dt.datetime.now():%d.%m.%Y %H:%M}", "",
+              f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+              "single-threaded BLAS.", ""]
+    failed = 0
+    for script, (full, quick) in BENCHMARKS.items():
+        if args.only and script not in args.only:
+            continue
+        path = HERE / script
+        if not path.exists():
+            report += [f"## {script}", "", "not present: this benchmark has not been written yet.", ""]
+            print(f"-- {script}: not present")
+            continue
+        cmd = [sys.executable, str(path), *(quick if args.quick else full)]
+        print(f"== {' '.join(cmd[1:])}", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        secs = time.perf_counter() - t0
+        print(proc.stdout, flush=True)
+        if proc.returncode:
+            failed += 1
+            print(proc.stderr[-3000:], file=sys.stderr)
+        report += [f"## {script} ({secs:.0f} s, exit {proc.returncode})", "", "```", proc.stdout.strip(), "```", ""]
+    (out_dir / "report.md").write_text("\n".join(report), encoding="utf-8")
+    print(f"report written to {out_dir / 'report.md'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
