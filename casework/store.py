@@ -42,7 +42,7 @@ import pandas as pd
 
 from casework import schema as S
 
-__all__ = ["Dataset", "DatasetError", "MANIFEST", "GROUND_TRUTH", "TRUTH", "RESULTS"]
+__all__ = ["Dataset", "DatasetError", "StreamingWriter", "MANIFEST", "GROUND_TRUTH", "TRUTH", "RESULTS"]
 
 MANIFEST = "manifest.json"
 GROUND_TRUTH = "ground_truth.json"
@@ -212,35 +212,20 @@ class Dataset:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.writing."))
         try:
-            files, rows = {}, {}
+            rows = {}
             for name in self.tables:
                 df = self.table(name)
                 _atomic_write_parquet(df, tmp / f"{name}.parquet")
                 rows[name] = len(df)
-            if self.ground_truth is not None:
-                _atomic_write_bytes(tmp / GROUND_TRUTH,
-                                    json.dumps(self.ground_truth, indent=1, ensure_ascii=False).encode())
             if self.truth is not None:
                 _atomic_write_parquet(self.truth, tmp / TRUTH)
-            for f in sorted(p.name for p in tmp.iterdir()):
-                files[f] = {"bytes": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)}
-            manifest = {
-                "name": path.name,
-                "schema_version": S.SCHEMA_VERSION,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "tables": rows,
-                "files": files,
-                "provenance": self.meta.get("provenance", {}),
-                "synthetic": self.ground_truth is not None,
-            }
-            _atomic_write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+            _write_manifest(tmp, path.name, rows, self.ground_truth, self.meta.get("provenance", {}))
             _swap_into_place(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return Dataset.open(path, verify=False)
 
-    # --------------------------------------------------------------- results
     @property
     def results_dir(self) -> Path:
         if self.path is None:
@@ -278,6 +263,92 @@ class Dataset:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "in memory"
         return f"<Dataset {self.name!r} ({where}): {', '.join(self.tables)}>"
+
+
+def _write_manifest(folder: Path, name: str, rows: dict, ground_truth, provenance: dict) -> None:
+    """Write ground_truth.json (if any) and then, last, manifest.json with checksums of every file."""
+    if ground_truth is not None:
+        _atomic_write_bytes(folder / GROUND_TRUTH, json.dumps(ground_truth, indent=1, ensure_ascii=False).encode())
+    files = {f: {"bytes": (folder / f).stat().st_size, "sha256": _sha256(folder / f)}
+             for f in sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))}
+    manifest = {
+        "name": name,
+        "schema_version": S.SCHEMA_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {t: rows[t] for t in S.TABLE_ORDER if t in rows},
+        "files": files,
+        "provenance": provenance,
+        "synthetic": ground_truth is not None,
+    }
+    _atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+
+
+def arrow_schema(table: str):
+    """The pyarrow schema of a model table (so that chunks written separately agree)."""
+    import pyarrow as pa
+
+    kinds = {"key": pa.string(), "string": pa.string(), "category": pa.string(), "int": pa.int64(),
+             "float": pa.float64(), "bool": pa.bool_(), "date": pa.timestamp("ns")}
+    return pa.schema([(f.name, kinds[f.kind]) for f in S.TABLES[table].fields])
+
+
+class StreamingWriter:
+    """Write a dataset chunk by chunk (for data larger than memory), atomically.
+
+    ``append(table, frame)`` adds rows to a table; ``append_truth(frame)`` to the
+    person-level truth; ``finish(ground_truth=..., meta=...)`` writes the
+    manifest last and moves the folder into place; ``abort()`` removes
+    everything. Until ``finish`` nothing exists at the target path.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.writing."))
+        self.writers: dict = {}
+        self.rows: dict[str, int] = {}
+
+    def _writer(self, name: str, schema):
+        import pyarrow.parquet as pq
+
+        if name not in self.writers:
+            self.writers[name] = pq.ParquetWriter(self.tmp / f"{name}.parquet", schema)
+        return self.writers[name]
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        schema = arrow_schema(table)
+        data = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+        self._writer(table, schema).write_table(data)
+        self.rows[table] = self.rows.get(table, 0) + len(frame)
+
+    def append_truth(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        if TRUTH in self.writers:
+            schema = self.writers[TRUTH].schema
+        else:
+            inferred = pa.Table.from_pandas(frame, preserve_index=False).schema
+            schema = pa.schema([(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in inferred])
+        self._writer(TRUTH, schema).write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+
+    def finish(self, *, ground_truth=None, meta=None) -> Dataset:
+        for w in self.writers.values():
+            w.close()
+        if TRUTH in self.writers:
+            os.replace(self.tmp / f"{TRUTH}.parquet", self.tmp / TRUTH)
+        _write_manifest(self.tmp, self.path.name, self.rows, ground_truth, (meta or {}).get("provenance", {}))
+        _swap_into_place(self.tmp, self.path)
+        return Dataset.open(self.path, verify=False)
+
+    def abort(self) -> None:
+        for w in self.writers.values():
+            try:
+                w.close()
+            except Exception:  # closing a half-written file may fail; it is deleted anyway
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:

@@ -10,8 +10,8 @@ Examples
 --------
 >>> from casework import synth
 >>> ds = synth.generate("gelsenkirchen", seed=1, persons=1500)
->>> sorted(ds.ground_truth)[:3]
-['did', 'effects', 'estimands']
+>>> {"effects", "did", "hazard_ratios", "estimands"} <= set(ds.ground_truth)
+True
 >>> ds.truth[["person_id", "latent_class"]].shape[0] == len(ds.table("persons"))
 True
 """
@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from casework.store import Dataset
+from casework import schema as S
+from casework.store import Dataset, StreamingWriter
 from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
 from casework.synth.scenarios import SCENARIOS, Scenario, get_scenario
 from casework.synth.simulate import OTHER_EXIT_HAZARD, _eta, _project_window, simulate_chunk
-from casework.synth.tables import build_tables, ids, project_key
-from casework.synth.truth import ground_truth, truth_table
+from casework.synth.tables import ids, network_tables, person_tables, project_key
+from casework.synth.truth import ground_truth, index_profillage, truth_extract, truth_table
 
 __all__ = ["generate", "SCENARIOS", "get_scenario", "Scenario"]
 
@@ -35,7 +36,7 @@ CHUNK = 100_000
 
 
 def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None, *, confounding: float | None = None,
-             progress: bool | None = None) -> Dataset:
+             progress: bool | None = None, out=None) -> Dataset:
     """Generate a synthetic dataset with ground truth.
 
     Parameters
@@ -52,12 +53,16 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
         scenario); it raises both the chance of a measure and of integration.
     progress : bool, optional
         Show a progress bar (default: only for populations above 200,000).
+    out : path, optional
+        Stream the dataset chunk by chunk into this folder instead of keeping
+        it in memory (for millions of persons); the folder is written
+        atomically and returned opened. The data are identical either way.
 
     Returns
     -------
     Dataset
-        In memory; ``.save(path)`` writes it. ``.ground_truth`` holds the
-        true effects, ``.truth`` the person-level truth table.
+        ``.ground_truth`` holds the true effects, ``.truth`` the person-level
+        truth table. In memory unless ``out`` is given.
     """
     scn = get_scenario(scenario) if isinstance(scenario, str) else scenario
     if confounding is not None:
@@ -67,24 +72,76 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
         raise ValueError(f"persons must be at least 100 (got {n})")
     rng = np.random.default_rng(seed)
     scale = n / scn.default_persons
-    frames, did = [], {}
+    network = network_tables(scn)
+    sink = _StreamSink(out, network) if out is not None else _MemorySink(network)
+    did, extracts, segments, classes = {}, [], [], []
     bar = tqdm(total=n, desc=f"synth {scn.name}", unit="persons",
                disable=(n <= 200_000) if progress is None else not progress)
-    for lo in range(0, n, CHUNK):
-        size = min(CHUNK, n - lo)
-        p = _draw_chunk(scn, size, lo, rng)
-        res = simulate_chunk(scn, p, rng, scale=scale, share=size / n)
-        frames.append(pd.concat([p.reset_index(drop=True), res.frame], axis=1))
-        _accumulate(did, res.did)
-        bar.update(size)
-    bar.close()
-    pf = pd.concat(frames, ignore_index=True)
-    pf = _with_labels(scn, pf)
-    tables = build_tables(scn, pf, rng)
-    gt = ground_truth(scn, pf, tables, did, seed=seed, persons=n)
-    meta = {"name": scn.name, "provenance": {"generator": "casework.synth", "scenario": scn.name, "seed": seed,
-                                             "persons": n, "confounding": scn.confounding}}
-    return Dataset.from_tables(tables, ground_truth=gt, truth=truth_table(scn, pf), meta=meta, name=scn.name)
+    try:
+        for chunk, lo in enumerate(range(0, n, CHUNK)):
+            size = min(CHUNK, n - lo)
+            p = _draw_chunk(scn, size, lo, rng)
+            res = simulate_chunk(scn, p, rng, scale=scale, share=size / n)
+            pf = _with_labels(scn, pd.concat([p.reset_index(drop=True), res.frame], axis=1))
+            tables = person_tables(scn, pf, rng, network, chunk=chunk)
+            seg = index_profillage(pf, tables["assessments"], scn)
+            segments.append(seg)
+            extracts.append(truth_extract(pf))
+            classes.append(pf["latent_class_key"].value_counts())
+            sink.add(tables, truth_table(scn, pf))
+            _accumulate(did, res.did)
+            bar.update(size)
+        bar.close()
+        seg_all = None if any(s is None for s in segments) else pd.concat(segments)
+        gt = ground_truth(scn, pd.concat(extracts, ignore_index=True), seg_all, did, seed=seed, persons=n,
+                          class_counts=pd.concat(classes).groupby(level=0).sum())
+        meta = {"name": scn.name, "provenance": {"generator": "casework.synth", "scenario": scn.name, "seed": seed,
+                                                 "persons": n, "confounding": scn.confounding}}
+        return sink.finish(gt, meta, scn.name)
+    except BaseException:
+        sink.abort()
+        raise
+
+
+class _MemorySink:
+    """Collects the chunks in memory."""
+
+    def __init__(self, network):
+        self.parts = {name: [df] for name, df in network.items()}
+        self.truth = []
+
+    def add(self, tables, truth):
+        for name, df in tables.items():
+            self.parts.setdefault(name, []).append(df)
+        self.truth.append(truth)
+
+    def finish(self, gt, meta, name):
+        tables = {t: pd.concat(self.parts[t], ignore_index=True) for t in S.TABLE_ORDER if t in self.parts}
+        return Dataset.from_tables(tables, ground_truth=gt, truth=pd.concat(self.truth, ignore_index=True),
+                                   meta=meta, name=name)
+
+    def abort(self):
+        self.parts.clear()
+
+
+class _StreamSink:
+    """Appends each chunk to Parquet files in a temporary folder; the manifest is written last."""
+
+    def __init__(self, out, network):
+        self.writer = StreamingWriter(out)
+        for name, df in network.items():
+            self.writer.append(name, df)
+
+    def add(self, tables, truth):
+        for name, df in tables.items():
+            self.writer.append(name, df)
+        self.writer.append_truth(truth)
+
+    def finish(self, gt, meta, name):
+        return self.writer.finish(ground_truth=gt, meta=meta)
+
+    def abort(self):
+        self.writer.abort()
 
 
 def _draw_chunk(scn: Scenario, size: int, offset: int, rng) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from casework.synth.population import NEED_ORDER
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import WINDOW
 
-__all__ = ["build_tables", "ids"]
+__all__ = ["network_tables", "person_tables", "ids", "CHUNK_BASE"]
 
 _MODULE_THEMES = ("Ernährung", "Bewegung", "Motivation")
 
@@ -44,24 +44,32 @@ def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
     return out
 
 
-def build_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
-    """All tables of the model. ``pf`` is the person frame with simulation results."""
+#: Keys of the person-level tables are unique across chunks: chunk i numbers from i * CHUNK_BASE.
+CHUNK_BASE = 10**8
+
+
+def network_tables(scn: Scenario) -> dict[str, pd.DataFrame]:
+    """The tables that do not depend on persons: jobcenters, projects, partners, offers."""
+    return {"jobcenters": scn.jobcenters[["jc_id", "name", "land", "region_type", "comparison_type"]].copy(),
+            "projects": _projects(scn), **_network(scn)}
+
+
+def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, network: dict,
+                  chunk: int = 0) -> dict[str, pd.DataFrame]:
+    """The person-level tables of one chunk (``pf``: persons with simulation results)."""
     n_m = len(scn.months)
     data_end = pd.Timestamp(scn.data_end)
+    base = chunk * CHUNK_BASE
     pf = pf.assign(entry_date=_date_in_month(scn, pf["entry_m"].to_numpy(), rng))
-    network = _network(scn)
-    tables = {"jobcenters": scn.jobcenters[["jc_id", "name", "land", "region_type", "comparison_type"]].copy(),
-              "projects": _projects(scn), **network}
-    tables["persons"] = _persons(scn, pf, rng)
-    tables["assessments"] = _assessments(scn, pf, rng, n_m)
-    referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end)
-    tables["referrals"] = referrals
-    tables["plans"], tables["plan_steps"] = _plans(scn, pf, steps_src, rng, n_m)
-    tables["contacts"] = _contacts(scn, pf, rng, n_m)
-    tables["employment"] = _employment(scn, pf, rng, n_m, data_end)
-    tables["enrolments"] = _enrolments(scn, pf, data_end)
-    tables["benefits"] = _benefits(scn, pf, rng, n_m)
-    return {name: tables[name] for name in S.TABLE_ORDER if name in tables}
+    out = {"persons": _persons(scn, pf, rng), "assessments": _assessments(scn, pf, rng, n_m, base)}
+    referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end, base)
+    out["referrals"] = referrals
+    out["plans"], out["plan_steps"] = _plans(scn, pf, steps_src, rng, n_m, base)
+    out["contacts"] = _contacts(scn, pf, rng, n_m, base)
+    out["employment"] = _employment(scn, pf, rng, n_m, data_end, base)
+    out["enrolments"] = _enrolments(scn, pf, data_end, base)
+    out["benefits"] = _benefits(scn, pf, rng, n_m, base)
+    return out
 
 
 # ---------------------------------------------------------------- network
@@ -148,7 +156,7 @@ def _persons(scn, pf, rng) -> pd.DataFrame:
     })
 
 
-def _assessments(scn, pf, rng, n_m) -> pd.DataFrame:
+def _assessments(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     first = pf["first_assess_m"].to_numpy()
     last = np.minimum(pf["leave_m"].to_numpy(), n_m) - 1
     count = np.where(first <= last, (last - first) // 6 + 1, 0)
@@ -161,16 +169,16 @@ def _assessments(scn, pf, rng, n_m) -> pd.DataFrame:
     measure = pf["measure"].to_numpy()[rows]
     needs = {}
     for need in NEED_ORDER:
-        base = pf[f"need_{need}"].to_numpy()[rows].astype(np.int16)
+        sev0 = pf[f"need_{need}"].to_numpy()[rows].astype(np.int16)
         addressed = np.isin(measure, [m for m, n in S.MEASURE_NEED.items() if n == need])
         p_drop = 1 - (1 - np.where(addressed, 0.30, 0.10)) ** steps_after
         drop = (rng.random(len(rows)) < p_drop).astype(np.int16)
-        needs[f"need_{need}"] = np.maximum(base - drop, 0).astype("int64")
+        needs[f"need_{need}"] = np.maximum(sev0 - drop, 0).astype("int64")
     eta12 = pf["p12"].to_numpy()[rows]
     horizon = (eta12 > 0.28) ^ (rng.random(len(rows)) < 0.12)
     strengths = rng.binomial(5, np.where(pf["latent_class"].to_numpy()[rows] == 0, 0.55, 0.3)).astype("int64")
     return pd.DataFrame({
-        "assessment_id": ids("A", len(rows), width=8),
+        "assessment_id": ids("A", len(rows), start=base, width=10),
         "person_id": pf["person_id"].to_numpy()[rows],
         "date": _date_in_month(scn, month, rng),
         **needs,
@@ -180,7 +188,7 @@ def _assessments(scn, pf, rng, n_m) -> pd.DataFrame:
     })
 
 
-def _referrals(scn, pf, offers, partners, rng, data_end):
+def _referrals(scn, pf, offers, partners, rng, data_end, base=0):
     jc_of_partner = dict(zip(partners["partner_id"], partners["jc_id"]))
     offers = offers.assign(jc_id=offers["partner_id"].map(jc_of_partner))
     treated = pf.index[pf["measure"].notna() & (pf["measure"] != "none")]
@@ -211,7 +219,7 @@ def _referrals(scn, pf, offers, partners, rng, data_end):
                         "ended": ended.astype("datetime64[ns]"), "status": status})
     noshow = _no_shows(scn, pf, offers, rng)
     ref = pd.concat([ref, noshow], ignore_index=True)
-    ref.insert(0, "referral_id", ids("R", len(ref), width=8))
+    ref.insert(0, "referral_id", ids("R", len(ref), start=base, width=10))
     steps_src = ref.assign(jc=None)
     return ref, steps_src
 
@@ -247,7 +255,7 @@ def _no_shows(scn, pf, offers, rng) -> pd.DataFrame:
                          "status": "no_show"}).astype({"started": "datetime64[ns]", "ended": "datetime64[ns]"})
 
 
-def _plans(scn, pf, referrals, rng, n_m):
+def _plans(scn, pf, referrals, rng, n_m, base=0):
     has_first = pf["first_assess_m"].to_numpy() < np.minimum(pf["leave_m"].to_numpy(), n_m)
     first = pf.loc[has_first, ["person_id", "first_assess_m"]].rename(columns={"first_assess_m": "m"})
     idx = pf.loc[pf["index_m"] >= 0, ["person_id", "index_m"]].rename(columns={"index_m": "m"})
@@ -255,7 +263,8 @@ def _plans(scn, pf, referrals, rng, n_m):
     plans = pd.concat([first, idx]).sort_values(["person_id", "m"], kind="stable")
     date = _date_in_month(scn, plans["m"].to_numpy(), rng)
     kind = np.where(date >= np.datetime64("2023-07-01"), "kooperationsplan", "eingliederungsvereinbarung")
-    plans = pd.DataFrame({"plan_id": ids("PL", len(plans), width=8), "person_id": plans["person_id"].to_numpy(),
+    plans = pd.DataFrame({"plan_id": ids("PL", len(plans), start=base, width=10),
+                          "person_id": plans["person_id"].to_numpy(),
                           "date": date, "kind": kind.astype(object),
                           "valid_until": (date + np.timedelta64(182, "D")).astype("datetime64[ns]")})
     last_plan = plans.drop_duplicates("person_id", keep="last").set_index("person_id")["plan_id"]
@@ -272,11 +281,11 @@ def _plans(scn, pf, referrals, rng, n_m):
                             "status": np.where(rng.random(len(plans)) < 0.7, "done", "open").astype(object),
                             "offer_id": None})
     steps = pd.concat([generic, steps[steps["plan_id"].notna()]], ignore_index=True)
-    steps.insert(0, "step_id", ids("ST", len(steps), width=8))
+    steps.insert(0, "step_id", ids("ST", len(steps), start=base, width=10))
     return plans, steps
 
 
-def _contacts(scn, pf, rng, n_m) -> pd.DataFrame:
+def _contacts(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     start = pf["start_m"].to_numpy()
     last = np.minimum(pf["leave_m"].to_numpy(), n_m) - 1
     months = np.maximum(last - start + 1, 0)
@@ -284,11 +293,12 @@ def _contacts(scn, pf, rng, n_m) -> pd.DataFrame:
     rows = np.repeat(np.arange(len(pf)), count)
     month = start[rows] + np.floor(rng.random(len(rows)) * months[rows]).astype(int)
     kind = rng.choice(list(S.CONTACT_KINDS), size=len(rows), p=[0.74, 0.05, 0.11, 0.10])
-    return pd.DataFrame({"contact_id": ids("C", len(rows), width=9), "person_id": pf["person_id"].to_numpy()[rows],
+    return pd.DataFrame({"contact_id": ids("C", len(rows), start=base, width=10),
+                         "person_id": pf["person_id"].to_numpy()[rows],
                          "date": _date_in_month(scn, month, rng), "kind": kind.astype(object)})
 
 
-def _employment(scn, pf, rng, n_m, data_end) -> pd.DataFrame:
+def _employment(scn, pf, rng, n_m, data_end, base=0) -> pd.DataFrame:
     integ = pf.index[pf["integration_m"] >= 0]
     t = pf.loc[integ]
     start = _date_in_month(scn, t["integration_m"].to_numpy(), rng)
@@ -315,26 +325,28 @@ def _employment(scn, pf, rng, n_m, data_end) -> pd.DataFrame:
     emp = pd.concat(spells, ignore_index=True)
     emp["end"] = emp["end"].where(emp["end"] <= data_end)
     emp = emp.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})
-    emp.insert(0, "spell_id", ids("E", len(emp), width=8))
+    emp.insert(0, "spell_id", ids("E", len(emp), start=base, width=10))
     return emp[["spell_id", "person_id", "start", "end", "kind", "need_ending"]]
 
 
-def _enrolments(scn, pf, data_end) -> pd.DataFrame:
+def _enrolments(scn, pf, data_end, base=0) -> pd.DataFrame:
     e = pf[pf["enrolled_project"] != ""]
     start = _month_start(scn, e["index_m"].to_numpy()).to_numpy()
     end_m = np.maximum(e["part_start_m"].to_numpy() + e["part_dur"].to_numpy(), e["index_m"].to_numpy() + WINDOW)
     end = _month_start(scn, end_m).to_numpy() - np.timedelta64(1, "D")
     end = np.where(end > np.datetime64(data_end), np.datetime64("NaT"), end)
-    return pd.DataFrame({"enrolment_id": ids("EN", len(e), width=7), "person_id": e["person_id"].to_numpy(),
+    return pd.DataFrame({"enrolment_id": ids("EN", len(e), start=base, width=10),
+                         "person_id": e["person_id"].to_numpy(),
                          "project_id": e["enrolled_project_key"].to_numpy(),
                          "start": start.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]")})
 
 
-def _benefits(scn, pf, rng, n_m) -> pd.DataFrame:
+def _benefits(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     entry = pf["entry_date"].to_numpy()
     leave = pf["leave_m"].to_numpy()
     end = np.where(leave < n_m, _month_start(scn, np.minimum(leave, n_m - 1)).to_numpy() - np.timedelta64(1, "D"),
                    np.datetime64("NaT"))
     end = np.where((leave < n_m) & (end < entry), entry, end)
-    return pd.DataFrame({"spell_id": ids("B", len(pf), width=8), "person_id": pf["person_id"].to_numpy(),
+    return pd.DataFrame({"spell_id": ids("B", len(pf), start=base, width=10),
+                         "person_id": pf["person_id"].to_numpy(),
                          "start": entry.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]")})

@@ -16,7 +16,7 @@ from casework import schema as S
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import BETA, HORIZON, WINDOW, _all_kinds, _project_window
 
-__all__ = ["ground_truth", "truth_table", "ESTIMANDS"]
+__all__ = ["ground_truth", "truth_table", "truth_extract", "index_profillage", "ESTIMANDS"]
 
 ESTIMANDS = {
     "cohort": "Persons whose index assessment (their first assessment inside the cohort window) finds them in "
@@ -45,7 +45,7 @@ def _month_ordinal(dates: pd.Series) -> pd.Series:
     return dates.dt.year * 12 + dates.dt.month - 1 - 1970 * 12
 
 
-def _profillage_at_index(pf: pd.DataFrame, assessments: pd.DataFrame, scn: Scenario) -> pd.Series | None:
+def index_profillage(pf: pd.DataFrame, assessments: pd.DataFrame, scn: Scenario) -> pd.Series | None:
     """The Profillage (rule table of casework.profiling) of each person's index assessment."""
     try:
         from casework.profiling import assign_profillage
@@ -144,11 +144,19 @@ def _by_group(pf: pd.DataFrame, scn: Scenario) -> list[dict]:
     return out
 
 
-def ground_truth(scn: Scenario, pf: pd.DataFrame, tables: dict, did: dict, *, seed: int, persons: int) -> dict:
-    """The ground-truth dictionary stored as ground_truth.json."""
+def truth_extract(pf: pd.DataFrame) -> pd.DataFrame:
+    """The rows and columns of a chunk that the ground truth needs (cohort persons and the treated)."""
+    keep = pf["in_cohort"].to_numpy() | ~pf["measure"].isin(["none"]).to_numpy() & pf["measure"].notna().to_numpy()
+    cols = ["person_id", "jc_id", "index_m", "in_cohort", "measure", "y0", "tau_lockin", "tau_post",
+            *[c for c in pf.columns if c.startswith(("y_", "possible_"))]]
+    return pf.loc[keep, cols]
+
+
+def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, did: dict, *, seed: int,
+                 persons: int, class_counts: pd.Series) -> dict:
+    """The ground-truth dictionary stored as ground_truth.json (``pf``: the concatenated truth extracts)."""
     specs = _all_kinds(scn)
     kinds = list(specs)
-    segments = _profillage_at_index(pf, tables["assessments"], scn)
     cohort = pf[pf["in_cohort"]]
     return {
         "scenario": scn.name,
@@ -165,9 +173,9 @@ def ground_truth(scn: Scenario, pf: pd.DataFrame, tables: dict, did: dict, *, se
         "hazard_ratios": _hazard_records(pf, kinds),
         "measures": {k: {"label": S.MEASURES[k], "duration_months": s.duration, "lockin_logit": s.lockin,
                          "post_logit": s.post, "assumption": s.assumption} for k, s in specs.items()},
-        "latent_classes": {"shares": pf["latent_class_key"].value_counts(normalize=True).round(4).to_dict()},
+        "latent_classes": {"shares": (class_counts / class_counts.sum()).round(4).to_dict()},
         "cohort": {"persons": int(len(cohort)),
-                   "treated": cohort["measure"].value_counts().to_dict(),
+                   "treated": {k: int(v) for k, v in cohort["measure"].value_counts().items()},
                    "integration_12m_untreated": round(float(cohort.loc[cohort["measure"] == "none",
                                                                        "y0"].mean()), 4)},
         "confounding": scn.confounding,
