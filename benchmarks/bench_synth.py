@@ -26,15 +26,21 @@ def _one(scenario: str, persons: int, save: str | None) -> dict:
     from casework import synth
 
     t0 = time.perf_counter()
-    ds = synth.generate(scenario, seed=1, persons=persons, progress=False)
-    t_gen = time.perf_counter() - t0
-    rows = {t: len(ds.table(t)) for t in ds.tables}
-    table_bytes = sum(ds.table(t).memory_usage(deep=True).sum() for t in ds.tables)
-    t_save = None
-    if save:
-        t1 = time.perf_counter()
-        ds.save(save)
-        t_save = time.perf_counter() - t1
+    if persons > 1_000_000:  # beyond one million: stream chunk by chunk to Parquet (out-of-core)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=save) as tmp:
+            ds = synth.generate(scenario, seed=1, persons=persons, progress=False, out=f"{tmp}/ds")
+            t_gen = time.perf_counter() - t0
+            rows = dict(ds.meta["tables"])
+            table_bytes = sum(f.stat().st_size for f in ds.path.iterdir() if f.suffix == ".parquet")
+        t_save = 0.0
+    else:
+        ds = synth.generate(scenario, seed=1, persons=persons, progress=False)
+        t_gen = time.perf_counter() - t0
+        rows = {t: len(ds.table(t)) for t in ds.tables}
+        table_bytes = sum(ds.table(t).memory_usage(deep=True).sum() for t in ds.tables)
+        t_save = None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"scenario": scenario, "persons": persons, "seconds_generate": round(t_gen, 2),
             "seconds_save": None if t_save is None else round(t_save, 2),
@@ -44,9 +50,9 @@ def _one(scenario: str, persons: int, save: str | None) -> dict:
 
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
     ap.add_argument("--scenario", default="scale")
-    ap.add_argument("--save", default=None, help="also write the dataset to this folder (per size)")
+    ap.add_argument("--save", default=None, help="folder for the streamed datasets above 1M persons (temporary)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -54,11 +60,12 @@ def main(argv=None) -> list[dict]:
         return []
     results = []
     print("single-threaded BLAS (OPENBLAS/OMP/MKL_NUM_THREADS=1)")
+    print("tables GB: in memory up to 1M persons; above, streamed out-of-core (Parquet size on disk)")
     print(f"{'persons':>10} {'gen s':>8} {'persons/s':>10} {'peak GB':>8} {'tables GB':>9}  target")
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--child", "--sizes", str(n), "--scenario", args.scenario]
         if args.save:
-            cmd += ["--save", f"{args.save}/{args.scenario}_{n}"]
+            cmd += ["--save", args.save]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(r)

@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _synth(args) -> int:
     from casework import synth
 
-    ds = synth.generate(args.scenario, seed=args.seed, persons=args.persons, confounding=args.confounding)
-    saved = ds.save(args.out)
+    saved = synth.generate(args.scenario, seed=args.seed, persons=args.persons, confounding=args.confounding,
+                           out=args.out)  # streamed chunk by chunk: any size fits in memory
     rows = ", ".join(f"{t} {n:,}" for t, n in saved.meta["tables"].items())
     print(f"wrote {args.out} ({rows})")
     return 0
