@@ -1,0 +1,12 @@
+"""Effects of network measures on integration outcomes.
+
+* :func:`estimate` — the effect of a binary measure on any DataFrame (OLS, IPW,
+  AIPW, matching; ATT or ATE), returning an immutable :class:`EffectResult`.
+* :func:`measure_effects` — one row per measure kind of a dataset, keyed like
+  the ground truth.
+"""
+
+from casework.effects.core import ESTIMANDS, METHODS, Diagnostics, EffectResult, estimate
+from casework.effects.dataset import measure_effects
+
+__all__ = ["estimate", "EffectResult", "Diagnostics", "METHODS", "ESTIMANDS", "measure_effects"]

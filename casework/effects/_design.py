@@ -1,0 +1,166 @@
+"""Design matrices and a fast, convergence-checked logistic regression.
+
+The propensity and outcome models of :mod:`casework.effects` run on scaled
+inputs: numeric columns are standardised, categorical columns one-hot coded
+(first level dropped), constant columns removed. Missing values are never
+imputed silently: they raise an error that names the column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = ["Design", "design_matrix", "Logit", "check_inputs"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """A scaled design matrix and the names of its columns (unscaled copy for balance tables)."""
+
+    X: np.ndarray
+    raw: np.ndarray
+    names: tuple[str, ...]
+
+
+def check_inputs(df: pd.DataFrame, treatment: str, outcome: str, covariates, cluster=None) -> None:
+    """Raise a clear error for missing columns, missing values or a non-binary treatment."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    cols = [treatment, outcome, *covariates] + ([cluster] if cluster else [])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"column(s) not in the frame: {', '.join(map(str, missing))}")
+    for c in cols:
+        n_na = int(df[c].isna().sum())
+        if n_na:
+            first = df.index[df[c].isna().to_numpy()][0]
+            raise ValueError(f"column {c!r} has {n_na} missing value(s) (first at index {first!r}); "
+                             "impute or drop them before estimating")
+    values = set(pd.unique(df[treatment]))
+    if not values <= {0, 1}:
+        shown = sorted(map(str, values))[:5]
+        raise ValueError(f"treatment {treatment!r} must be binary 0/1, found values {shown}")
+    if not (pd.api.types.is_numeric_dtype(df[outcome]) or pd.api.types.is_bool_dtype(df[outcome])):
+        raise ValueError(f"outcome {outcome!r} must be numeric (0/1 or continuous)")
+
+
+def design_matrix(df: pd.DataFrame, covariates) -> Design:
+    """One-hot code categoricals, standardise everything, drop constant columns.
+
+    Examples
+    --------
+    >>> d = design_matrix(pd.DataFrame({"age": [20, 30, 40], "sex": ["f", "m", "f"]}), ["age", "sex"])
+    >>> d.names
+    ('age', 'sex=m')
+    >>> bool(abs(d.X[:, 0].mean()) < 1e-12)
+    True
+    """
+    parts, names = [], []
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            parts.append(s.to_numpy(dtype="float64")[:, None])
+            names.append(str(c))
+        else:
+            cat = pd.Categorical(s.astype(str))
+            codes = cat.codes
+            for j, level in enumerate(cat.categories[1:], start=1):
+                parts.append((codes == j).astype("float64")[:, None])
+                names.append(f"{c}={level}")
+    if not parts:
+        raw = np.empty((len(df), 0))
+    else:
+        raw = np.hstack(parts)
+    sd = raw.std(axis=0) if raw.shape[1] else np.empty(0)
+    keep = sd > 1e-12
+    raw = raw[:, keep]
+    names = tuple(n for n, k in zip(names, keep) if k)
+    X = (raw - raw.mean(axis=0)) / sd[keep]
+    return Design(X=X, raw=raw, names=names)
+
+
+class Logit(ClassifierMixin, BaseEstimator):
+    """Logistic regression by Newton-Raphson (IRLS) with a small documented ridge.
+
+    Unlike an lbfgs fit with default tolerances, Newton steps on standardised
+    inputs converge in a handful of iterations even with skewed covariates;
+    convergence is checked (``converged_``) and a :class:`ConvergenceWarning`
+    is raised when it fails. ``l2`` is a ridge on the coefficients (not the
+    intercept) scaled by the number of rows; the default ``1e-6`` only keeps
+    the Hessian invertible under (quasi-)separation.
+
+    Parameters
+    ----------
+    l2 : float
+        Ridge penalty per observation.
+    max_iter : int
+    tol : float
+        Stop when the largest absolute Newton step is below ``tol``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 2))
+    >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(0.5 + X[:, 0])))).astype(int)
+    >>> m = Logit().fit(X, y)
+    >>> bool(m.converged_), round(float(m.coef_[0]), 1)
+    (True, 1.0)
+    """
+
+    def __init__(self, l2: float = 1e-6, max_iter: int = 50, tol: float = 1e-8):
+        self.l2 = l2
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y, sample_weight=None, init=None):
+        X = np.asarray(X, dtype="float64")
+        y = np.asarray(y, dtype="float64")
+        n, k = X.shape
+        Xa = np.hstack([np.ones((n, 1)), X])
+        beta = np.zeros(k + 1) if init is None else np.asarray(init, dtype="float64").copy()
+        if init is None:
+            p0 = np.clip(y.mean(), 1e-6, 1 - 1e-6)
+            beta[0] = np.log(p0 / (1 - p0))
+        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+        pen = np.full(k + 1, self.l2 * w.sum())
+        pen[0] = 0.0
+        self.converged_ = False
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            self.n_iter_ += 1
+            eta = np.clip(Xa @ beta, -35, 35)
+            p = 1.0 / (1.0 + np.exp(-eta))
+            grad = Xa.T @ (w * (y - p)) - pen * beta
+            hess = (Xa * (w * p * (1 - p))[:, None]).T @ Xa + np.diag(pen)
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+            beta += step
+            if np.max(np.abs(step)) < self.tol:
+                self.converged_ = True
+                break
+        if not self.converged_:
+            warnings.warn(f"Logit did not converge in {self.max_iter} Newton steps (largest step "
+                          f"{np.max(np.abs(step)):.2g}); the data may be separated", ConvergenceWarning, stacklevel=2)
+        self.intercept_ = float(beta[0])
+        self.coef_ = beta[1:].copy()
+        self.classes_ = np.array([0, 1])
+        self.hessian_ = hess
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X, dtype="float64") @ self.coef_ + self.intercept_
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-np.clip(self.decision_function(X), -35, 35)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.decision_function(X) > 0).astype(int)

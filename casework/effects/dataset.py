@@ -1,0 +1,87 @@
+"""Dataset-level shortcuts: the effect of every measure kind, keyed like the ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from casework import schema as S
+from casework.effects.core import estimate
+
+__all__ = ["measure_effects", "effect_sample", "EFFECT_COLUMNS"]
+
+EFFECT_COLUMNS = ["measure", "label", "method", "estimand", "outcome", "estimate", "se", "ci_low", "ci_high",
+                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "note"]
+
+
+def effect_sample(cohort: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Persons who started ``kind`` or no measure, in jobcenter-half-years where ``kind`` was started at all.
+
+    The restriction is the observable side of positivity: where nobody started
+    a measure, nobody could have (it was not on offer), so those persons are no
+    comparison for it. Adds the 0/1 column ``treated``.
+    """
+    c = cohort[cohort["measure"].isin([kind, "none"])]
+    half = c["index_date"].dt.year.astype(str) + "-" + (c["index_date"].dt.month > 6).astype(int).astype(str)
+    cell = c["jc_id"].astype(str) + "|" + half
+    offered = set(cell[c["measure"] == kind])
+    c = c[cell.isin(offered).to_numpy()]
+    return c.assign(treated=(c["measure"] == kind).astype(int))
+
+
+def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: str = "integration_12m", *,
+                    covariates=None, cohort: pd.DataFrame | None = None, min_treated: int = 30, seed: int = 0,
+                    progress: bool | None = None, **kwargs) -> pd.DataFrame:
+    """The effect of starting each measure kind, against starting none, in the analysis cohort.
+
+    Parameters
+    ----------
+    ds : Dataset
+    method, estimand : see :func:`casework.effects.estimate`
+    outcome : str
+        A cohort column; default ``integration_12m`` (docs/estimands.md).
+    covariates : list, optional
+        Default :data:`casework.panel.COHORT_COVARIATES`.
+    cohort : DataFrame, optional
+        A prepared :func:`casework.panel.analysis_cohort` (saves rebuilding it).
+    min_treated : int
+        Measures with fewer treated persons get a row with a note and no estimate.
+
+    Returns
+    -------
+    DataFrame
+        One row per measure kind: measure (ground-truth key), label (German),
+        method, estimand, outcome, estimate, se, ci_low, ci_high, p_value,
+        n_treated, n_control, n_trimmed, max_abs_smd_after, note.
+    """
+    from casework.panel import COHORT_COVARIATES, analysis_cohort
+
+    cohort = analysis_cohort(ds) if cohort is None else cohort
+    covariates = list(COHORT_COVARIATES if covariates is None else covariates)
+    kinds = [k for k in S.MEASURES if (cohort["measure"] == k).any()]
+    rows = []
+    for kind in tqdm(kinds, desc=f"effects ({method})", disable=True if progress is None else not progress):
+        sample = effect_sample(cohort, kind)
+        base = {"measure": kind, "label": S.MEASURES[kind], "method": method, "estimand": estimand,
+                "outcome": outcome, "n_treated": int(sample["treated"].sum()),
+                "n_control": int((sample["treated"] == 0).sum())}
+        if base["n_treated"] < min_treated:
+            rows.append({**base, "note": f"fewer than {min_treated} persons started it"})
+            continue
+        try:
+            r = estimate(sample, "treated", outcome, covariates, method=method, estimand=estimand, seed=seed,
+                         min_treated=min(min_treated, 10), **kwargs)
+        except ValueError as err:
+            rows.append({**base, "note": str(err)})
+            continue
+        row = r.to_frame().iloc[0].to_dict()
+        rows.append({**base, **{k: row[k] for k in EFFECT_COLUMNS if k in row and k not in ("method", "estimand",
+                                                                                            "outcome")},
+                     "note": ""})
+    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "max_abs_smd_after"):
+        out[c] = out[c].astype("float64")
+    out["n_trimmed"] = out["n_trimmed"].fillna(0).astype(int)
+    out["note"] = out["note"].fillna("")
+    return out.replace({np.nan: np.nan})
