@@ -157,7 +157,7 @@ class EffectResult:
 def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method: str = "aipw",
              estimand: str = "att", cluster: str | None = None, seed: int = 0, *, trim: float = 0.01,
              n_folds: int = 5, propensity_model=None, outcome_model=None, caliper: float = 0.2,
-             min_treated: int = 10, alpha: float = 0.05) -> EffectResult:
+             min_treated: int = 10, alpha: float = 0.05, max_excluded: float = 0.5) -> EffectResult:
     """Estimate the effect of a binary ``treatment`` on ``outcome``.
 
     Parameters
@@ -187,6 +187,9 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
         Matching caliper in standard deviations of the logit propensity.
     min_treated : int
         Fewer treated or control persons than this raise an error.
+    max_excluded : float
+        When the overlap rule excludes a larger share of rows, there is no
+        overlap worth the name and an error is raised instead of an estimate.
 
     Returns
     -------
@@ -216,6 +219,10 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     ps_model = Logit() if propensity_model is None else propensity_model
     e_all, converged = _fit_propensity(ps_model, design.X, t_all)
     keep, rule = _overlap(e_all, t_all, trim, estimand)
+    if (~keep).mean() > max_excluded:
+        raise ValueError(f"no overlap between treated and untreated in {treatment!r}: the overlap rule ({rule}) "
+                         f"excludes {(~keep).mean():.0%} of the rows (more than max_excluded={max_excluded:g}); "
+                         "the covariates almost determine who is treated")
     t = t_all[keep]
     _check_sizes(t, treatment, min_treated, f" after the overlap rule ({rule}); there is too little overlap")
     y = df[outcome].to_numpy(dtype="float64")[keep]
@@ -240,7 +247,9 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
         propensity_converged=bool(converged), n_unmatched=int(n_unmatched))
     spec = MappingProxyType({"covariates": tuple(covariates), "method": method, "estimand": estimand,
                              "cluster": cluster, "seed": seed, "trim": trim, "n_folds": n_folds,
-                             "caliper": caliper, "min_treated": min_treated, "alpha": alpha})
+                             "caliper": caliper, "min_treated": min_treated, "alpha": alpha,
+                             "outcome_mean_treated": float(y[t == 1].mean()), "outcome_sd": float(y.std()),
+                             "binary_outcome": binary})
     return EffectResult(
         estimate=float(est), se=float(se), ci_low=float(est - z * se), ci_high=float(est + z * se), p_value=p,
         n_treated=int((t == 1).sum()) - (int(n_unmatched) if estimand == "att" else 0),
