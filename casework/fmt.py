@@ -1,0 +1,108 @@
+"""German formatting for everything a board sees: 1.234,5 · 23,1 % · 31.12.2025 · plain-German sentences.
+
+Examples
+--------
+>>> number(1234.5, 1), percent(0.231), date("2025-12-31"), month("2025-12-01")
+('1.234,5', '23,1 %', '31.12.2025', 'Dezember 2025')
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+__all__ = ["number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
+           "MONTHS_DE"]
+
+MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+             "November", "Dezember"]
+_MISSING = "–"
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x is pd.NaT
+
+
+def number(x, decimals: int = 0) -> str:
+    """``1234.5`` → ``"1.234,5"`` (German thousands and decimal separators); missing → ``"–"``.
+
+    Examples
+    --------
+    >>> number(-1234567.891, 2), number(0.5), number(None)
+    ('-1.234.567,89', '0', '–')
+    """
+    if _missing(x):
+        return _MISSING
+    s = f"{float(x):,.{decimals}f}"
+    if s.startswith("-") and float(s.replace(",", "")) == 0:
+        s = s[1:]
+    return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def parse_number(s: str) -> float:
+    """Inverse of :func:`number`: ``"1.234,5"`` → ``1234.5``.
+
+    Examples
+    --------
+    >>> parse_number("1.234,5")
+    1234.5
+    """
+    return float(s.replace(".", "").replace(",", "."))
+
+
+def percent(x, decimals: int = 1) -> str:
+    """A share as percent: ``0.231`` → ``"23,1 %"``."""
+    return _MISSING if _missing(x) else f"{number(100 * float(x), decimals)} %"
+
+
+def pp(x, decimals: int = 1, unit: str = "Prozentpunkte") -> str:
+    """A difference in proportions in percentage points: ``0.031`` → ``"3,1 Prozentpunkte"``."""
+    return _MISSING if _missing(x) else f"{number(100 * float(x), decimals)} {unit}"
+
+
+def date(d) -> str:
+    """``"2025-12-31"`` → ``"31.12.2025"``."""
+    if _missing(d):
+        return _MISSING
+    return pd.Timestamp(d).strftime("%d.%m.%Y")
+
+
+def month(d) -> str:
+    """``"2025-12-01"`` → ``"Dezember 2025"``."""
+    if _missing(d):
+        return _MISSING
+    t = pd.Timestamp(d)
+    return f"{MONTHS_DE[t.month - 1]} {t.year}"
+
+
+def interval(lo, hi, decimals: int = 1, scale: float = 100) -> str:
+    """A 95 % interval in points: ``(0.012, 0.05)`` → ``"1,2 bis 5,0"``."""
+    return f"{number(scale * lo, decimals)} bis {number(scale * hi, decimals)}"
+
+
+def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high: float,
+                    outcome_label: str = "den Anteil der Integrationen innerhalb von 12 Monaten",
+                    assumption: bool = False, decimals: int = 1) -> str:
+    """One plain-German sentence for a board.
+
+    Examples
+    --------
+    >>> effect_sentence("an der Schuldnerberatung", 0.031, 0.012, 0.050)[-65:]
+    'von 12 Monaten um 3,1 Prozentpunkte (95-%-Intervall 1,2 bis 5,0).'
+    >>> effect_sentence("an der Schuldnerberatung", 0.01, -0.01, 0.03).endswith("nicht sicher von null unterscheiden.")
+    True
+    """
+    subject = f"Die Teilnahme {measure_label}"
+    if _missing(estimate):
+        return f"Für die Teilnahme {measure_label} liegt keine belastbare Schätzung vor (zu wenige Teilnehmende)."
+    verb = "erhöht" if estimate >= 0 else "senkt"
+    text = (f"{subject} {verb} {outcome_label} um {pp(abs(estimate), decimals)} "
+            f"(95-%-Intervall {interval(ci_low, ci_high, decimals)}).")
+    if ci_low <= 0 <= ci_high:
+        text = (f"{subject} verändert {outcome_label} geschätzt um {number(100 * estimate, decimals)} "
+                f"Prozentpunkte (95-%-Intervall {interval(ci_low, ci_high, decimals)}); "
+                "der Effekt lässt sich nicht sicher von null unterscheiden.")
+    if assumption:
+        text += " Hinweis: In den Beispieldaten ist dieser Effekt eine Annahme des Szenarios, kein Befund."
+    return text

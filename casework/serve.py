@@ -1,0 +1,117 @@
+"""Serve the board dashboards with Voila, safely by default.
+
+* sources stripped, tracebacks off, an execution timeout, idle kernels culled;
+* a preheated kernel pool for the dashboards (Voila's ``preheat_kernel``);
+* a template derived from Voila's own ``lab`` template without its two CDN
+  stylesheet links (Font Awesome ships inside Voila's bundle anyway), so a page
+  makes no request to any non-local host;
+* loopback by default; binding to any other address requires a token
+  (``CASEWORK_VOILA_TOKEN``) or ``--token``; behind a reverse proxy set
+  ``--base-url /prefix/``.
+
+``casework serve [--host 127.0.0.1] [--port 8866] [--base-url /] [--token T]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["voila_command", "voila_env", "prepare_template", "main", "ROOT", "DASHBOARDS", "TEMPLATE_NAME"]
+
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARDS = ROOT / "dashboards"
+TEMPLATE_NAME = "casework"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_CDN_LINK = re.compile(r'^\s*<link[^>]+href="https?://[^"]+"[^>]*/>\s*$', re.MULTILINE)
+
+
+def prepare_template(target: Path | None = None) -> Path:
+    """Write the ``casework`` Voila template (lab minus external links); returns the JUPYTER_PATH root."""
+    import voila
+
+    root = Path(target) if target else ROOT / "artifacts" / "jupyter"
+    lab = _voila_templates_dir(voila) / "lab"
+    out = root / "voila" / "templates" / TEMPLATE_NAME
+    out.mkdir(parents=True, exist_ok=True)
+    source = (lab / "index.html.j2").read_text(encoding="utf-8")
+    cleaned = _CDN_LINK.sub("", source)
+    (out / "index.html.j2").write_text(cleaned, encoding="utf-8")
+    (out / "conf.json").write_text('{"base_template": "lab"}\n', encoding="utf-8")
+    return root
+
+
+def _voila_templates_dir(voila_module) -> Path:
+    candidates = [Path(sys.prefix) / "share" / "jupyter" / "voila" / "templates",
+                  Path(voila_module.__file__).resolve().parents[3] / "share" / "jupyter" / "voila" / "templates"]
+    for c in candidates:
+        if (c / "lab" / "index.html.j2").exists():
+            return c
+    raise FileNotFoundError("Voila's lab template was not found under " + ", ".join(map(str, candidates)))
+
+
+def voila_env(jupyter_path: Path, data_dir: Path | None = None) -> dict:
+    """Environment for the Voila process: our template on JUPYTER_PATH, the data folder for dashboards."""
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), env.get("JUPYTER_PATH", "")]))
+    env["CASEWORK_DATA"] = str(data_dir or env.get("CASEWORK_DATA") or ROOT / "data")
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", port: int = 8866,
+                  base_url: str = "/", token: str | None = None, timeout: int = 120, pool_size: int = 1,
+                  preheat: bool = True) -> list[str]:
+    """The Voila command line with the safe defaults of this module.
+
+    Examples
+    --------
+    >>> cmd = voila_command(port=9999)
+    >>> "--port=9999" in cmd and "--VoilaConfiguration.strip_sources=True" in cmd
+    True
+    """
+    if host not in _LOOPBACK and not token:
+        raise ValueError(f"refusing to serve on {host!r} without a token: set CASEWORK_VOILA_TOKEN or --token "
+                         "(only loopback addresses are served without one)")
+    cmd = [sys.executable, "-m", "voila", str(target), "--no-browser", f"--port={port}", f"--Voila.ip={host}",
+           "--Voila.port_retries=0", f"--Voila.base_url={base_url}",
+           f"--VoilaConfiguration.template={TEMPLATE_NAME}",
+           "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
+           f"--VoilaExecutor.timeout={timeout}",
+           "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
+           "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']"]
+    if preheat:
+        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={pool_size}"]
+    token = token if token is not None else ""
+    cmd.append(f"--ServerApp.token={token}" if token else "--ServerApp.token=")
+    return cmd
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="casework serve", description="Serve the board dashboards with Voila.")
+    ap.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8866)))
+    ap.add_argument("--base-url", default=os.environ.get("CASEWORK_BASE_URL", "/"))
+    ap.add_argument("--token", default=os.environ.get("CASEWORK_VOILA_TOKEN"))
+    ap.add_argument("--data", default=os.environ.get("CASEWORK_DATA", str(ROOT / "data")))
+    ap.add_argument("--pool-size", type=int, default=1)
+    ap.add_argument("--no-preheat", action="store_true")
+    args = ap.parse_args(argv)
+    if args.host not in _LOOPBACK and not args.token:
+        args.token = secrets.token_urlsafe(24)
+        print(f"Serving on {args.host}: a token is required; generated one (shown once): {args.token}")
+    jp = prepare_template()
+    cmd = voila_command(DASHBOARDS, host=args.host, port=args.port, base_url=args.base_url, token=args.token,
+                        pool_size=args.pool_size, preheat=not args.no_preheat)
+    url = f"http://{args.host}:{args.port}{args.base_url}voila/render/index.ipynb"
+    print(f"Dashboards: {url}\nAnalysts: make lab (JupyterLab on 127.0.0.1)", flush=True)
+    return subprocess.call(cmd, env=voila_env(jp, Path(args.data)), cwd=ROOT)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
