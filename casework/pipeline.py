@@ -61,4 +61,21 @@ def run(datasets, *, small: bool = False) -> int:
             except Exception as exc:  # report every failing notebook, then fail the run
                 failures += 1
                 print(f"FAILED {name} on {ds.name}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+        failures += _board_aggregates(ds)
     return 1 if failures else 0
+
+
+def _board_aggregates(path: Path) -> int:
+    """Store the dashboards' aggregates (after the notebooks, so the Profillagen exist)."""
+    from casework.board import build_board, stored_segments
+    from casework.store import Dataset
+
+    t0 = time.perf_counter()
+    try:
+        ds = Dataset.open(path, verify=False)
+        build_board(ds, stored_segments(ds))
+    except Exception as exc:
+        print(f"FAILED board aggregates for {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"board aggregates for {path.name} in {time.perf_counter() - t0:.0f} s")
+    return 0

@@ -132,6 +132,8 @@ class Logit(ClassifierMixin, BaseEstimator):
         pen[0] = 0.0
         self.converged_ = False
         self.n_iter_ = 0
+        ll = self._penalised_loglik(Xa, y, w, beta, pen)
+        step = np.zeros_like(beta)
         for _ in range(self.max_iter):
             self.n_iter_ += 1
             eta = np.clip(Xa @ beta, -35, 35)
@@ -142,8 +144,15 @@ class Logit(ClassifierMixin, BaseEstimator):
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            beta += step
-            if np.max(np.abs(step)) < self.tol:
+            # damped Newton: halve the step until the penalised likelihood does not fall
+            for _ in range(40):
+                new_ll = self._penalised_loglik(Xa, y, w, beta + step, pen)
+                if new_ll >= ll - 1e-12 * abs(ll):
+                    break
+                step = step / 2
+            beta = beta + step
+            gain, ll = new_ll - ll, new_ll
+            if np.max(np.abs(step)) < self.tol or abs(gain) < 1e-12 * max(abs(ll), 1.0):
                 self.converged_ = True
                 break
         if not self.converged_:
@@ -154,6 +163,11 @@ class Logit(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.hessian_ = hess
         return self
+
+    @staticmethod
+    def _penalised_loglik(Xa, y, w, beta, pen) -> float:
+        eta = Xa @ beta
+        return float(np.sum(w * (y * eta - np.logaddexp(0, eta))) - 0.5 * np.sum(pen * beta ** 2))
 
     def decision_function(self, X):
         return np.asarray(X, dtype="float64") @ self.coef_ + self.intercept_

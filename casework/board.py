@@ -1,0 +1,230 @@
+"""Aggregates for the board dashboards, computed once by the pipeline and stored as results.
+
+Dashboards never touch person-level rows: the pipeline condenses the case data
+into additive cells (numerators and denominators per jobcenter, month, sex,
+age group and segment), so that every filter combination is a sum over cells
+and every rate a ratio of sums. Small cells are suppressed only at display
+time (:mod:`casework.privacy`), after the filter has summed them up.
+
+Definitions (docs/kpi.md):
+
+* **stock** of a month: persons with a benefit spell covering at least one day of it;
+* **integration**: start of svB employment, fully qualifying training or self-employment
+  (never publicly funded employment), at most one per person and month;
+* **long-term recipient** in a month: in receipt in at least 21 of the last 24 months
+  (receipt before the first observed spell counted from ``persons.benefit_months``);
+* **age group** from the birth year in the calendar year of the month.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from casework import schema as S
+from casework.panel import month_ordinal
+
+__all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
+           "CUBE_DIMS", "build_board", "stored_segments"]
+
+AGE_GROUPS = ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]
+CUBE_DIMS = ["jc_id", "month", "sex", "age_group", "segment"]
+_BINS = [-1, 24, 34, 49, 200]
+
+
+def age_group(age) -> pd.Categorical:
+    """Age bands of the boards.
+
+    Examples
+    --------
+    >>> list(age_group(pd.Series([18, 25, 49, 50])))
+    ['unter 25', '25 bis 34', '35 bis 49', '50 und älter']
+    """
+    return pd.cut(pd.Series(age), _BINS, labels=AGE_GROUPS)
+
+
+def _month_start(ordinal) -> pd.DatetimeIndex:
+    o = np.asarray(ordinal, dtype="int64")
+    return pd.to_datetime({"year": 1970 + o // 12, "month": o % 12 + 1, "day": 1})
+
+
+def person_months(ds, start=None, end=None) -> pd.DataFrame:
+    """One row per person and month in receipt: person_id, m (month ordinal), ltr (long-term recipient).
+
+    ``start``/``end`` bound the months (default: the observed range of case data).
+    """
+    persons = ds.table("persons")[["person_id", "entry_date", "benefit_months"]]
+    b = ds.table("benefits")
+    lo, hi = _bounds(ds, start, end)
+    s = np.maximum(month_ordinal(b["start"]), lo - 24).astype(int)
+    e = np.minimum(month_ordinal(b["end"]), hi).astype(int)
+    ok = e >= s
+    s, e, pid = s[ok], e[ok], b["person_id"].to_numpy()[ok]
+    n = e - s + 1
+    rows = np.repeat(np.arange(len(s)), n)
+    m = s[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    pm = pd.DataFrame({"person_id": pid[rows], "m": m}).drop_duplicates()
+    pm = pm.merge(persons, on="person_id", how="left")
+    pm["ltr"] = _long_term(pm, pm["m"].to_numpy())
+    return pm.loc[(pm["m"] >= lo) & (pm["m"] <= hi), ["person_id", "m", "ltr"]].reset_index(drop=True)
+
+
+def _long_term(pm: pd.DataFrame, months: np.ndarray, events: pd.DataFrame | None = None) -> np.ndarray:
+    """Receipt months in the 24 months up to each month (observed rows + receipt before entry) >= 21."""
+    codes, uniques = pd.factorize(pm["person_id"])
+    key = codes.astype("int64") * 100_000 + pm["m"].to_numpy().astype("int64")
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    if events is None:
+        q_codes, q_m, entry, prior = codes, months, pm["entry_date"], pm["benefit_months"]
+    else:
+        q_codes = pd.Index(uniques).get_indexer(events["person_id"])
+        q_m, entry, prior = months, events["entry_date"], events["benefit_months"]
+    qk = q_codes.astype("int64") * 100_000 + q_m.astype("int64")
+    observed = np.searchsorted(sk, qk, side="right") - np.searchsorted(sk, qk - 23, side="left")
+    observed = np.where(q_codes < 0, 0, observed)
+    entry_m = month_ordinal(entry)
+    first_prior = entry_m - prior.to_numpy()
+    overlap = np.minimum(entry_m - 1, q_m) - np.maximum(first_prior, q_m - 23) + 1
+    return (observed + np.clip(overlap, 0, 24)) >= 21
+
+
+def _bounds(ds, start, end) -> tuple[int, int]:
+    emp = ds.table("employment")
+    observed = pd.concat([ds.table("assessments")["date"], emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), "start"]])
+    lo = int(month_ordinal([pd.Timestamp(start) if start is not None else observed.min()])[0])
+    hi = int(month_ordinal([pd.Timestamp(end) if end is not None else observed.max()])[0])
+    return lo, hi
+
+
+def _attributes(ds, segments: pd.Series | None) -> pd.DataFrame:
+    p = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
+    seg = segments if segments is not None else pd.Series(dtype=object)
+    p["segment"] = p["person_id"].map(seg).fillna("unbekannt").astype(str)
+    return p
+
+
+def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.DataFrame:
+    """Additive cells of the key figures per jobcenter, month, sex, age group and segment.
+
+    Parameters
+    ----------
+    segments : Series, optional
+        person_id -> segment label (e.g. the Profillage); default "unbekannt".
+
+    Returns
+    -------
+    DataFrame
+        Columns jc_id, month, sex, age_group, segment, stock, integrations,
+        ltr_stock, ltr_integrations, need_ending (integrations whose earnings
+        end the need for benefits).
+    """
+    lo, hi = _bounds(ds, start, end)
+    attrs = _attributes(ds, segments)
+    pm = person_months(ds, start, end).merge(attrs, on="person_id")
+    stock = _group(pm, {"stock": ("person_id", "size"), "ltr_stock": ("ltr", "sum")})
+    ev = _integration_events(ds, lo, hi).merge(attrs, on="person_id")
+    allpm = person_months(ds, _month_start([lo - 24])[0], end).merge(attrs[["person_id", "entry_date",
+                                                                             "benefit_months"]], on="person_id")
+    ev["ltr"] = _long_term(allpm, ev["m"].to_numpy(), events=ev)
+    ints = _group(ev, {"integrations": ("person_id", "size"), "ltr_integrations": ("ltr", "sum"),
+                       "need_ending": ("need_ending", "sum")})
+    cube = stock.merge(ints, on=CUBE_DIMS, how="outer").fillna(
+        {"stock": 0, "ltr_stock": 0, "integrations": 0, "ltr_integrations": 0, "need_ending": 0})
+    for c in ("stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"):
+        cube[c] = cube[c].astype("int64")
+    return cube.sort_values(CUBE_DIMS).reset_index(drop=True)
+
+
+def _integration_events(ds, lo, hi) -> pd.DataFrame:
+    emp = ds.table("employment")
+    ev = emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start", "need_ending"]]
+    ev = ev.assign(m=month_ordinal(ev["start"]).astype(int))
+    ev = ev.sort_values("need_ending", ascending=False).drop_duplicates(["person_id", "m"])
+    return ev[(ev["m"] >= lo) & (ev["m"] <= hi)].drop(columns="start")
+
+
+def _group(frame: pd.DataFrame, aggs: dict) -> pd.DataFrame:
+    year = 1970 + frame["m"] // 12
+    f = frame.assign(month=_month_start(frame["m"].to_numpy()).to_numpy(),
+                     age_group=age_group((year - frame["birth_year"]).to_numpy()).astype(str).to_numpy())
+    return f.groupby(CUBE_DIMS, observed=True).agg(**aggs).reset_index()
+
+
+def referral_cube(ds, segments: pd.Series | None = None) -> pd.DataFrame:
+    """Referrals per jobcenter, month referred, partner kind, measure, sex, age group and segment.
+
+    Returns
+    -------
+    DataFrame
+        Columns jc_id, month, partner_kind, measure, project_id, sex, age_group, segment,
+        referrals, started, completed, dropped_out, no_show, persons.
+    """
+    r = ds.table("referrals").merge(ds.table("offers")[["offer_id", "partner_id", "measure", "project_id"]],
+                                    on="offer_id", how="left")
+    r = r.merge(ds.table("partners")[["partner_id", "kind"]].rename(columns={"kind": "partner_kind"}),
+                on="partner_id", how="left")
+    r = r.merge(_attributes(ds, segments), on="person_id", how="left")
+    r["m"] = month_ordinal(r["referred"]).astype(int)
+    r["project_id"] = r["project_id"].fillna("").astype(str).str.split("/").str[0]
+    year = 1970 + r["m"] // 12
+    r = r.assign(month=_month_start(r["m"].to_numpy()).to_numpy(),
+                 age_group=age_group((year - r["birth_year"]).to_numpy()).astype(str).to_numpy())
+    dims = ["jc_id", "month", "partner_kind", "measure", "project_id", "sex", "age_group", "segment"]
+    g = r.groupby(dims, observed=True)
+    out = g.agg(referrals=("referral_id", "size"), started=("started", "count"),
+                persons=("person_id", "nunique")).reset_index()
+    for status in ("completed", "dropped_out", "no_show"):
+        out[status] = g["status"].apply(lambda s, v=status: int((s == v).sum())).to_numpy()
+    return out
+
+
+def cube_figures(cube: pd.DataFrame, start, end, **filters) -> dict:
+    """Key figures for a period and filters from a :func:`kpi_cube`.
+
+    ``filters``: any of jc_id, sex, age_group, segment (a value or a list).
+    Returns a dict with integrations, avg_stock, k2 (integrations / average
+    stock), ltr_integrations, avg_ltr_stock, k3, need_ending, months.
+    """
+    c = _filter(cube, start, end, filters)
+    months = max(1, _n_months(start, end))
+    avg = c["stock"].sum() / months
+    avg_ltr = c["ltr_stock"].sum() / months
+    return {"integrations": int(c["integrations"].sum()), "avg_stock": float(avg),
+            "k2": float(c["integrations"].sum() / avg) if avg > 0 else float("nan"),
+            "ltr_integrations": int(c["ltr_integrations"].sum()), "avg_ltr_stock": float(avg_ltr),
+            "k3": float(c["ltr_integrations"].sum() / avg_ltr) if avg_ltr > 0 else float("nan"),
+            "need_ending": int(c["need_ending"].sum()), "months": months}
+
+
+def _n_months(start, end) -> int:
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    return (e.year - s.year) * 12 + e.month - s.month + 1
+
+
+def _filter(cube, start, end, filters):
+    m = (cube["month"] >= pd.Timestamp(start)) & (cube["month"] <= pd.Timestamp(end))
+    for k, v in filters.items():
+        if v is None or v == "alle":
+            continue
+        m &= cube[k].isin(v if isinstance(v, (list, tuple, set)) else [v])
+    return cube[m]
+
+
+def stored_segments(ds) -> pd.Series | None:
+    """person_id -> Profillage at the first assessment, from the profiling results (None if not there)."""
+    if not ds.has_result("profillagen"):
+        return None
+    p = ds.result("profillagen")
+    if "date" in p:
+        p = p.sort_values(["person_id", "date"], kind="stable")
+    p = p.drop_duplicates("person_id")
+    return p.set_index("person_id")["profillage"]
+
+
+def build_board(ds, segments: pd.Series | None = None) -> dict:
+    """Compute and store every aggregate the dashboards read (results ``board_*``)."""
+    out = {"board_kpi_cube": kpi_cube(ds, segments), "board_referrals": referral_cube(ds, segments)}
+    for name, frame in out.items():
+        ds.save_result(name, frame)
+    return out

@@ -1,0 +1,438 @@
+"""Building blocks of the board dashboards (Voila): one app object per project, built from stored results.
+
+A dashboard notebook is two lines::
+
+    from casework.dashboard import project_board
+    project_board("pankow")
+
+Everything shown is an aggregate read from the dataset's results (written by
+``make run``'s pipeline); nothing is estimated here. Every count and rate goes
+through :mod:`casework.privacy` before it is shown. Texts are German, numbers
+use German formats (:mod:`casework.fmt`), colours the Okabe-Ito palette.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ipywidgets as W
+import numpy as np
+import pandas as pd
+from IPython.display import HTML, display
+
+from casework import fmt, privacy
+from casework import schema as S
+from casework.board import AGE_GROUPS, cube_figures
+
+__all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
+
+BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
+ALL = "alle"
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """What one project board shows."""
+
+    key: str
+    dataset: str
+    title: str
+    subtitle: str
+    project: str | None = None
+    did: bool = False
+    highlights: tuple = field(default_factory=tuple)
+
+
+BOARDS = {
+    "pankow": BoardSpec(
+        "pankow", "pankow", "Modellprojekt Pankow: Jobcenter und Stadtteilzentren",
+        "Zusammenarbeit des Jobcenters Berlin-Pankow mit den Stadtteilzentren, der Kontakt- und "
+        "Informationsstelle für Selbsthilfe (KIS) und der Freiwilligenagentur", project="pankow", did=True),
+    "gelsenkirchen": BoardSpec(
+        "gelsenkirchen", "gelsenkirchen", "ABCaktiv Gelsenkirchen: Gesundheit und Arbeit",
+        "Team ABCaktiv seit 01.01.2016: arbeitsmarktferne Langzeitarbeitslose und Kundinnen und Kunden mit "
+        "gesundheitlichen Einschränkungen; rund 30 Module zu Ernährung, Bewegung und Motivation",
+        project="abcaktiv"),
+    "teilhabe_nrw": BoardSpec(
+        "teilhabe_nrw", "nrw_teilhabe", "Soziale Teilhabe am Arbeitsmarkt in NRW",
+        "Bundesprogramm in 34 von 53 NRW-Jobcentern, mit Landesförderung für Coaching in 20 Jobcentern",
+        project="teilhabe_bund", did=True),
+}
+
+
+def data_root() -> Path:
+    """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
+    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
+
+
+def open_board_dataset(name: str):
+    """Open ``data/<name>`` without re-hashing every file (the pipeline verified it); None if absent."""
+    from casework.store import Dataset
+
+    path = data_root() / name
+    if not (path / "manifest.json").exists():
+        return None
+    return Dataset.open(path, verify=False)
+
+
+def _css() -> HTML:
+    return HTML("""<style>
+.cw-board{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;max-width:1200px}
+.cw-title{font-size:1.6em;font-weight:600;margin:.2em 0}.cw-sub{color:#444;margin-bottom:.6em}
+.cw-tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
+.cw-tile{border:1px solid #c9c9c9;border-left:6px solid #0072B2;border-radius:6px;padding:10px 14px;min-width:190px;
+ background:#fff}
+.cw-tile .cw-label{font-size:.9em;color:#333}.cw-tile .cw-value{font-size:1.7em;font-weight:600;color:#003f63}
+.cw-tile .cw-note{font-size:.8em;color:#555}
+.cw-note-box{background:#f3f6f9;border-left:4px solid #6b6b6b;padding:8px 12px;margin:8px 0;font-size:.92em}
+.cw-sentence{margin:6px 0;line-height:1.4}.cw-card{border:1px solid #c9c9c9;border-radius:8px;padding:14px;
+ margin:8px;width:340px;display:inline-block;vertical-align:top;background:#fff}
+.cw-card h3{margin:0 0 6px 0}.cw-card a{color:#0060a0;font-weight:600}
+.cw-board h2{font-size:1.25em;margin:18px 0 6px 0;border-bottom:1px solid #ddd}
+</style>""")
+
+
+def _tile(key: str, label: str, value: str, note: str = "") -> str:
+    return (f"<div class='cw-tile' data-kpi='{key}'><div class='cw-label'>{label}</div>"
+            f"<div class='cw-value'>{value}</div><div class='cw-note'>{note}</div></div>")
+
+
+def _download_link(data: bytes, filename: str, label: str, mime: str) -> str:
+    b64 = base64.b64encode(data).decode()
+    return (f"<a download='{filename}' href='data:{mime};base64,{b64}' class='cw-download' "
+            f"style='margin-right:14px'>{label}</a>")
+
+
+def _missing_result(what: str) -> W.HTML:
+    return W.HTML(f"<div class='cw-note-box' data-missing='{what}'>Für diesen Bereich liegen noch keine "
+                  f"Ergebnisse vor ({what}). Sie entstehen mit <code>make run</code> in der Analyse-Pipeline; "
+                  "hier wird nichts geschätzt oder erfunden.</div>")
+
+
+def _data_stand(ds) -> str:
+    b = ds.table("benefits")
+    last = max(b["start"].max(), b["end"].max())
+    return f"Datenstand: {fmt.date(last)}"
+
+
+def _privacy_note() -> W.HTML:
+    t = privacy.threshold()
+    return W.HTML(f"<div class='cw-note-box' data-privacy='1'><b>Datenschutz:</b> Diese Seite zeigt nur Summen "
+                  f"über Personengruppen, keine Einzelpersonen. Zahlen unter {t} werden als „&lt; {t}“ "
+                  f"ausgewiesen, Quoten mit einer Basis unter {t} als „–“; damit sich verdeckte Werte nicht aus "
+                  "Summen zurückrechnen lassen, werden bei Bedarf weitere Zellen verdeckt (*).</div>")
+
+
+class Board:
+    """One project board: filters, KPI tiles, trends, referrals, effects, DiD, export."""
+
+    def __init__(self, spec: BoardSpec, ds=None):
+        self.spec = spec
+        self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
+        self.status = W.HTML("")
+        self.tiles = W.HTML()
+        self.trend = W.Output()
+        self.referrals = W.Output()
+        self.export = W.HTML()
+        self.view: dict = {}
+        if self.ds is None:
+            self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
+                                         "nicht vor. Bitte <code>make run</code> ausführen.</div>")])
+            return
+        self.cube = self.ds.result("board_kpi_cube") if self.ds.has_result("board_kpi_cube") else None
+        self.ref = self.ds.result("board_referrals") if self.ds.has_result("board_referrals") else None
+        self.filters = self._filters()
+        self.widget = self._layout()
+        self.refresh()
+
+    # ------------------------------------------------------------------ filters
+    def _filters(self) -> dict:
+        style = {"description_width": "initial"}
+        lay = W.Layout(width="230px")
+        f = {}
+        months = self.cube["month"] if self.cube is not None else pd.Series([], dtype="datetime64[ns]")
+        years = sorted(pd.to_datetime(months).dt.year.unique()) if len(months) else []
+        f["period"] = W.Dropdown(options=[(f"Jahr {y}", str(y)) for y in years] + [("gesamter Zeitraum", ALL)],
+                                 value=str(years[-2]) if len(years) > 1 else ALL, description="Zeitraum",
+                                 style=style, layout=lay)
+        jcs = self.ds.table("jobcenters")[["jc_id", "name"]]
+        f["jc_id"] = W.Dropdown(options=[("alle Jobcenter", ALL)] + list(zip(jcs["name"], jcs["jc_id"])), value=ALL,
+                                description="Jobcenter", style=style, layout=lay, disabled=len(jcs) == 1)
+        segs = sorted(self.cube["segment"].unique()) if self.cube is not None else []
+        seg_opts = [(S.PROFILLAGEN.get(s, s), s) for s in segs]
+        f["segment"] = W.Dropdown(options=[("alle Profillagen", ALL)] + seg_opts, value=ALL, description="Profillage",
+                                  style=style, layout=lay, disabled=segs in ([], ["unbekannt"]))
+        f["sex"] = W.Dropdown(options=[("alle", ALL), ("weiblich", "f"), ("männlich", "m")], value=ALL,
+                              description="Geschlecht", style=style, layout=lay)
+        f["age_group"] = W.Dropdown(options=[("alle", ALL)] + [(a, a) for a in AGE_GROUPS], value=ALL,
+                                    description="Altersgruppe", style=style, layout=lay)
+        measures = sorted(self.ref["measure"].dropna().unique()) if self.ref is not None else []
+        f["measure"] = W.Dropdown(options=[("alle Maßnahmen", ALL)] + [(S.MEASURES.get(m, m), m) for m in measures],
+                                  value=ALL, description="Maßnahme", style=style, layout=lay)
+        for w in f.values():
+            w.observe(lambda _change: self.refresh(), names="value")
+        return f
+
+    def _period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        v = self.filters["period"].value
+        if v == ALL:
+            return pd.Timestamp(self.cube["month"].min()), pd.Timestamp(self.cube["month"].max())
+        return pd.Timestamp(f"{v}-01-01"), pd.Timestamp(f"{v}-12-01")
+
+    def selection(self) -> dict:
+        """The current filters as keyword arguments for :func:`casework.board.cube_figures`."""
+        return {k: self.filters[k].value for k in ("jc_id", "segment", "sex", "age_group")}
+
+    # ------------------------------------------------------------------ layout
+    def _layout(self) -> W.VBox:
+        s = self.spec
+        head = W.HTML(f"<div class='cw-board'><div class='cw-title'>{s.title}</div><div class='cw-sub'>{s.subtitle}"
+                      f"</div><div class='cw-sub' data-stand='1'>{_data_stand(self.ds)}</div></div>")
+        filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
+        parts = [W.HTML(_css().data), head, W.HTML("<div class='cw-board'><h2>Auswahl</h2></div>"), filt, self.status,
+                 W.HTML("<div class='cw-board'><h2>Kennzahlen nach §48a SGB II</h2></div>"), self.tiles,
+                 W.HTML("<div class='cw-board'><h2>Entwicklung</h2></div>"), self.trend,
+                 W.HTML("<div class='cw-board'><h2>Zuweisungen an Netzwerkpartner</h2></div>"), self.referrals]
+        parts += [W.HTML("<div class='cw-board'><h2>Wirkung der Maßnahmen</h2></div>"), self._effects_panel()]
+        if s.did:
+            parts += [W.HTML("<div class='cw-board'><h2>Vergleich mit anderen Jobcentern</h2></div>"),
+                      self._did_panel()]
+        parts += [W.HTML("<div class='cw-board'><h2>Bedarfsdeckung im Netzwerk</h2></div>"), self._coverage_panel(),
+                  W.HTML("<div class='cw-board'><h2>Export für das Protokoll</h2></div>"), self.export,
+                  _privacy_note()]
+        return W.VBox(parts, layout=W.Layout(padding="0 12px"))
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self) -> None:
+        if self.cube is None:
+            self.tiles.value = _missing_result("Kennzahlen").value
+            return
+        self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
+        start, end = self._period()
+        sel = self.selection()
+        figs = cube_figures(self.cube, start, end, **sel)
+        self.view["figures"] = figs
+        self.tiles.value = self._tiles_html(figs, start, end)
+        self._draw_trend(sel)
+        self._draw_referrals(start, end, sel)
+        self.export.value = self._export_links()
+        self.status.value = (f"<span data-status='ready'>Zeitraum {fmt.date(start)} bis "
+                             f"{fmt.date(end + pd.offsets.MonthEnd(0))}</span>")
+
+    def _tiles_html(self, figs: dict, start, end) -> str:
+        t = privacy.threshold()
+        k2 = privacy.show_rate(figs["integrations"], figs["avg_stock"], fmt.percent)
+        k3 = privacy.show_rate(figs["ltr_integrations"], figs["avg_ltr_stock"], fmt.percent)
+        rows = [("k2", "Integrationsquote (K2)", k2, "Integrationen ÷ durchschnittlicher Bestand"),
+                ("integrations", "Integrationen", privacy.show_count(figs["integrations"]), "Aufnahmen von Arbeit, "
+                 "Ausbildung oder Selbstständigkeit"),
+                ("avg_stock", "Durchschnittlicher Bestand", privacy.show_count(round(figs["avg_stock"])),
+                 "erwerbsfähige Leistungsberechtigte je Monat"),
+                ("k3", "Integrationsquote Langzeitleistungsbeziehende (K3)", k3, "Integrationen ÷ Bestand LZB"),
+                ("need_ending", "Integrationen, die den Leistungsbezug beenden",
+                 privacy.show_count(figs["need_ending"]), "bedarfsdeckende Beschäftigung")]
+        if figs["months"] != 12:
+            rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
+        self.view["tiles"] = pd.DataFrame(rows, columns=["kennzahl", "bezeichnung", "wert", "erläuterung"])
+        html = "".join(_tile(*r) for r in rows)
+        return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"
+
+    def _filtered_cube(self, sel):
+        c = self.cube
+        for k, v in sel.items():
+            if v != ALL:
+                c = c[c[k] == v]
+        return c
+
+    def _draw_trend(self, sel) -> None:
+        import plotly.graph_objects as go
+
+        c = self._filtered_cube(sel).groupby("month")[["integrations", "stock"]].sum()
+        roll = c.rolling(3, min_periods=3).sum()
+        ok = roll["stock"] >= privacy.threshold() * 3
+        rate = (roll["integrations"] / roll["stock"] * 100).where(ok & (roll["integrations"] >= privacy.threshold()))
+        self.view["trend"] = pd.DataFrame({"monat": [fmt.month(m) for m in c.index],
+                                           "integrationen_je_100": rate.round(2)})
+        fig = go.Figure(go.Scatter(x=c.index, y=rate, mode="lines", line={"color": BLUE, "width": 3},
+                                   name="Integrationen je 100 im Bestand",
+                                   hovertemplate="%{x|%m.%Y}: %{y:.2f}<extra></extra>"))
+        if self.spec.project:
+            start = self._project_start()
+            if start is not None:
+                fig.add_vline(x=start, line_dash="dash", line_color=VERMILION)
+        fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 30, "b": 30}, separators=",.",
+                          title="Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
+                          yaxis_title="je 100 im Bestand", template="plotly_white")
+        self.trend.clear_output(wait=True)
+        with self.trend:
+            fig.show(config={"displaylogo": False})
+
+    def _project_start(self):
+        p = self.ds.table("projects")
+        key = self.spec.project
+        rows = p[p["project_id"].str.startswith(key)] if key else p.iloc[0:0]
+        return None if rows.empty else rows["start"].min()
+
+    def _draw_referrals(self, start, end, sel) -> None:
+        import plotly.graph_objects as go
+
+        if self.ref is None:
+            self.referrals.clear_output()
+            with self.referrals:
+                display(_missing_result("Zuweisungen"))
+            return
+        r = self.ref[(self.ref["month"] >= start) & (self.ref["month"] <= end)]
+        for k, v in {**sel, "measure": self.filters["measure"].value}.items():
+            if v != ALL and k in r:
+                r = r[r[k] == v]
+        g = r.groupby("partner_kind")[["referrals", "started", "completed", "dropped_out"]].sum()
+        g.index = [S.PARTNER_KINDS.get(k, k) for k in g.index]
+        shown = privacy.suppress(g.reset_index(names="partner"), ["referrals", "started", "completed", "dropped_out"],
+                                 total=True)
+        self.view["referrals"] = shown.rename(columns={"partner": "Partner", "referrals": "Zuweisungen",
+                                                       "started": "begonnen", "completed": "abgeschlossen",
+                                                       "dropped_out": "abgebrochen"})
+        numeric = privacy.suppressed_numeric(g.reset_index(names="partner"), ["referrals", "started"])
+        fig = go.Figure()
+        for col, colour, name in (("referrals", GREY, "Zuweisungen"), ("started", BLUE, "begonnen")):
+            fig.add_bar(y=numeric["partner"], x=numeric[col], name=name, orientation="h", marker_color=colour)
+        fig.update_layout(height=max(220, 40 * len(numeric) + 80), barmode="group", separators=",.",
+                          margin={"l": 10, "r": 10, "t": 30, "b": 30}, template="plotly_white",
+                          title="Zuweisungen und Beginne je Partnerart (verdeckte Zellen ausgelassen)")
+        self.referrals.clear_output(wait=True)
+        with self.referrals:
+            fig.show(config={"displaylogo": False})
+            display(HTML(self.view["referrals"].to_html(index=False, classes="cw-table", border=0)))
+
+    # ------------------------------------------------------------------ results panels
+    def _effects_panel(self) -> W.Widget:
+        if not self.ds.has_result("effects"):
+            return _missing_result("Wirkungsschätzungen")
+        e = self.ds.result("effects")
+        shown = e[e["n_treated"] >= privacy.threshold()].dropna(subset=["estimate"])
+        if shown.empty:
+            return W.HTML("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
+                          "belastbare Schätzung.</div>")
+        import plotly.graph_objects as go
+
+        shown = shown.sort_values("estimate")
+        fig = go.Figure(go.Scatter(
+            x=shown["estimate"] * 100, y=shown["label"], mode="markers", marker={"color": BLUE, "size": 10},
+            error_x={"type": "data", "symmetric": False, "array": (shown["ci_high"] - shown["estimate"]) * 100,
+                     "arrayminus": (shown["estimate"] - shown["ci_low"]) * 100, "color": BLUE},
+            hovertemplate="%{y}: %{x:.1f} Prozentpunkte<extra></extra>"))
+        fig.add_vline(x=0, line_color=GREY)
+        fig.update_layout(height=70 * len(shown) + 90, separators=",.", template="plotly_white",
+                          margin={"l": 10, "r": 10, "t": 40, "b": 40},
+                          title="Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, 95-%-Intervall)")
+        out = W.Output()
+        with out:
+            fig.show(config={"displaylogo": False})
+        sentences = "".join(f"<p class='cw-sentence' data-measure='{m}'>{s}</p>"
+                            for m, s in zip(shown["measure"], shown["sentence"]))
+        method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
+                  "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
+                  "als Effekt.")
+        return W.VBox([out, W.HTML(f"<div class='cw-board'>{sentences}<div class='cw-note-box'>{method}</div></div>")])
+
+    def _did_panel(self) -> W.Widget:
+        if not self.ds.has_result("did"):
+            return _missing_result("Vergleich mit anderen Jobcentern")
+        d = self.ds.result("did")
+        if d.empty:
+            return W.HTML("<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>")
+        r = d.iloc[0]
+        per100 = r["estimate"] * 100
+        verb = "höher" if per100 >= 0 else "niedriger"
+        sure = ("Der Unterschied ist statistisch nicht gesichert." if r["ci_low"] <= 0 <= r["ci_high"]
+                else "Der Unterschied ist statistisch gesichert.")
+        where = "dem Projektjobcenter" if r["jobcenters"] == 1 else f"den {r['jobcenters']} Projektjobcentern"
+        text = (f"Seit Projektbeginn ({fmt.date(r['start'])}) lag die monatliche Integrationsrate in {where}"
+                f" um {fmt.number(abs(per100), 2)} Integrationen je 100 Personen im Bestand {verb} als ohne das "
+                f"Projekt zu erwarten (95-%-Intervall {fmt.number(r['ci_low'] * 100, 2)} bis "
+                f"{fmt.number(r['ci_high'] * 100, 2)}). {sure}")
+        if r.get("warning"):
+            text += (" Hinweis: Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen "
+                     "Veränderungen in diesem Jobcenter trennen; das Intervall ist deshalb breit.")
+        return W.HTML(f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>")
+
+    def _coverage_panel(self) -> W.Widget:
+        if not self.ds.has_result("needs_coverage"):
+            return _missing_result("Bedarfsdeckung")
+        c = self.ds.result("needs_coverage")
+        return W.HTML(privacy.suppress(c, [col for col in ("needs", "covered") if col in c], total=False)
+                      .to_html(index=False, border=0))
+
+    # ------------------------------------------------------------------ export
+    def _export_links(self) -> str:
+        tiles = self.view.get("tiles", pd.DataFrame())
+        frames = {"Kennzahlen": tiles, "Entwicklung": self.view.get("trend", pd.DataFrame()),
+                  "Zuweisungen": self.view.get("referrals", pd.DataFrame())}
+        csv = "\n\n".join(f"# {k}\n" + v.to_csv(index=False, sep=";", decimal=",") for k, v in frames.items())
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+            for k, v in frames.items():
+                v.to_excel(xw, sheet_name=k, index=False)
+        stem = f"{self.spec.key}_{self.filters['period'].value}"
+        links = [_download_link(csv.encode("utf-8-sig"), f"{stem}.csv", "CSV herunterladen", "text/csv"),
+                 _download_link(buf.getvalue(), f"{stem}.xlsx", "Excel herunterladen",
+                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                 _download_link(self._png(), f"{stem}.png", "Bild (PNG) herunterladen", "image/png")]
+        return "<div class='cw-board' data-export='1'>" + "".join(links) + "</div>"
+
+    def _png(self) -> bytes:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [1, 2]})
+        a1.axis("off")
+        tiles = self.view.get("tiles", pd.DataFrame())
+        for i, row in enumerate(tiles.itertuples()):
+            a1.text(0.01 + (i % 3) * 0.33, 0.75 - (i // 3) * 0.5, f"{row.bezeichnung}\n{row.wert}", fontsize=9,
+                    va="top")
+        trend = self.view.get("trend", pd.DataFrame())
+        if len(trend):
+            a2.plot(np.arange(len(trend)), trend["integrationen_je_100"], color=BLUE)
+            step = max(1, len(trend) // 6)
+            a2.set_xticks(np.arange(0, len(trend), step), trend["monat"].iloc[::step], rotation=30, fontsize=8)
+        a2.set_ylabel("Integrationen je 100 im Bestand")
+        fig.suptitle(f"{self.spec.title} – {self.status.value.split('>')[1].split('<')[0]}", fontsize=10)
+        out = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(out, format="png", dpi=110)
+        plt.close(fig)
+        return out.getvalue()
+
+
+def project_board(key: str, ds=None) -> W.VBox:
+    """The board of one project (``pankow``, ``gelsenkirchen``, ``teilhabe_nrw``), ready to display."""
+    return Board(BOARDS[key], ds=ds).widget
+
+
+def index_board() -> W.VBox:
+    """Landing page: one card per project with its data stand and size."""
+    cards = []
+    for spec in BOARDS.values():
+        ds = open_board_dataset(spec.dataset)
+        if ds is None:
+            body = "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
+        else:
+            persons = len(ds.table("persons"))
+            jcs = len(ds.table("jobcenters"))
+            kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
+            body = (f"<p>{spec.subtitle}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} Personen in "
+                    f"{fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
+                    f"<p>{_data_stand(ds)}</p>")
+        cards.append(f"<div class='cw-card' data-board='{spec.key}'><h3>{spec.title}</h3>{body}"
+                     f"<a href='{spec.key}.ipynb'>Dashboard öffnen →</a></div>")
+    head = ("<div class='cw-board'><div class='cw-title'>Netzwerke für Langzeitarbeitslose – Projektübersicht</div>"
+            "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
+            "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
+    return W.VBox([W.HTML(_css().data), W.HTML(head), W.HTML("<div class='cw-board'>" + "".join(cards) + "</div>"),
+                   _privacy_note()])
