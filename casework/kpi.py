@@ -1,0 +1,314 @@
+"""Key figures of success measurement (§48a SGB II and the seeds' own measures), computed directly.
+
+Each figure has a German definition in :data:`KPI_DEFINITIONS` (docs/kpi.md).
+The functions here compute from the case tables with DuckDB SQL over the
+dataset's Parquet files (or in-memory tables) and serve as the reference the
+dashboards' pre-aggregated cube (:mod:`casework.board`) is tested against.
+
+Definitions:
+
+* **stock (Bestand)** of a month: persons with a benefit spell covering at
+  least one day of the month; the average stock of a period is the mean over
+  its months.
+* **integration**: the start of svB employment, fully qualifying training or
+  self-employment; at most one per person and month; starts of publicly
+  funded employment (§16i, §16e, programmes) never count (VO §5(1)).
+* **K2 Integrationsquote**: integrations in the period ÷ average stock.
+* **long-term recipient (Langzeitleistungsbeziehende, LZB)**: in receipt in
+  at least 21 of the last 24 months (receipt before the first observed spell
+  from ``persons.benefit_months``).
+* **K3 Integrationsquote der LZB**: integrations of persons who were LZB in
+  the month of integration ÷ average LZB stock.
+* **K3E1 Veränderung des LZB-Bestands**: average LZB stock of the period
+  against the same period a year earlier, in percent.
+* **K2E1 kontinuierliche Beschäftigung**: share of integrations whose
+  employment (or a following one) lasts at least 12 months.
+* **Beendigung des Leistungsbezugs** (seed 001): integrations into employment
+  whose earnings end the need for benefits.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from casework import schema as S
+from casework.panel import month_ordinal
+
+__all__ = ["KPI_DEFINITIONS", "key_figures", "integration_rate", "ltr_change", "continuous_employment",
+           "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer"]
+
+KPI_DEFINITIONS = {
+    "k2": ("Integrationsquote (K2)", "Integrationen im Zeitraum geteilt durch den durchschnittlichen Bestand an "
+           "erwerbsfähigen Leistungsberechtigten; höchstens eine Integration je Person und Monat; Beginne "
+           "öffentlich geförderter Beschäftigung zählen nicht (§48a SGB II, Verordnung §5)."),
+    "integrations": ("Integrationen", "Aufnahmen sozialversicherungspflichtiger Beschäftigung, einer voll "
+                     "qualifizierenden Ausbildung oder einer Selbstständigkeit."),
+    "avg_stock": ("Durchschnittlicher Bestand", "Mittel der Monatsbestände: Personen mit Leistungsbezug an "
+                  "mindestens einem Tag des Monats."),
+    "k3": ("Integrationsquote der Langzeitleistungsbeziehenden (K3)", "Integrationen von Personen, die im Monat "
+           "der Integration in mindestens 21 der letzten 24 Monate Leistungen bezogen, geteilt durch deren "
+           "durchschnittlichen Bestand."),
+    "avg_ltr_stock": ("Bestand Langzeitleistungsbeziehende", "Durchschnittlicher Monatsbestand der Personen mit "
+                      "mindestens 21 Monaten Leistungsbezug in den letzten 24 Monaten."),
+    "k3e1": ("Veränderung des Bestands an Langzeitleistungsbeziehenden (K3E1)", "Durchschnittlicher Bestand im "
+             "Zeitraum gegenüber dem gleichen Zeitraum ein Jahr zuvor, in Prozent."),
+    "k2e1": ("Kontinuierliche Beschäftigung nach Integration (K2E1)", "Anteil der Integrationen, nach denen die "
+             "Person zwölf Monate später noch (oder wieder ohne Unterbrechung) beschäftigt ist."),
+    "need_ending": ("Beendigung des Leistungsbezugs", "Integrationen in Beschäftigung, deren Einkommen den "
+                    "Bedarf deckt."),
+    "participants": ("Teilnehmende", "Personen mit einer Projektteilnahme im Zeitraum."),
+    "occupancy": ("Auslastung", "Belegte Plätze im Monatsmittel geteilt durch die angebotenen Plätze."),
+    "referrals": ("Zuweisungen", "Vermittlungen an Netzwerkpartner; begonnen, abgeschlossen, abgebrochen."),
+    "contacts_per_customer": ("Kontakte je Kundin/Kunde", "Kontakte im Zeitraum geteilt durch den "
+                              "durchschnittlichen Bestand."),
+}
+
+_AGE_SQL = """CASE WHEN age < 25 THEN 'unter 25' WHEN age < 35 THEN '25 bis 34'
+                   WHEN age < 50 THEN '35 bis 49' ELSE '50 und älter' END"""
+
+
+def _ord(ts) -> int:
+    return int(month_ordinal([pd.Timestamp(ts)])[0])
+
+
+def _con(ds, segments: pd.Series | None):
+    con = duckdb.connect()
+    persons = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
+    persons["entry_m"] = month_ordinal(persons["entry_date"]).astype("int64")
+    seg = segments if segments is not None else pd.Series(dtype=object)
+    persons["segment"] = persons["person_id"].map(seg).fillna("unbekannt").astype(str)
+    b = ds.table("benefits")[["person_id", "start", "end"]]
+    b = b.assign(s=month_ordinal(b["start"]), e=month_ordinal(b["end"]))
+    emp = ds.table("employment")
+    con.register("persons", persons.drop(columns="entry_date"))
+    con.register("spells", b[["person_id", "s", "e"]])
+    con.register("employment", emp)
+    return con
+
+
+def _where(filters: dict) -> tuple[str, list]:
+    clauses, params = [], []
+    for key in ("jc_id", "sex", "age_group", "segment"):
+        v = (filters or {}).get(key)
+        if v is None or v == "alle":
+            continue
+        values = list(v) if isinstance(v, (list, tuple, set)) else [v]
+        clauses.append(f"{key} IN ({', '.join('?' for _ in values)})")
+        params += values
+    return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+
+def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
+    """The §48a key figures of a period, for the persons the filters select.
+
+    Parameters
+    ----------
+    start, end : date
+        First and last month of the period (whole months).
+    filters : dict, optional
+        Any of ``jc_id``, ``sex``, ``age_group`` (age from the birth year in the
+        calendar year of each month), ``segment`` — a value or a list.
+    segments : Series, optional
+        person_id -> segment (e.g. Profillage).
+
+    Returns
+    -------
+    DataFrame
+        Columns kpi, label, value, numerator, denominator — rows integrations,
+        avg_stock, k2, ltr_integrations, avg_ltr_stock, k3, need_ending.
+
+    Examples
+    --------
+    >>> from casework import synth
+    >>> ds = synth.generate("gelsenkirchen", seed=1, persons=800)
+    >>> kf = key_figures(ds, "2017-01-01", "2017-12-01").set_index("kpi")
+    >>> bool(0.05 < kf.loc["k2", "value"] < 0.5)
+    True
+    """
+    lo, hi = _ord(start), _ord(end)
+    n_months = hi - lo + 1
+    con = _con(ds, segments)
+    where, params = _where(filters)
+    pm_sql = f"""
+        WITH pm AS (
+            SELECT DISTINCT person_id, m FROM (
+                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
+                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
+                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),
+        prior AS (
+            SELECT p.*, greatest(0, least(entry_m - 1, q.m) - greatest(entry_m - benefit_months, q.m - 23) + 1)
+                   AS prior_months, q.m
+            FROM persons p JOIN (SELECT * FROM pm) q USING (person_id)),
+        ltr AS (
+            SELECT person_id, m, COUNT(*) OVER (PARTITION BY person_id ORDER BY m
+                                                RANGE BETWEEN 23 PRECEDING AND CURRENT ROW) AS observed
+            FROM pm),
+        cells AS (
+            SELECT pr.person_id, pr.m, pr.jc_id, pr.sex, pr.segment,
+                   (1970 + pr.m // 12) - pr.birth_year AS age,
+                   (l.observed + least(pr.prior_months, 24)) >= 21 AS is_ltr
+            FROM prior pr JOIN ltr l USING (person_id, m)
+            WHERE pr.m BETWEEN {lo} AND {hi})
+        SELECT COUNT(*) AS stock_months, SUM(CAST(is_ltr AS INT)) AS ltr_months
+        FROM (SELECT *, {_AGE_SQL} AS age_group FROM cells) WHERE TRUE {where}"""
+    stock_months, ltr_months = con.execute(pm_sql, params).fetchall()[0]
+    ev = _events(ds, lo, hi)
+    con.register("events", ev)
+    ev_sql = f"""
+        WITH pm AS (
+            SELECT DISTINCT person_id, m FROM (
+                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
+                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
+                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),
+        counted AS (
+            SELECT ev.person_id, ev.m, ev.need_ending, COUNT(pm.m) AS observed
+            FROM events ev LEFT JOIN pm ON pm.person_id = ev.person_id AND pm.m BETWEEN ev.m - 23 AND ev.m
+            GROUP BY ev.person_id, ev.m, ev.need_ending),
+        cells AS (
+            SELECT c.*, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
+                   (c.observed + least(greatest(0, least(p.entry_m - 1, c.m)
+                        - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1), 24)) >= 21 AS is_ltr
+            FROM counted c JOIN persons p USING (person_id))
+        SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(need_ending AS INT))
+        FROM (SELECT *, {_AGE_SQL} AS age_group FROM cells) WHERE TRUE {where}"""
+    n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(ev_sql, params).fetchall()[0])
+    con.close()
+    stock_months, ltr_months = stock_months or 0, ltr_months or 0
+    avg, avg_ltr = stock_months / n_months, ltr_months / n_months
+    rows = [("integrations", n_int, n_int, np.nan), ("avg_stock", avg, stock_months, n_months),
+            ("k2", n_int / avg if avg else np.nan, n_int, avg),
+            ("ltr_integrations", n_ltr_int, n_ltr_int, np.nan), ("avg_ltr_stock", avg_ltr, ltr_months, n_months),
+            ("k3", n_ltr_int / avg_ltr if avg_ltr else np.nan, n_ltr_int, avg_ltr),
+            ("need_ending", n_need, n_need, np.nan)]
+    out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
+    out.insert(1, "label", [KPI_DEFINITIONS.get(k, (k,))[0] if k in KPI_DEFINITIONS else
+                            {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
+                            for k in out["kpi"]])
+    return out
+
+
+def _events(ds, lo, hi) -> pd.DataFrame:
+    emp = ds.table("employment")
+    ev = emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start", "need_ending"]]
+    ev = ev.assign(m=month_ordinal(ev["start"]).astype("int64"))
+    ev = ev[(ev["m"] >= lo) & (ev["m"] <= hi)]
+    return ev.groupby(["person_id", "m"], as_index=False)["need_ending"].max()
+
+
+def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
+    """K2 (and K3) per group: one :func:`key_figures` row set per level of ``by`` (jc_id, sex, age_group,
+    segment), columns by-level, integrations, avg_stock, k2, ltr_integrations, avg_ltr_stock, k3."""
+    levels = {"jc_id": ds.table("jobcenters")["jc_id"].tolist(), "sex": list(S.SEX),
+              "age_group": ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"],
+              "segment": sorted(set(segments)) if segments is not None else ["unbekannt"]}
+    groups = [None] if by is None else levels[by]
+    rows = []
+    for level in groups:
+        kf = key_figures(ds, start, end, {by: level} if by else None, segments).set_index("kpi")["value"]
+        rows.append({**({by: level} if by else {}), **kf.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def ltr_change(ds, start, end, filters: dict | None = None) -> float:
+    """K3E1: change of the average LZB stock against the same months a year earlier (a share, 0.05 = +5 %)."""
+    now = key_figures(ds, start, end, filters).set_index("kpi")["value"]["avg_ltr_stock"]
+    s, e = pd.Timestamp(start) - pd.DateOffset(years=1), pd.Timestamp(end) - pd.DateOffset(years=1)
+    before = key_figures(ds, s, e, filters).set_index("kpi")["value"]["avg_ltr_stock"]
+    return float(now / before - 1) if before else float("nan")
+
+
+def continuous_employment(ds, start, end, months: int = 12) -> pd.DataFrame:
+    """K2E1: of the integrations in the period, the share still employed ``months`` later.
+
+    Employment counts as continuing across spells that follow each other within
+    31 days. Returns one row: integrations, continuing, share, observable (integrations
+    whose follow-up lies inside the data).
+    """
+    emp = ds.table("employment")
+    ints = emp[emp["kind"].isin(S.INTEGRATION_KINDS)]
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.offsets.MonthEnd(0)
+    ints = ints[(ints["start"] >= lo) & (ints["start"] <= hi)]
+    data_end = pd.concat([emp["start"], emp["end"].dropna()]).max()
+    check = ints["start"] + pd.DateOffset(months=months)
+    observable = check <= data_end
+    employed = ds.table("employment")[["person_id", "start", "end"]]
+    merged = ints[["person_id", "start"]].assign(check=check).reset_index().merge(employed, on="person_id",
+                                                                                   suffixes=("", "_e"))
+    covering = merged[(merged["start_e"] <= merged["check"])
+                      & (merged["end"].isna() | (merged["end"] >= merged["check"]))]["index"].unique()
+    cont = ints.index.isin(covering) & observable.to_numpy()
+    n_obs = int(observable.sum())
+    return pd.DataFrame([{"integrations": len(ints), "observable": n_obs, "continuing": int(cont.sum()),
+                          "share": cont.sum() / n_obs if n_obs else np.nan}])
+
+
+def participation(ds, project_id: str | None = None) -> pd.DataFrame:
+    """Participants and places per project (enrolments): project_id, name, places, participants, active_now."""
+    e = ds.table("enrolments")
+    p = ds.table("projects").assign(key=lambda f: f["project_id"].str.split("/").str[0])
+    e = e.merge(p[["project_id", "key"]], on="project_id")
+    if project_id:
+        e, p = e[e["key"] == project_id], p[p["key"] == project_id]
+    last = e["start"].max()
+    active = e[(e["start"] <= last) & (e["end"].isna() | (e["end"] >= last))]
+    out = p.groupby("key").agg(name=("name", "first"), places=("places", "sum")).reset_index()
+    out["participants"] = out["key"].map(e.groupby("key")["person_id"].nunique()).fillna(0).astype(int)
+    out["active_now"] = out["key"].map(active.groupby("key")["person_id"].nunique()).fillna(0).astype(int)
+    return out.rename(columns={"key": "project_id"})
+
+
+def module_occupancy(ds, project_id: str, since=None) -> pd.DataFrame:
+    """Placements and occupancy per offer of a project (seed 004: ABCaktiv modules).
+
+    Columns offer_id, name, measure, capacity, placements (started referrals
+    since ``since``), avg_occupied (mean participants per month while running),
+    occupancy (avg_occupied ÷ capacity).
+    """
+    offers = ds.table("offers")
+    offers = offers[offers["project_id"].fillna("").str.split("/").str[0] == project_id]
+    r = ds.table("referrals")
+    r = r[r["offer_id"].isin(offers["offer_id"]) & r["started"].notna()]
+    if since is not None:
+        r = r[r["started"] >= pd.Timestamp(since)]
+    placements = r.groupby("offer_id").size()
+    s, e = month_ordinal(r["started"]), month_ordinal(r["ended"].fillna(r["started"].max()))
+    months = pd.Series(e - s + 1, index=r.index).clip(lower=1)
+    occupied_months = months.groupby(r["offer_id"]).sum()
+    span = (month_ordinal(r.groupby("offer_id")["started"].max()) - month_ordinal(r.groupby("offer_id")["started"]
+                                                                                  .min()) + 1)
+    avg = occupied_months / pd.Series(np.maximum(span, 1), index=occupied_months.index)
+    out = offers[["offer_id", "name", "measure", "capacity"]].copy()
+    out["placements"] = out["offer_id"].map(placements).fillna(0).astype(int)
+    out["avg_occupied"] = out["offer_id"].map(avg).fillna(0.0)
+    out["occupancy"] = np.where(out["capacity"] > 0, out["avg_occupied"] / out["capacity"], np.nan)
+    return out.reset_index(drop=True)
+
+
+def referrals_by_partner(ds, start=None, end=None) -> pd.DataFrame:
+    """Referrals per partner kind: partner_kind, label, referrals, started, completed, dropped_out, no_show,
+    completion_rate (completed ÷ started)."""
+    r = ds.table("referrals").merge(ds.table("offers")[["offer_id", "partner_id"]], on="offer_id")
+    r = r.merge(ds.table("partners")[["partner_id", "kind"]], on="partner_id")
+    if start is not None:
+        r = r[r["referred"] >= pd.Timestamp(start)]
+    if end is not None:
+        r = r[r["referred"] <= pd.Timestamp(end) + pd.offsets.MonthEnd(0)]
+    g = r.groupby("kind")
+    out = pd.DataFrame({"referrals": g.size(), "started": g["started"].count()})
+    for status in ("completed", "dropped_out", "no_show"):
+        out[status] = r[r["status"] == status].groupby("kind").size().reindex(out.index).fillna(0).astype(int)
+    out["completion_rate"] = out["completed"] / out["started"].where(out["started"] > 0)
+    out = out.reset_index(names="partner_kind")
+    out.insert(1, "label", out["partner_kind"].map(S.PARTNER_KINDS))
+    return out
+
+
+def contacts_per_customer(ds, start, end) -> float:
+    """Contacts in the period ÷ average stock."""
+    c = ds.table("contacts")
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.offsets.MonthEnd(0)
+    n = int(((c["date"] >= lo) & (c["date"] <= hi)).sum())
+    avg = key_figures(ds, start, end).set_index("kpi")["value"]["avg_stock"]
+    return n / avg if avg else float("nan")
