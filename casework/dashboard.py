@@ -44,6 +44,7 @@ class BoardSpec:
     subtitle: str
     project: str | None = None
     did: bool = False
+    default_jc: str | None = None
     highlights: tuple = field(default_factory=tuple)
 
 
@@ -51,7 +52,8 @@ BOARDS = {
     "pankow": BoardSpec(
         "pankow", "pankow", "Modellprojekt Pankow: Jobcenter und Stadtteilzentren",
         "Zusammenarbeit des Jobcenters Berlin-Pankow mit den Stadtteilzentren, der Kontakt- und "
-        "Informationsstelle für Selbsthilfe (KIS) und der Freiwilligenagentur", project="pankow", did=True),
+        "Informationsstelle für Selbsthilfe (KIS) und der Freiwilligenagentur", project="pankow", did=True,
+        default_jc="JC-BE-PAN"),
     "gelsenkirchen": BoardSpec(
         "gelsenkirchen", "gelsenkirchen", "ABCaktiv Gelsenkirchen: Gesundheit und Arbeit",
         "Team ABCaktiv seit 01.01.2016: arbeitsmarktferne Langzeitarbeitslose und Kundinnen und Kunden mit "
@@ -160,7 +162,8 @@ class Board:
                                  value=str(years[-2]) if len(years) > 1 else ALL, description="Zeitraum",
                                  style=style, layout=lay)
         jcs = self.ds.table("jobcenters")[["jc_id", "name"]]
-        f["jc_id"] = W.Dropdown(options=[("alle Jobcenter", ALL)] + list(zip(jcs["name"], jcs["jc_id"])), value=ALL,
+        default = self.spec.default_jc if self.spec.default_jc in set(jcs["jc_id"]) else ALL
+        f["jc_id"] = W.Dropdown(options=[("alle Jobcenter", ALL)] + list(zip(jcs["name"], jcs["jc_id"])), value=default,
                                 description="Jobcenter", style=style, layout=lay, disabled=len(jcs) == 1)
         segs = sorted(self.cube["segment"].unique()) if self.cube is not None else []
         seg_opts = [(S.PROFILLAGEN.get(s, s), s) for s in segs]

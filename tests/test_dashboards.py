@@ -1,0 +1,218 @@
+"""The board dashboards in a real browser: Voila on loopback, Debian's Chromium driven by Playwright.
+
+For each dashboard: it opens; the KPI tiles show what casework.kpi computes
+directly; changing a filter changes the figures (and they match again); no
+console or page errors; no request to a non-local host; no count under the
+threshold visible; no source code or traceback visible. Screenshots go to
+artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from casework import fmt, kpi, privacy
+from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
+from casework.store import Dataset
+from tests.board_data import prepare
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-quic"]
+LOAD_MS = 120_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _is_local(url: str) -> bool:
+    u = urlparse(url)
+    return u.scheme in ("data", "blob", "about") or u.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture(scope="module")
+def board_data(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("boards"))
+
+
+@pytest.fixture(scope="module")
+def server(board_data, tmp_path_factory):
+    psutil = pytest.importorskip("psutil")
+    port = _free_port()
+    jp = prepare_template(tmp_path_factory.mktemp("jupyter"))
+    log_path = tmp_path_factory.mktemp("voila") / "voila.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, pool_size=1), env=voila_env(jp, board_data),
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited: {log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2):
+                break
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise TimeoutError(log_path.read_text()[-3000:]) from None
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/voila/render/"
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for p in alive:
+        p.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    external, errors = [], []
+
+    def block(route):
+        external.append(route.request.url)
+        route.abort()
+
+    ctx.route(lambda url: not _is_local(url), block)
+    pg = ctx.new_page()
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    pg.external_requests, pg.page_errors = external, errors
+    yield pg
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.set_viewport_size({"width": 1280, "height": 3600})  # Voila scrolls inside the page: make it all visible
+    pg.wait_for_timeout(500)
+    pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"))
+    ctx.close()
+
+
+def _open(page, url):
+    from playwright.sync_api import expect
+
+    page.goto(url, wait_until="commit", timeout=LOAD_MS)
+    expect(page.locator("#loading")).to_have_count(0, timeout=LOAD_MS)
+
+
+def _select(page, label: str, option: str):
+    page.locator(".widget-dropdown").filter(has_text=label).locator("select").select_option(label=option)
+
+
+def _tile(page, key: str) -> str:
+    return page.locator(f"[data-kpi='{key}'] .cw-value").inner_text().strip()
+
+
+def _expected(ds, year: int, filters: dict) -> dict:
+    kf = kpi.key_figures(ds, f"{year}-01-01", f"{year}-12-01", filters).set_index("kpi")
+    v = kf["value"]
+    return {"k2": privacy.show_rate(v["integrations"], v["avg_stock"], fmt.percent),
+            "integrations": privacy.show_count(v["integrations"]),
+            "avg_stock": privacy.show_count(round(v["avg_stock"])),
+            "k3": privacy.show_rate(v["ltr_integrations"], v["avg_ltr_stock"], fmt.percent)}
+
+
+def _assert_clean(page):
+    text = page.locator("body").inner_text()
+    for bad in ("Traceback", "import casework", "project_board(", "index_board(", "Error"):
+        assert bad not in text, f"{bad!r} visible on the page"
+    cells = page.locator(".cw-value, td").all_inner_texts()
+    small = [c for c in cells if re.fullmatch(r"\d{1,2}", c.strip()) and 0 < int(c.strip()) < privacy.threshold()]
+    assert not small, f"counts under the threshold visible: {small}"
+    assert page.external_requests == [], page.external_requests
+    assert page.page_errors == [], page.page_errors
+
+
+BOARDS = [("pankow", "pankow", 2021, {"jc_id": "JC-BE-PAN"}),
+          ("gelsenkirchen", "gelsenkirchen", 2017, {}),
+          ("teilhabe_nrw", "nrw_teilhabe", 2017, {})]
+
+
+@pytest.mark.parametrize("board, dataset, year, base", BOARDS, ids=[b[0] for b in BOARDS])
+def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board, dataset, year, base):
+    from playwright.sync_api import expect
+
+    ds = Dataset.open(board_data / dataset, verify=False)
+    _open(page, server + f"{board}.ipynb")
+    expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible(timeout=60_000)
+    _select(page, "Zeitraum", f"Jahr {year}")
+    expected = _expected(ds, year, base)
+    for key, value in expected.items():
+        expect(page.locator(f"[data-kpi='{key}'] .cw-value")).to_have_text(value, timeout=30_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    assert page.locator("[data-privacy='1']").is_visible()
+    assert "Datenstand:" in page.locator("[data-stand='1']").inner_text()
+
+    before = _tile(page, "integrations")
+    _select(page, "Geschlecht", "weiblich")
+    women = _expected(ds, year, {**base, "sex": "f"})
+    expect(page.locator("[data-kpi='integrations'] .cw-value")).to_have_text(women["integrations"], timeout=30_000)
+    assert _tile(page, "integrations") != before
+    for key, value in women.items():
+        assert _tile(page, key) == value, key
+    assert page.locator("[data-export='1'] a").count() == 3
+    _assert_clean(page)
+
+
+def test_effect_panel_shows_german_sentences(server, board_data, page):
+    from playwright.sync_api import expect
+
+    _open(page, server + "gelsenkirchen.ipynb")
+    sentence = page.locator(".cw-sentence[data-measure]").first
+    expect(sentence).to_be_visible(timeout=60_000)
+    text = sentence.inner_text()
+    assert text.startswith("Die Teilnahme") and "95-%-Intervall" in text
+    effects = Dataset.open(board_data / "gelsenkirchen", verify=False).result("effects")
+    assert any(s == text for s in effects["sentence"])
+    _assert_clean(page)
+
+
+def test_did_panel_states_uncertainty(server, page):
+    from playwright.sync_api import expect
+
+    _open(page, server + "pankow.ipynb")
+    did = page.locator("[data-did='1']")
+    expect(did).to_be_visible(timeout=60_000)
+    assert "95-%-Intervall" in did.inner_text() and "nur einem Projektjobcenter" in did.inner_text()
+
+
+def test_index_lists_every_project(server, board_data, page):
+    from playwright.sync_api import expect
+
+    _open(page, server + "index.ipynb")
+    cards = page.locator(".cw-card")
+    expect(cards).to_have_count(3, timeout=60_000)
+    persons = len(Dataset.open(board_data / "pankow", verify=False).table("persons"))
+    assert fmt.number(persons) in page.locator("[data-persons='pankow']").inner_text()
+    _assert_clean(page)
