@@ -25,7 +25,8 @@ from casework import schema as S
 from casework.panel import month_ordinal
 
 __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
-           "CUBE_DIMS", "build_board", "stored_segments"]
+           "CUBE_DIMS", "build_board", "stored_segments",
+           "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison"]
 
 AGE_GROUPS = ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]
 CUBE_DIMS = ["jc_id", "month", "sex", "age_group", "segment"]
@@ -222,9 +223,134 @@ def stored_segments(ds) -> pd.Series | None:
     return p.set_index("person_id")["profillage"]
 
 
-def build_board(ds, segments: pd.Series | None = None) -> dict:
+def _key(project_id: pd.Series) -> pd.Series:
+    return project_id.fillna("").astype(str).str.split("/").str[0]
+
+
+def project_facts(ds, project: str) -> pd.DataFrame:
+    """Headline facts of a project: fact (key), label (German), value (count).
+
+    Participants (enrolled persons, or persons who started an offer of the
+    project), places, offers, placements since the start, jobcenters.
+    """
+    projects = ds.table("projects")
+    prefix = projects["project_id"].str.startswith(project)
+    proj = projects[prefix]
+    offers = ds.table("offers")
+    own = offers[_key(offers["project_id"]).str.startswith(project)]
+    r = ds.table("referrals")
+    placed = r[r["offer_id"].isin(own["offer_id"]) & r["started"].notna()]
+    e = ds.table("enrolments")
+    enrolled = e[e["project_id"].isin(proj["project_id"])]
+    participants = enrolled["person_id"].nunique() if len(enrolled) else placed["person_id"].nunique()
+    rows = [("participants", "Teilnehmende", participants),
+            ("places", "Geplante Plätze", int(proj.drop_duplicates("project_id")["places"].sum())),
+            ("offers", "Angebote / Module", len(own)),
+            ("placements", f"Platzbelegungen seit {proj['start'].min():%m/%Y}" if len(proj) else "Platzbelegungen",
+             len(placed)),
+            ("jobcenters", "Beteiligte Jobcenter", proj["jc_id"].nunique())]
+    return pd.DataFrame(rows, columns=["fact", "label", "value"])
+
+
+def participant_profiles(ds, project: str) -> pd.DataFrame:
+    """Needs (moderate or serious) at the first assessment: participants of the project against the others.
+
+    Columns need, label, participants, participants_n, others, others_n (shares and counts).
+    """
+    from casework.describe import baseline_assessments
+
+    a = baseline_assessments(ds)
+    e = ds.table("enrolments")
+    offers = ds.table("offers")
+    own = offers[_key(offers["project_id"]).str.startswith(project)]["offer_id"]
+    r = ds.table("referrals")
+    members = set(e.loc[_key(e["project_id"]).str.startswith(project), "person_id"]) | set(
+        r.loc[r["offer_id"].isin(own) & r["started"].notna(), "person_id"])
+    inside = a["person_id"].isin(members)
+    rows = []
+    for need, label in S.NEEDS.items():
+        col = S.NEED_COLUMNS[need]
+        if col not in a:
+            continue
+        has = a[col] >= 1
+        rows.append({"need": need, "label": label, "participants": has[inside].mean() if inside.any() else np.nan,
+                     "participants_n": int(has[inside].sum()), "others": has[~inside].mean(),
+                     "others_n": int(has[~inside].sum())})
+    out = pd.DataFrame(rows)
+    out.attrs["n_participants"] = int(inside.sum())
+    return out.sort_values("participants", ascending=False).reset_index(drop=True)
+
+
+def programme_transitions(ds, months: int = 6) -> pd.DataFrame:
+    """After publicly funded employment ended: integrated within ``months``? Columns group, ended, integrated, share.
+
+    Groups by whether the person's jobcenter had state-funded coaching (a project whose jobcenters are a subset
+    of the programme's), else one group "alle".
+    """
+    emp = ds.table("employment")
+    funded = emp[emp["kind"].isin(S.FUNDED_KINDS) & emp["end"].notna()]
+    ints = emp[emp["kind"].isin(S.INTEGRATION_KINDS)][["person_id", "start"]]
+    m = funded[["person_id", "end"]].merge(ints, on="person_id", how="left")
+    hit = (m["start"] > m["end"]) & (m["start"] <= m["end"] + pd.DateOffset(months=months))
+    done = m.assign(hit=hit).groupby(["person_id", "end"])["hit"].any().reset_index()
+    jc = ds.table("persons").set_index("person_id")["jc_id"]
+    done["jc_id"] = done["person_id"].map(jc)
+    coach = ds.table("projects")
+    coached = set(coach.loc[coach["project_id"].str.startswith("teilhabe_land"), "jc_id"])
+    done["group"] = np.where(done["jc_id"].isin(coached), "mit Landes-Coaching",
+                             "ohne Landes-Coaching") if coached else "alle"
+    out = done.groupby("group").agg(ended=("hit", "size"), integrated=("hit", "sum")).reset_index()
+    out["share"] = out["integrated"] / out["ended"]
+    return out
+
+
+def jobcenter_comparison(ds, year: int, project: str) -> pd.DataFrame:
+    """K2 of one year per jobcenter with a flag for the project: jc_id, name, project, integrations, avg_stock, k2."""
+    cube = kpi_cube(ds, start=f"{year}-01-01", end=f"{year}-12-01")
+    g = cube.groupby("jc_id")[["integrations", "stock"]].sum()
+    g["avg_stock"] = g["stock"] / 12
+    g["k2"] = g["integrations"] / g["avg_stock"]
+    proj = ds.table("projects")
+    members = set(proj.loc[proj["project_id"].str.startswith(project), "jc_id"])
+    names = ds.table("jobcenters").set_index("jc_id")["name"]
+    out = g.reset_index()[["jc_id", "integrations", "avg_stock", "k2"]]
+    out.insert(1, "name", out["jc_id"].map(names))
+    out.insert(2, "project", out["jc_id"].isin(members))
+    return out.sort_values("k2", ascending=False).reset_index(drop=True)
+
+
+def build_board(ds, segments: pd.Series | None = None, project: str | None = None) -> dict:
     """Compute and store every aggregate the dashboards read (results ``board_*``)."""
-    out = {"board_kpi_cube": kpi_cube(ds, segments), "board_referrals": referral_cube(ds, segments)}
+    from casework.network import needs_coverage
+
+    out = {"board_kpi_cube": kpi_cube(ds, segments), "board_referrals": referral_cube(ds, segments),
+           "needs_coverage": needs_coverage(ds)}
+    project = project or _main_project(ds)
+    if project:
+        out["board_project_facts"] = project_facts(ds, project)
+        out["board_participant_profiles"] = participant_profiles(ds, project)
+        from casework.kpi import module_occupancy
+
+        modules = module_occupancy(ds, project).groupby("name", sort=False).agg(
+            measure=("measure", "first"), capacity=("capacity", "sum"), placements=("placements", "sum"),
+            avg_occupied=("avg_occupied", "sum")).reset_index()
+        modules["occupancy"] = modules["avg_occupied"] / modules["capacity"].where(modules["capacity"] > 0)
+        if len(modules):
+            out["board_modules"] = modules
+        if ds.table("employment")["kind"].isin(S.FUNDED_KINDS).any():
+            out["board_transitions"] = programme_transitions(ds)
+        if ds.table("jobcenters")["jc_id"].nunique() > 1:
+            last_full = pd.Timestamp(out["board_kpi_cube"]["month"].max()).year - 1
+            out["board_jobcenters"] = jobcenter_comparison(ds, last_full, project)
     for name, frame in out.items():
         ds.save_result(name, frame)
     return out
+
+
+def _main_project(ds) -> str | None:
+    """The project a board is about: the earliest project's key (pankow phases share the stem)."""
+    p = ds.table("projects")
+    if p.empty:
+        return None
+    key = _key(p.sort_values("start")["project_id"]).iloc[0]
+    return key.split("_")[0] if key.startswith("pankow") else key

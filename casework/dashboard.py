@@ -95,6 +95,8 @@ def _css() -> HTML:
  margin:8px;width:340px;display:inline-block;vertical-align:top;background:#fff}
 .cw-card h3{margin:0 0 6px 0}.cw-card a{color:#0060a0;font-weight:600}
 .cw-board h2{font-size:1.25em;margin:18px 0 6px 0;border-bottom:1px solid #ddd}
+.cw-table{border-collapse:collapse;margin:6px 0}.cw-table th,.cw-table td{padding:3px 10px;text-align:right}
+.cw-table th:first-child,.cw-table td:first-child{text-align:left}.cw-table tr:nth-child(even){background:#f4f4f4}
 </style>""")
 
 
@@ -107,6 +109,10 @@ def _download_link(data: bytes, filename: str, label: str, mime: str) -> str:
     b64 = base64.b64encode(data).decode()
     return (f"<a download='{filename}' href='data:{mime};base64,{b64}' class='cw-download' "
             f"style='margin-right:14px'>{label}</a>")
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="cw-table", escape=True)
 
 
 def _missing_result(what: str) -> W.HTML:
@@ -200,6 +206,7 @@ class Board:
                  W.HTML("<div class='cw-board'><h2>Kennzahlen nach §48a SGB II</h2></div>"), self.tiles,
                  W.HTML("<div class='cw-board'><h2>Entwicklung</h2></div>"), self.trend,
                  W.HTML("<div class='cw-board'><h2>Zuweisungen an Netzwerkpartner</h2></div>"), self.referrals]
+        parts += [W.HTML("<div class='cw-board'><h2>Das Projekt</h2></div>"), self._project_panel()]
         parts += [W.HTML("<div class='cw-board'><h2>Wirkung der Maßnahmen</h2></div>"), self._effects_panel()]
         if s.did:
             parts += [W.HTML("<div class='cw-board'><h2>Vergleich mit anderen Jobcentern</h2></div>"),
@@ -309,7 +316,7 @@ class Board:
         self.referrals.clear_output(wait=True)
         with self.referrals:
             fig.show(config={"displaylogo": False})
-            display(HTML(self.view["referrals"].to_html(index=False, classes="cw-table", border=0)))
+            display(HTML(_table(self.view["referrals"])))
 
     # ------------------------------------------------------------------ results panels
     def _effects_panel(self) -> W.Widget:
@@ -366,9 +373,60 @@ class Board:
     def _coverage_panel(self) -> W.Widget:
         if not self.ds.has_result("needs_coverage"):
             return _missing_result("Bedarfsdeckung")
-        c = self.ds.result("needs_coverage")
-        return W.HTML(privacy.suppress(c, [col for col in ("needs", "covered") if col in c], total=False)
-                      .to_html(index=False, border=0))
+        c = self.ds.result("needs_coverage")[["label", "needs", "covered", "share"]]
+        shown = privacy.suppress(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")}, total=False)
+        shown.columns = ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"]
+        note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
+                "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
+        return W.HTML(f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>")
+
+    def _project_panel(self) -> W.Widget:
+        if not self.ds.has_result("board_project_facts"):
+            return _missing_result("Projektdaten")
+        facts = self.ds.result("board_project_facts")
+        tiles = "".join(_tile(f"project_{r.fact}", r.label, privacy.show_count(r.value)) for r in facts.itertuples())
+        parts = [f"<div class='cw-tiles'>{tiles}</div>"]
+        if self.ds.has_result("board_participant_profiles"):
+            p = self.ds.result("board_participant_profiles")
+            t = privacy.threshold()
+            rows = pd.DataFrame({
+                "Bedarf": p["label"],
+                "Teilnehmende": [privacy.show_rate(n, n / s if s else 0) if n >= t else (f"< {t}" if n else "0")
+                                 for n, s in zip(p["participants_n"], p["participants"])],
+                "übrige Kundinnen und Kunden": [privacy.show_rate(n, n / s if s else 0) if n >= t else
+                                                (f"< {t}" if n else "0") for n, s in zip(p["others_n"], p["others"])]})
+            parts.append("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
+                         f"</p>{_table(rows)}")
+        if self.ds.has_result("board_modules"):
+            m = self.ds.result("board_modules").sort_values("placements", ascending=False)
+            shown = privacy.suppress(m[["name", "capacity", "placements"]].rename(columns={"name": "modul"}),
+                                     ["placements"], total=True)
+            shown["Auslastung"] = [fmt.percent(o) if pl >= privacy.threshold() else "–"
+                                   for o, pl in zip(m["occupancy"], m["placements"])] + ["–"]
+            shown.columns = ["Modul", "Plätze", "Belegungen", "Auslastung"]
+            shown["Plätze"] = shown["Plätze"].map(lambda v: f"{fmt.number(v)} Plätze" if v != "" else "")
+            parts.append(f"<p>Module und ihre Belegung:</p>{_table(shown)}")
+        if self.ds.has_result("board_transitions"):
+            tr = self.ds.result("board_transitions")
+            shown = privacy.suppress(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
+                                     total=False)
+            shown.columns = ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)", "Anteil"]
+            parts.append(f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}")
+        if self.ds.has_result("board_jobcenters"):
+            j = self.ds.result("board_jobcenters")
+            t = privacy.threshold()
+            shown = pd.DataFrame({"Jobcenter": j["name"], "im Programm": j["project"].map({True: "ja", False: "nein"}),
+                                  "Integrationsquote (K2)": [privacy.show_rate(i, s, fmt.percent)
+                                                             for i, s in zip(j["integrations"], j["avg_stock"])],
+                                  "Integrationen": [privacy.show_count(v) for v in j["integrations"]]})
+            by = j.groupby("project")[["integrations", "avg_stock"]].sum()
+            summary = "; ".join(f"{'im Programm' if k else 'nicht im Programm'}: "
+                                f"{privacy.show_rate(r.integrations, r.avg_stock, fmt.percent)}"
+                                for k, r in by.iterrows())
+            parts.append(f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
+                         f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
+                         f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
+        return W.HTML("<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>")
 
     # ------------------------------------------------------------------ export
     def _export_links(self) -> str:

@@ -34,8 +34,8 @@ __all__ = ["threshold", "show_count", "show_rate", "suppression_mask", "suppress
            "assert_aggregate", "PERSON_LEVEL_COLUMNS", "SECONDARY"]
 
 SECONDARY = "*"
-PERSON_LEVEL_COLUMNS = ("person_id", "name", "first_name", "last_name", "address", "customer_number", "bg_number",
-                        "pseudonym", "birth_date")
+PERSON_LEVEL_COLUMNS = ("person_id", "person_name", "first_name", "last_name", "address", "customer_number",
+                        "bg_number", "pseudonym", "birth_date")
 
 
 def threshold() -> int:
@@ -98,7 +98,9 @@ def suppress(frame: pd.DataFrame, count_cols, rate_cols: dict | None = None, tot
     count_cols : list
         Columns of counts.
     rate_cols : dict, optional
-        ``{rate_column: denominator_column}``; rates (shares) shown as percent.
+        ``{rate_column: denominator_column}`` or ``{rate_column: (numerator_column, denominator_column)}``;
+        rates (shares) shown as percent, hidden when the denominator is under the threshold or the
+        numerator cell is hidden (the rate and a visible denominator would reveal it).
     total : bool
         Append a total row ("Summe"); secondary suppression protects it.
     label_col : str, optional
@@ -118,8 +120,11 @@ def suppress(frame: pd.DataFrame, count_cols, rate_cols: dict | None = None, tot
     for c in count_cols:
         out[c] = [(f"< {t}" if 0 < v < t else SECONDARY) if hidden else fmt.number(v)
                   for v, hidden in zip(frame[c], mask[c])]
-    for rate, denom in rate_cols.items():
-        out[rate] = [show_rate(r, 1.0, min_cell=1) if d >= t else "–" for r, d in zip(frame[rate], frame[denom])]
+    for rate, spec in rate_cols.items():
+        num, denom = spec if isinstance(spec, tuple) else (None, spec)
+        num_hidden = mask[num] if num in mask else pd.Series(False, index=frame.index)
+        out[rate] = [show_rate(r, 1.0, min_cell=1) if d >= t and not h else "–"
+                     for r, d, h in zip(frame[rate], frame[denom], num_hidden)]
     if total and len(frame):
         label_col = label_col or next((c for c in frame.columns if c not in count_cols and c not in rate_cols), None)
         row = {c: "" for c in frame.columns}

@@ -142,3 +142,10 @@ def test_suppressed_numeric_agrees_with_display(counts, threshold):
     mask = privacy.suppression_mask(f, ["n"], threshold, secondary=True)
     assert list(np.isnan(numeric["n"])) == list(mask["n"])
     assert all(not (0 < c < threshold) or s.startswith("<") for c, s in zip(counts, shown["n"]))
+
+
+def test_rate_of_a_hidden_count_is_hidden_too():
+    f = pd.DataFrame({"group": ["a", "b"], "ended": [246, 136], "integrated": [7, 40], "share": [7 / 246, 40 / 136]})
+    shown = privacy.suppress(f, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")}, total=False)
+    assert shown.loc[0, "integrated"] == "< 20" and shown.loc[0, "share"] == "–"
+    assert shown.loc[1, "share"] == "29,4 %"
