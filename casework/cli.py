@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("paths", nargs="+", type=Path)
     pl.add_argument("--small", action="store_true", help="fast settings (for tests)")
     sv = sub.add_parser("serve", help="serve the dashboards with Voila")
-    sv.add_argument("rest", nargs=argparse.REMAINDER)
+    sv.add_argument("rest", nargs=argparse.REMAINDER,
+                    help="--host H --port P --base-url U --token T --data DIR --pool-size N --no-preheat")
     return p
 
 
@@ -126,6 +127,11 @@ _COMMANDS = {"synth": _synth, "validate": _validate, "import": _import, "info": 
 
 def main(argv=None) -> int:
     """Entry point of the ``casework`` command (returns the exit code)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv[1:2]):
+        from casework import serve  # its own options (--host, --port, --base-url, --token, ...)
+
+        return serve.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
