@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
@@ -61,6 +62,11 @@ def design_matrix(df: pd.DataFrame, covariates) -> Design:
     >>> bool(abs(d.X[:, 0].mean()) < 1e-12)
     True
     """
+    numeric = [c for c in covariates
+               if pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_numeric_dtype(df[c])]
+    if len(numeric) == len(covariates):
+        raw = df[list(covariates)].to_numpy(dtype="float64")
+        return _standardise(raw, [str(c) for c in covariates])
     parts, names = [], []
     for c in covariates:
         s = df[c]
@@ -73,16 +79,40 @@ def design_matrix(df: pd.DataFrame, covariates) -> Design:
             for j, level in enumerate(cat.categories[1:], start=1):
                 parts.append((codes == j).astype("float64")[:, None])
                 names.append(f"{c}={level}")
-    if not parts:
-        raw = np.empty((len(df), 0))
-    else:
-        raw = np.hstack(parts)
-    sd = raw.std(axis=0) if raw.shape[1] else np.empty(0)
-    keep = sd > 1e-12
-    raw = raw[:, keep]
+    raw = np.hstack(parts) if parts else np.empty((len(df), 0))
+    return _standardise(raw, names)
+
+
+def _standardise(raw: np.ndarray, names) -> Design:
+    n = max(len(raw), 1)
+    mean = raw.sum(axis=0) / n
+    sd = np.sqrt(np.maximum(np.einsum("ij,ij->j", raw, raw) / n - mean ** 2, 0.0))
+    shaky = np.abs(mean) > 1e5 * np.maximum(sd, 1e-300)  # one-pass variance loses digits: use two passes there
+    if shaky.any():
+        sd[shaky] = raw[:, shaky].std(axis=0)
+    keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
+    if not keep.all():
+        raw, mean, sd = raw[:, keep], mean[keep], sd[keep]
     names = tuple(n for n, k in zip(names, keep) if k)
-    X = (raw - raw.mean(axis=0)) / sd[keep]
+    X = raw - mean
+    X /= sd
     return Design(X=X, raw=raw, names=names)
+
+
+def _loglik(eta, y, w, beta, pen) -> float:
+    return float(np.sum(w * (y * eta - np.logaddexp(0, eta))) - 0.5 * np.sum(pen * beta ** 2))
+
+
+def _weighted_gram(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``[1 X]' diag(weights) [1 X]`` without building ``[1 X]``; ``Z'Z`` with ``Z = sqrt(weights) X``."""
+    sw = np.sqrt(weights)
+    Z = X * sw[:, None]
+    k = X.shape[1]
+    out = np.empty((k + 1, k + 1))
+    out[1:, 1:] = Z.T @ Z  # numpy recognises Z'Z and uses the symmetric BLAS routine
+    out[0, 0] = weights.sum()
+    out[0, 1:] = out[1:, 0] = sw @ Z
+    return out
 
 
 class Logit(ClassifierMixin, BaseEstimator):
@@ -101,7 +131,7 @@ class Logit(ClassifierMixin, BaseEstimator):
         Ridge penalty per observation.
     max_iter : int
     tol : float
-        Stop when the largest absolute Newton step is below ``tol``.
+        Stop when the largest absolute Newton step (standardised coefficients) is below ``tol``.
 
     Examples
     --------
@@ -113,46 +143,71 @@ class Logit(ClassifierMixin, BaseEstimator):
     (True, 1.0)
     """
 
-    def __init__(self, l2: float = 1e-6, max_iter: int = 50, tol: float = 1e-8):
+    def __init__(self, l2: float = 1e-6, max_iter: int = 50, tol: float = 1e-6):
         self.l2 = l2
         self.max_iter = max_iter
         self.tol = tol
 
-    def fit(self, X, y, sample_weight=None, init=None):
+    def fit(self, X, y, sample_weight=None, init=None, hessian=None):
+        """Fit by damped Newton steps.
+
+        ``init`` starts the iterations at given coefficients (intercept first);
+        without it, large samples start from a fit on an evenly spaced
+        subsample of 100,000 rows. ``hessian`` (of the penalised
+        log-likelihood at a nearby solution, e.g. the full-sample fit rescaled
+        to this sample's size) is reused for every step instead of being
+        recomputed (the chord method: each step costs a gradient only); should
+        that not converge within 15 steps, full Newton steps take over. Both
+        only change the path, not the solution.
+        """
         X = np.asarray(X, dtype="float64")
         y = np.asarray(y, dtype="float64")
         n, k = X.shape
-        Xa = np.hstack([np.ones((n, 1)), X])
+        unweighted = sample_weight is None
+        w = np.ones(n) if unweighted else np.asarray(sample_weight, dtype="float64")
+        if init is None and hessian is None and n > 200_000 and sample_weight is None:
+            sub = slice(0, n, n // 100_000)
+            pilot = Logit(self.l2, self.max_iter, 1e-4).fit(np.ascontiguousarray(X[sub]), y[sub])
+            init = np.r_[pilot.intercept_, pilot.coef_]
+            hessian = pilot.hessian_ * (n / len(y[sub]))
         beta = np.zeros(k + 1) if init is None else np.asarray(init, dtype="float64").copy()
         if init is None:
             p0 = np.clip(y.mean(), 1e-6, 1 - 1e-6)
             beta[0] = np.log(p0 / (1 - p0))
-        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
         pen = np.full(k + 1, self.l2 * w.sum())
         pen[0] = 0.0
         self.converged_ = False
         self.n_iter_ = 0
-        ll = self._penalised_loglik(Xa, y, w, beta, pen)
+        eta = X @ beta[1:] + beta[0]
+        ll = _loglik(eta, y, w, beta, pen)
         step = np.zeros_like(beta)
+        hess = np.eye(k + 1)
+        fixed = None if hessian is None else np.asarray(hessian, dtype="float64")
         for _ in range(self.max_iter):
             self.n_iter_ += 1
-            eta = np.clip(Xa @ beta, -35, 35)
-            p = 1.0 / (1.0 + np.exp(-eta))
-            grad = Xa.T @ (w * (y - p)) - pen * beta
-            hess = (Xa * (w * p * (1 - p))[:, None]).T @ Xa + np.diag(pen)
+            p = expit(eta)
+            r = y - p if unweighted else w * (y - p)
+            grad = np.r_[r.sum(), X.T @ r] - pen * beta
+            if fixed is not None and self.n_iter_ > 15:
+                fixed = None
+            hess = fixed if fixed is not None else _weighted_gram(X, w * p * (1 - p)) + np.diag(pen)
             try:
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            # damped Newton: halve the step until the penalised likelihood does not fall
-            for _ in range(40):
-                new_ll = self._penalised_loglik(Xa, y, w, beta + step, pen)
-                if new_ll >= ll - 1e-12 * abs(ll):
-                    break
-                step = step / 2
-            beta = beta + step
-            gain, ll = new_ll - ll, new_ll
-            if np.max(np.abs(step)) < self.tol or abs(gain) < 1e-12 * max(abs(ll), 1.0):
+            new_eta = eta + X @ step[1:] + step[0]
+            if np.max(np.abs(step)) > 1e-2:
+                # damped Newton: far from the solution, halve the step until the penalised likelihood does not
+                # fall (near it, in the region of quadratic convergence, the check is skipped to save a pass)
+                for _ in range(40):
+                    new_ll = _loglik(new_eta, y, w, beta + step, pen)
+                    if new_ll >= ll - 1e-12 * abs(ll):
+                        break
+                    step = step / 2
+                    new_eta = eta + X @ step[1:] + step[0]
+                ll = new_ll
+            beta, eta = beta + step, new_eta
+            if np.max(np.abs(step)) < self.tol:
                 self.converged_ = True
                 break
         if not self.converged_:
@@ -164,16 +219,11 @@ class Logit(ClassifierMixin, BaseEstimator):
         self.hessian_ = hess
         return self
 
-    @staticmethod
-    def _penalised_loglik(Xa, y, w, beta, pen) -> float:
-        eta = Xa @ beta
-        return float(np.sum(w * (y * eta - np.logaddexp(0, eta))) - 0.5 * np.sum(pen * beta ** 2))
-
     def decision_function(self, X):
         return np.asarray(X, dtype="float64") @ self.coef_ + self.intercept_
 
     def predict_proba(self, X):
-        p = 1.0 / (1.0 + np.exp(-np.clip(self.decision_function(X), -35, 35)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X):

@@ -217,7 +217,7 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     _check_sizes(t_all, treatment, min_treated, "")
     design = design_matrix(df, covariates)
     ps_model = Logit() if propensity_model is None else propensity_model
-    e_all, converged = _fit_propensity(ps_model, design.X, t_all)
+    e_all, converged, ps_fitted = _fit_propensity(ps_model, design.X, t_all, return_model=True)
     keep, rule = _overlap(e_all, t_all, trim, estimand)
     if (~keep).mean() > max_excluded:
         raise ValueError(f"no overlap between treated and untreated in {treatment!r}: the overlap rule ({rule}) "
@@ -225,19 +225,22 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
                          "the covariates almost determine who is treated")
     t = t_all[keep]
     _check_sizes(t, treatment, min_treated, f" after the overlap rule ({rule}); there is too little overlap")
-    y = df[outcome].to_numpy(dtype="float64")[keep]
-    X, raw = design.X[keep], design.raw[keep]
+    y = df[outcome].to_numpy(dtype="float64")
+    X, raw = design.X, design.raw
+    if not keep.all():  # copy only when the overlap rule removed rows
+        y, X, raw = y[keep], X[keep], raw[keep]
     groups = pd.factorize(df[cluster])[0][keep] if cluster else None
     if method == "match" and cluster:
         raise ValueError("cluster-robust errors are not available for matching; use method='aipw' or 'ipw'")
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     ctx = _Context(X=X, t=t, y=y, estimand=estimand, binary=binary, seed=seed, n_folds=n_folds,
-                   ps_model=ps_model, outcome_model=outcome_model, caliper=caliper, groups=groups)
+                   ps_model=ps_model, outcome_model=outcome_model, caliper=caliper, groups=groups,
+                   ps_fitted=ps_fitted if keep.all() else None)
     est, se, weights, n_unmatched, converged_sub = _METHOD_FUNCS[method](ctx)
     converged = converged and converged_sub
     z = stats.norm.ppf(1 - alpha / 2)
     p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan")
-    e_keep, _ = _fit_propensity(ps_model, X, t) if method == "ols" else (ctx.e_full, None)
+    e_keep = ctx.e_full
     diag = Diagnostics(
         _balance=_balance(raw, t, weights, design.names),
         _propensity=pd.DataFrame({"treated": t, "propensity": e_keep}),
@@ -274,7 +277,7 @@ def _check_sizes(t, treatment, min_treated, why):
         raise ValueError(f"too few untreated in {treatment!r}: {n0} < min_treated={min_treated}{why}")
 
 
-def _fit_propensity(model, X, t):
+def _fit_propensity(model, X, t, return_model=False):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         m = clone(model).fit(X, t)
@@ -282,7 +285,16 @@ def _fit_propensity(model, X, t):
         "converge" in str(w.message).lower() for w in caught)
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if return_model:
+        return m.predict_proba(X)[:, 1], converged, m
     return m.predict_proba(X)[:, 1], converged
+
+
+def _analysis_propensity(ctx):
+    """The propensity model on the analysis sample (the full-sample fit when the overlap rule dropped nobody)."""
+    if ctx.ps_fitted is not None:
+        return ctx.ps_fitted
+    return clone(ctx.ps_model).fit(ctx.X, ctx.t)
 
 
 def _overlap(e, t, trim, estimand):
@@ -293,16 +305,24 @@ def _overlap(e, t, trim, estimand):
     return e <= 1 - trim, f"propensity at most {1 - trim:g}"
 
 
+def _moments(raw, weights):
+    """Weighted means and (unweighted-style) variances of the columns, by matrix products (no big copies)."""
+    mean = (weights @ raw) / weights.sum()
+    second = np.einsum("i,ij,ij->j", weights, raw, raw) / weights.sum()
+    return mean, np.maximum(second - mean ** 2, 0.0)
+
+
 def _balance(raw, t, weights, names) -> pd.DataFrame:
-    x1, x0 = raw[t == 1], raw[t == 0]
-    denom = np.sqrt((x1.var(axis=0) + x0.var(axis=0)) / 2)
+    one, zero = (t == 1).astype(float), (t == 0).astype(float)
+    m1, v1 = _moments(raw, one)
+    m0, v0 = _moments(raw, zero)
+    denom = np.sqrt((v1 + v0) / 2)
     denom = np.where(denom > 0, denom, 1.0)
-    before = (x1.mean(axis=0) - x0.mean(axis=0)) / denom
+    before = (m1 - m0) / denom
     if weights is None:
         after = np.full(len(names), np.nan)
     else:
-        w1, w0 = weights[t == 1], weights[t == 0]
-        after = (np.average(x1, axis=0, weights=w1) - np.average(x0, axis=0, weights=w0)) / denom
+        after = (_moments(raw, one * weights)[0] - _moments(raw, zero * weights)[0]) / denom
     return pd.DataFrame({"covariate": list(names), "smd_before": before, "smd_after": after})
 
 
@@ -340,14 +360,14 @@ def _ols(ctx):
         fit = sm.OLS(y, Z).fit(cov_type="HC1")
     else:
         fit = sm.OLS(y, Z).fit(cov_type="cluster", cov_kwds={"groups": ctx.groups})
-    e, conv = _fit_propensity(ctx.ps_model, X, t)
-    ctx.e_full = e
-    return float(fit.params[1]), float(fit.bse[1]), None, 0, conv
+    model = _analysis_propensity(ctx)
+    ctx.e_full = model.predict_proba(X)[:, 1]
+    return float(fit.params[1]), float(fit.bse[1]), None, 0, bool(getattr(model, "converged_", True))
 
 
 def _ipw(ctx):
     X, t, y = ctx.X, ctx.t, ctx.y
-    model = clone(ctx.ps_model).fit(X, t)
+    model = _analysis_propensity(ctx)
     e = model.predict_proba(X)[:, 1]
     ctx.e_full = e
     w = _ipw_weights(e, t, ctx.estimand)
@@ -381,18 +401,20 @@ def _folds(t, n_folds, seed):
     return fold
 
 
-def _fit_outcome(ctx, X, y):
+def _fit_outcome(ctx, X, y, start=None):
+    """Fit the outcome model; returns (predict function, warm start for the next fold)."""
     if ctx.outcome_model is not None:
         m = clone(ctx.outcome_model).fit(X, y)
         if ctx.binary and hasattr(m, "predict_proba"):
-            return lambda Z: m.predict_proba(Z)[:, 1]
-        return m.predict
+            return (lambda Z: m.predict_proba(Z)[:, 1]), None
+        return m.predict, None
     if ctx.binary and 0 < y.mean() < 1:
-        m = Logit().fit(X, y)
-        return lambda Z: m.predict_proba(Z)[:, 1]
+        init, hessian = (None, None) if start is None else (start[0], start[1] * (len(y) / start[2]))
+        m = Logit().fit(X, y, init=init, hessian=hessian)
+        return (lambda Z: m.predict_proba(Z)[:, 1]), (np.r_[m.intercept_, m.coef_], m.hessian_, len(y))
     Xa = np.column_stack([np.ones(len(y)), X])
     beta = np.linalg.lstsq(Xa, y, rcond=None)[0]
-    return lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta
+    return (lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta), None
 
 
 def _aipw(ctx):
@@ -401,17 +423,26 @@ def _aipw(ctx):
     fold = _folds(t, ctx.n_folds, ctx.seed)
     e, mu0, mu1 = np.empty(n), np.empty(n), np.empty(n)
     conv = True
-    full_ps = clone(ctx.ps_model).fit(X, t)
+    full_ps = _analysis_propensity(ctx)
     init = np.r_[full_ps.intercept_, full_ps.coef_] if isinstance(full_ps, Logit) else None
+    ps_hessian = full_ps.hessian_ if isinstance(full_ps, Logit) else None
+    # warm starts: the propensity folds begin at the full-sample solution, each outcome fold at the previous
+    # fold's (a few cheap steps instead of many)
+    start = {0: None, 1: None}
     for k in range(ctx.n_folds):
         tr, te = fold != k, fold == k
         ps = clone(ctx.ps_model)
-        ps = ps.fit(X[tr], t[tr], init=init) if isinstance(ps, Logit) else ps.fit(X[tr], t[tr])
+        if isinstance(ps, Logit):
+            ps = ps.fit(X[tr], t[tr], init=init, hessian=ps_hessian * (tr.sum() / len(t)))
+        else:
+            ps = ps.fit(X[tr], t[tr])
         conv = conv and bool(getattr(ps, "converged_", True))
-        e[te] = ps.predict_proba(X[te])[:, 1]
-        mu0[te] = _fit_outcome(ctx, X[tr & (t == 0)], y[tr & (t == 0)])(X[te])
-        if ctx.estimand == "ate":
-            mu1[te] = _fit_outcome(ctx, X[tr & (t == 1)], y[tr & (t == 1)])(X[te])
+        X_te = X[te]
+        e[te] = ps.predict_proba(X_te)[:, 1]
+        for arm, target in ((0, mu0), (1, mu1)) if ctx.estimand == "ate" else ((0, mu0),):
+            rows = tr & (t == arm)
+            predict, start[arm] = _fit_outcome(ctx, X[rows], y[rows], start[arm])
+            target[te] = predict(X_te)
     # numerical guard only: cross-fitted scores of trimmed data rarely come near the bounds
     e = np.clip(e, 1e-3, 1 - 1e-3)
     ctx.e_full = e
@@ -456,7 +487,7 @@ def _within_arm_variance(lp, y):
 
 def _match(ctx):
     X, t, y = ctx.X, ctx.t, ctx.y
-    model = clone(ctx.ps_model).fit(X, t)
+    model = _analysis_propensity(ctx)
     e = model.predict_proba(X)[:, 1]
     ctx.e_full = e
     lp = np.log(np.clip(e, 1e-12, 1 - 1e-12) / np.clip(1 - e, 1e-12, 1))
