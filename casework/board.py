@@ -26,7 +26,7 @@ from casework.panel import month_ordinal
 
 __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
            "CUBE_DIMS", "build_board", "stored_segments",
-           "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison"]
+           "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
 AGE_GROUPS = ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]
 CUBE_DIMS = ["jc_id", "month", "sex", "age_group", "segment"]
@@ -319,10 +319,19 @@ def jobcenter_comparison(ds, year: int, project: str) -> pd.DataFrame:
     return out.sort_values("k2", ascending=False).reset_index(drop=True)
 
 
+def board_meta(ds) -> dict:
+    """Data stand (last date in the benefit spells) and sizes, for the landing page."""
+    b = ds.table("benefits")
+    last = max(b["start"].max(), b["end"].max())
+    return {"data_stand": str(pd.Timestamp(last).date()), "persons": int(len(ds.table("persons"))),
+            "jobcenters": int(len(ds.table("jobcenters")))}
+
+
 def build_board(ds, segments: pd.Series | None = None, project: str | None = None) -> dict:
     """Compute and store every aggregate the dashboards read (results ``board_*``)."""
     from casework.network import needs_coverage
 
+    ds.save_result("board_meta", board_meta(ds))
     out = {"board_kpi_cube": kpi_cube(ds, segments), "board_referrals": referral_cube(ds, segments),
            "needs_coverage": needs_coverage(ds)}
     project = project or _main_project(ds)

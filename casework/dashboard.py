@@ -22,9 +22,9 @@ from pathlib import Path
 import ipywidgets as W
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
+from IPython.display import HTML
 
-from casework import fmt, privacy
+from casework import fmt, privacy, svgchart
 from casework import schema as S
 from casework.board import AGE_GROUPS, cube_figures
 
@@ -121,10 +121,17 @@ def _missing_result(what: str) -> W.HTML:
                   "hier wird nichts geschätzt oder erfunden.</div>")
 
 
+def _meta(ds) -> dict:
+    """Data stand and sizes: stored by the pipeline (cheap to read), else computed from the tables."""
+    if ds.has_result("board_meta"):
+        return ds.result("board_meta")
+    from casework.board import board_meta
+
+    return board_meta(ds)
+
+
 def _data_stand(ds) -> str:
-    b = ds.table("benefits")
-    last = max(b["start"].max(), b["end"].max())
-    return f"Datenstand: {fmt.date(last)}"
+    return f"Datenstand: {fmt.date(_meta(ds)['data_stand'])}"
 
 
 def _privacy_note() -> W.HTML:
@@ -143,9 +150,12 @@ class Board:
         self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
         self.status = W.HTML("")
         self.tiles = W.HTML()
-        self.trend = W.Output()
-        self.referrals = W.Output()
+        self.trend = W.HTML()
+        self.referrals = W.HTML()
         self.export = W.HTML()
+        self.export_button = W.Button(description="Export erstellen", icon="download",
+                                      tooltip="CSV, Excel und PNG der angezeigten Zahlen erstellen")
+        self.export_button.on_click(lambda _b: self._make_export())
         self.view: dict = {}
         if self.ds is None:
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
@@ -212,7 +222,8 @@ class Board:
             parts += [W.HTML("<div class='cw-board'><h2>Vergleich mit anderen Jobcentern</h2></div>"),
                       self._did_panel()]
         parts += [W.HTML("<div class='cw-board'><h2>Bedarfsdeckung im Netzwerk</h2></div>"), self._coverage_panel(),
-                  W.HTML("<div class='cw-board'><h2>Export für das Protokoll</h2></div>"), self.export,
+                  W.HTML("<div class='cw-board'><h2>Export für das Protokoll</h2></div>"), self.export_button,
+                  self.export,
                   _privacy_note()]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
 
@@ -229,7 +240,7 @@ class Board:
         self.tiles.value = self._tiles_html(figs, start, end)
         self._draw_trend(sel)
         self._draw_referrals(start, end, sel)
-        self.export.value = self._export_links()
+        self.export.value = ""  # the export always shows the current view: made anew on request
         self.status.value = (f"<span data-status='ready'>Zeitraum {fmt.date(start)} bis "
                              f"{fmt.date(end + pd.offsets.MonthEnd(0))}</span>")
 
@@ -259,27 +270,22 @@ class Board:
         return c
 
     def _draw_trend(self, sel) -> None:
-        import plotly.graph_objects as go
-
         c = self._filtered_cube(sel).groupby("month")[["integrations", "stock"]].sum()
         roll = c.rolling(3, min_periods=3).sum()
-        ok = roll["stock"] >= privacy.threshold() * 3
-        rate = (roll["integrations"] / roll["stock"] * 100).where(ok & (roll["integrations"] >= privacy.threshold()))
+        t = privacy.threshold()
+        ok = (roll["stock"] >= t * 3) & (roll["integrations"] >= t)
+        rate = (roll["integrations"] / roll["stock"] * 100).where(ok)
+        labels = [f"{m:%m.%Y}" for m in c.index]
         self.view["trend"] = pd.DataFrame({"monat": [fmt.month(m) for m in c.index],
                                            "integrationen_je_100": rate.round(2)})
-        fig = go.Figure(go.Scatter(x=c.index, y=rate, mode="lines", line={"color": BLUE, "width": 3},
-                                   name="Integrationen je 100 im Bestand",
-                                   hovertemplate="%{x|%m.%Y}: %{y:.2f}<extra></extra>"))
-        if self.spec.project:
-            start = self._project_start()
-            if start is not None:
-                fig.add_vline(x=start, line_dash="dash", line_color=VERMILION)
-        fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 30, "b": 30}, separators=",.",
-                          title="Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
-                          yaxis_title="je 100 im Bestand", template="plotly_white")
-        self.trend.clear_output(wait=True)
-        with self.trend:
-            fig.show(config={"displaylogo": False})
+        start = self._project_start() if self.spec.project else None
+        marker = None
+        if start is not None and len(c):
+            pos = c.index.searchsorted(pd.Timestamp(start))
+            marker = int(pos) if pos < len(c) else None
+        self.trend.value = svgchart.line_chart(
+            labels, rate.tolist(), "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
+            y_label="je 100 im Bestand", marker_at=marker, marker_label="Projektbeginn")
 
     def _project_start(self):
         p = self.ds.table("projects")
@@ -288,35 +294,27 @@ class Board:
         return None if rows.empty else rows["start"].min()
 
     def _draw_referrals(self, start, end, sel) -> None:
-        import plotly.graph_objects as go
-
         if self.ref is None:
-            self.referrals.clear_output()
-            with self.referrals:
-                display(_missing_result("Zuweisungen"))
+            self.referrals.value = _missing_result("Zuweisungen").value
             return
         r = self.ref[(self.ref["month"] >= start) & (self.ref["month"] <= end)]
         for k, v in {**sel, "measure": self.filters["measure"].value}.items():
             if v != ALL and k in r:
                 r = r[r[k] == v]
-        g = r.groupby("partner_kind")[["referrals", "started", "completed", "dropped_out"]].sum()
+        cols = ["referrals", "started", "completed", "dropped_out"]
+        g = r.groupby("partner_kind")[cols].sum()
         g.index = [S.PARTNER_KINDS.get(k, k) for k in g.index]
-        shown = privacy.suppress(g.reset_index(names="partner"), ["referrals", "started", "completed", "dropped_out"],
-                                 total=True)
+        frame = g.reset_index(names="partner")
+        shown = privacy.suppress(frame, cols, total=True)
         self.view["referrals"] = shown.rename(columns={"partner": "Partner", "referrals": "Zuweisungen",
                                                        "started": "begonnen", "completed": "abgeschlossen",
                                                        "dropped_out": "abgebrochen"})
-        numeric = privacy.suppressed_numeric(g.reset_index(names="partner"), ["referrals", "started"])
-        fig = go.Figure()
-        for col, colour, name in (("referrals", GREY, "Zuweisungen"), ("started", BLUE, "begonnen")):
-            fig.add_bar(y=numeric["partner"], x=numeric[col], name=name, orientation="h", marker_color=colour)
-        fig.update_layout(height=max(220, 40 * len(numeric) + 80), barmode="group", separators=",.",
-                          margin={"l": 10, "r": 10, "t": 30, "b": 30}, template="plotly_white",
-                          title="Zuweisungen und Beginne je Partnerart (verdeckte Zellen ausgelassen)")
-        self.referrals.clear_output(wait=True)
-        with self.referrals:
-            fig.show(config={"displaylogo": False})
-            display(HTML(_table(self.view["referrals"])))
+        numeric = privacy.suppressed_numeric(frame, ["referrals", "started"])
+        chart = svgchart.bar_chart(numeric["partner"].tolist(), {
+            "Zuweisungen": [None if pd.isna(v) else v for v in numeric["referrals"]],
+            "begonnen": [None if pd.isna(v) else v for v in numeric["started"]]},
+            "Zuweisungen und Beginne je Partnerart") if len(numeric) else ""
+        self.referrals.value = f"<div class='cw-board'>{chart}{_table(self.view['referrals'])}</div>"
 
     # ------------------------------------------------------------------ results panels
     def _effects_panel(self) -> W.Widget:
@@ -327,27 +325,16 @@ class Board:
         if shown.empty:
             return W.HTML("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
                           "belastbare Schätzung.</div>")
-        import plotly.graph_objects as go
-
-        shown = shown.sort_values("estimate")
-        fig = go.Figure(go.Scatter(
-            x=shown["estimate"] * 100, y=shown["label"], mode="markers", marker={"color": BLUE, "size": 10},
-            error_x={"type": "data", "symmetric": False, "array": (shown["ci_high"] - shown["estimate"]) * 100,
-                     "arrayminus": (shown["estimate"] - shown["ci_low"]) * 100, "color": BLUE},
-            hovertemplate="%{y}: %{x:.1f} Prozentpunkte<extra></extra>"))
-        fig.add_vline(x=0, line_color=GREY)
-        fig.update_layout(height=70 * len(shown) + 90, separators=",.", template="plotly_white",
-                          margin={"l": 10, "r": 10, "t": 40, "b": 40},
-                          title="Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, 95-%-Intervall)")
-        out = W.Output()
-        with out:
-            fig.show(config={"displaylogo": False})
+        shown = shown.sort_values("estimate", ascending=False)
+        chart = svgchart.forest_chart(shown["label"].tolist(), shown["estimate"].tolist(), shown["ci_low"].tolist(),
+                                      shown["ci_high"].tolist(), "Effekt auf die Integration innerhalb von "
+                                      "12 Monaten (Prozentpunkte, 95-%-Intervall)")
         sentences = "".join(f"<p class='cw-sentence' data-measure='{m}'>{s}</p>"
                             for m, s in zip(shown["measure"], shown["sentence"]))
         method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
                   "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
                   "als Effekt.")
-        return W.VBox([out, W.HTML(f"<div class='cw-board'>{sentences}<div class='cw-note-box'>{method}</div></div>")])
+        return W.HTML(f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>")
 
     def _did_panel(self) -> W.Widget:
         if not self.ds.has_result("did"):
@@ -429,6 +416,10 @@ class Board:
         return W.HTML("<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>")
 
     # ------------------------------------------------------------------ export
+    def _make_export(self) -> None:
+        self.export.value = "<span data-status='busy'>Export wird erstellt …</span>"
+        self.export.value = self._export_links()
+
     def _export_links(self) -> str:
         tiles = self.view.get("tiles", pd.DataFrame())
         frames = {"Kennzahlen": tiles, "Entwicklung": self.view.get("trend", pd.DataFrame()),
@@ -484,8 +475,8 @@ def index_board() -> W.VBox:
         if ds is None:
             body = "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
         else:
-            persons = len(ds.table("persons"))
-            jcs = len(ds.table("jobcenters"))
+            meta = _meta(ds)
+            persons, jcs = meta["persons"], meta["jobcenters"]
             kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
             body = (f"<p>{spec.subtitle}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} Personen in "
                     f"{fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"

@@ -170,7 +170,7 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
     expected = _expected(ds, year, base)
     for key, value in expected.items():
         expect(page.locator(f"[data-kpi='{key}'] .cw-value")).to_have_text(value, timeout=30_000)
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    expect(page.locator("svg.cw-chart").first).to_be_visible(timeout=30_000)
     assert page.locator("[data-privacy='1']").is_visible()
     assert "Datenstand:" in page.locator("[data-stand='1']").inner_text()
 
@@ -181,7 +181,8 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
     assert _tile(page, "integrations") != before
     for key, value in women.items():
         assert _tile(page, key) == value, key
-    assert page.locator("[data-export='1'] a").count() == 3
+    page.get_by_role("button", name="Export erstellen").click()
+    expect(page.locator("[data-export='1'] a")).to_have_count(3, timeout=30_000)
     _assert_clean(page)
 
 

@@ -1,0 +1,162 @@
+"""Dashboards: cold time-to-interactive against Voila's one-cell floor, preheated loads, filter-change latency.
+
+Run: python benchmarks/bench_dashboards.py [--data data] [--loads 5] [--quick]
+Serves a copy of dashboards/ plus a one-cell floor notebook with the project's Voila settings (casework.serve),
+once without and once with preheated kernels, and loads each page in a fresh headless Chromium context
+(Debian's /usr/bin/chromium via Playwright). Time-to-interactive = navigation start until the page's own
+content is visible (KPI tiles; the floor's printed line). Filter change = select a filter until the KPI tile
+shows the new value. Targets (issue): cold <= 1.3x the floor; preheated median <= 1 s; filter change median
+<= 200 ms on the NRW scenario at full size. --quick uses small generated data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-quic"]
+READY = {"floor": "text=FLOOR READY", "index": ".cw-card", "pankow": "[data-kpi='k2'] .cw-value",
+         "gelsenkirchen": "[data-kpi='k2'] .cw-value", "teilhabe_nrw": "[data-kpi='k2'] .cw-value"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(folder: Path, data: Path, preheat: bool):
+    from casework.serve import prepare_template, voila_command, voila_env
+
+    port = _port()
+    jp = prepare_template(Path(tempfile.mkdtemp()))
+    cmd = voila_command(folder, port=port, preheat=preheat, pool_size=1)
+    proc = subprocess.Popen(cmd, env=voila_env(jp, data), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.2)
+    if preheat:
+        time.sleep(15)  # let the pools fill (one kernel per notebook executes it in advance)
+    return proc, f"http://127.0.0.1:{port}/voila/render/"
+
+
+def _stop(proc):
+    import os
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except Exception:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _load(browser, url: str, ready: str) -> float:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=180_000)
+    page.locator(ready).first.wait_for(state="visible", timeout=180_000)
+    secs = time.perf_counter() - t0
+    ctx.close()
+    return secs
+
+
+def _filter_latency(browser, url: str, n: int) -> list[float]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.goto(url, wait_until="commit", timeout=180_000)
+    tile = page.locator("[data-kpi='integrations'] .cw-value")
+    tile.wait_for(state="visible", timeout=180_000)
+    select = page.locator(".widget-dropdown").filter(has_text="Geschlecht").locator("select")
+    out = []
+    for i in range(n):
+        before = tile.inner_text()
+        t0 = time.perf_counter()
+        select.select_option(label=["weiblich", "männlich", "alle"][i % 3])
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
+                               arg=["[data-kpi='integrations'] .cw-value", before], timeout=30_000, polling=10)
+        out.append(time.perf_counter() - t0)
+    ctx.close()
+    return out
+
+
+def _prepare_quick(tmp: Path) -> Path:
+    from tests.board_data import prepare
+
+    return prepare(tmp / "data")
+
+
+def main(argv=None) -> int:
+    from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT / "data"))
+    ap.add_argument("--loads", type=int, default=5)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_dash_"))
+    data = _prepare_quick(tmp) if args.quick else Path(args.data)
+    if not (data / "nrw_teilhabe" / "results" / "board_kpi_cube.parquet").exists():
+        print(f"no prepared data in {data}: run `make run` (or `make pipeline`) first, or use --quick")
+        return 1
+    folder = tmp / "dashboards"
+    shutil.copytree(ROOT / "dashboards", folder)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Floor"), nbformat.v4.new_code_cell('print("FLOOR READY")')]
+    nbformat.write(nb, folder / "floor.ipynb")
+    loads = 2 if args.quick else args.loads
+    results = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_ARGS)
+        for preheat in (False, True):
+            proc, base = _serve(folder, data, preheat)
+            try:
+                for name, ready in READY.items():
+                    times = [_load(browser, f"{base}{name}.ipynb", ready) for _ in range(loads)]
+                    results[(name, preheat)] = statistics.median(times)
+                if preheat:
+                    lat = _filter_latency(browser, f"{base}teilhabe_nrw.ipynb", 3 if args.quick else 12)
+            finally:
+                _stop(proc)
+        browser.close()
+    floor = results[("floor", False)]
+    print(f"Dashboards, median of {loads} loads each, fresh browser context per load; data: {data}")
+    print(f"{'page':<15} {'cold s':>8} {'x floor':>8} {'preheated s':>12}")
+    for name in READY:
+        cold, warm = results[(name, False)], results[(name, True)]
+        print(f"{name:<15} {cold:8.2f} {cold / floor:8.2f} {warm:12.2f}")
+    worst = max(results[(n, False)] / floor for n in READY if n != "floor")
+    warm_med = statistics.median(results[(n, True)] for n in READY if n != "floor")
+    med = statistics.median(lat) * 1000
+    print(f"target cold <= 1.3x floor: worst {worst:.2f}x -> {'met' if worst <= 1.3 else 'MISSED'}")
+    print(f"target preheated median <= 1 s: {warm_med:.2f} s -> {'met' if warm_med <= 1 else 'MISSED'}")
+    print(f"filter change (NRW, sex filter) median {med:.0f} ms over {len(lat)} changes -> "
+          f"{'met' if med <= 200 else 'MISSED'} (target 200 ms)")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
