@@ -273,7 +273,7 @@ class Board:
         c = self._filtered_cube(sel).groupby("month")[["integrations", "stock"]].sum()
         roll = c.rolling(3, min_periods=3).sum()
         t = privacy.threshold()
-        ok = (roll["stock"] >= t * 3) & (roll["integrations"] >= t)
+        ok = roll["stock"] >= t * 3  # a rate is hidden when its base is small (its numerator is never shown)
         rate = (roll["integrations"] / roll["stock"] * 100).where(ok)
         labels = [f"{m:%m.%Y}" for m in c.index]
         self.view["trend"] = pd.DataFrame({"monat": [fmt.month(m) for m in c.index],
@@ -371,7 +371,10 @@ class Board:
         if not self.ds.has_result("board_project_facts"):
             return _missing_result("Projektdaten")
         facts = self.ds.result("board_project_facts")
-        tiles = "".join(_tile(f"project_{r.fact}", r.label, privacy.show_count(r.value)) for r in facts.itertuples())
+        person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
+        tiles = "".join(_tile(f"project_{r.fact}", r.label,
+                              privacy.show_count(r.value) if r.fact in person_counts else fmt.number(r.value))
+                        for r in facts.itertuples())
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
         if self.ds.has_result("board_participant_profiles"):
             p = self.ds.result("board_participant_profiles")
