@@ -26,7 +26,7 @@ from casework.effects.dataset import effect_sample
 from casework.effects.hetero import effects_by
 from casework.effects.plots import forest_plot
 from casework.effects.report import board_effects
-from casework.effects.sensitivity import e_value, sensitivity_table
+from casework.effects.sensitivity import e_value_for, sensitivity_table
 from casework.panel import COHORT_COVARIATES, analysis_cohort
 from casework.store import Dataset
 
@@ -103,10 +103,9 @@ by_group
 
 # %%
 evalues = pd.DataFrame([
-    {"measure": row.measure, "e_value": e_value(r).point, "e_value_ci": e_value(r).ci}
+    {"measure": row.measure, "e_value": ev.point, "e_value_ci": ev.ci}
     for row in effects.dropna(subset=["estimate"]).itertuples()
-    for r in [estimate(effect_sample(cohort, row.measure), "treated", "integration_12m", COHORT_COVARIATES,
-                       method=method, estimand=estimand)]])
+    for ev in [e_value_for(row.estimate, row.ci_low, row.ci_high, row.outcome_mean_treated)]])
 refutations = sensitivity_table(sample, result).assign(measure=top)
 refutations[["check", "estimate", "ci_low", "ci_high", "passed", "text"]]
 

@@ -155,9 +155,7 @@ class EffectResult:
 
 
 def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method: str = "aipw",
-             estimand: str = "att", cluster: str | None = None, seed: int = 0, *, trim: float = 0.01,
-             n_folds: int = 5, propensity_model=None, outcome_model=None, caliper: float = 0.2,
-             min_treated: int = 10, alpha: float = 0.05, max_excluded: float = 0.5) -> EffectResult:
+             estimand: str = "att", cluster: str | None = None, seed: int = 0, **kwargs) -> EffectResult:
     """Estimate the effect of a binary ``treatment`` on ``outcome``.
 
     Parameters
@@ -195,6 +193,12 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     -------
     EffectResult
 
+    Notes
+    -----
+    Runs with single-threaded BLAS: the products here are tall and thin, where
+    extra threads gain little and, on a busy machine, cost many times over in
+    contention.
+
     Examples
     --------
     >>> rng = np.random.default_rng(1)
@@ -205,6 +209,17 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     >>> bool(r.ci_low < 0.2 < r.ci_high)
     True
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _estimate(df, treatment, outcome, covariates, method, estimand, cluster, seed, **kwargs)
+
+
+def _estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method: str = "aipw",
+             estimand: str = "att", cluster: str | None = None, seed: int = 0, *, trim: float = 0.01,
+             n_folds: int = 5, propensity_model=None, outcome_model=None, caliper: float = 0.2,
+             min_treated: int = 10, alpha: float = 0.05, max_excluded: float = 0.5) -> EffectResult:
+    """The body of :func:`estimate` (which sets single-threaded BLAS around it)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if estimand not in ESTIMANDS:

@@ -12,7 +12,7 @@ from casework.effects.core import estimate
 __all__ = ["measure_effects", "effect_sample", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["measure", "label", "method", "estimand", "outcome", "estimate", "se", "ci_low", "ci_high",
-                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "note"]
+                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "outcome_mean_treated", "note"]
 
 
 def effect_sample(cohort: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -53,7 +53,8 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
     DataFrame
         One row per measure kind: measure (ground-truth key), label (German),
         method, estimand, outcome, estimate, se, ci_low, ci_high, p_value,
-        n_treated, n_control, n_trimmed, max_abs_smd_after, note.
+        n_treated, n_control, n_trimmed, max_abs_smd_after, outcome_mean_treated
+        (share with the outcome among the treated, for E-values), note.
     """
     from casework.panel import COHORT_COVARIATES, analysis_cohort
 
@@ -75,12 +76,12 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         except ValueError as err:
             rows.append({**base, "note": str(err)})
             continue
-        row = r.to_frame().iloc[0].to_dict()
+        row = {**r.to_frame().iloc[0].to_dict(), "outcome_mean_treated": r.spec["outcome_mean_treated"]}
         rows.append({**base, **{k: row[k] for k in EFFECT_COLUMNS if k in row and k not in ("method", "estimand",
                                                                                             "outcome")},
                      "note": ""})
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "max_abs_smd_after"):
+    for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "max_abs_smd_after", "outcome_mean_treated"):
         out[c] = out[c].astype("float64")
     out["n_trimmed"] = out["n_trimmed"].fillna(0).astype(int)
     out["note"] = out["note"].fillna("")

@@ -15,8 +15,8 @@ import pandas as pd
 
 from casework.effects.core import EffectResult, estimate
 
-__all__ = ["EValue", "Refutation", "e_value", "placebo_treatment", "placebo_outcome", "random_common_cause",
-           "refute", "sensitivity_table"]
+__all__ = ["EValue", "Refutation", "e_value", "e_value_for", "placebo_treatment", "placebo_outcome",
+           "random_common_cause", "refute", "sensitivity_table"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,21 @@ class Refutation:
 def _e_from_rr(rr: float) -> float:
     rr = 1 / rr if rr < 1 else rr
     return float(rr + math.sqrt(rr * (rr - 1)))
+
+
+def e_value_for(estimate: float, ci_low: float, ci_high: float, outcome_mean_treated: float) -> EValue:
+    """E-value of a difference in proportions given the outcome share among the treated (table rows).
+
+    Examples
+    --------
+    >>> round(e_value_for(0.05, 0.03, 0.07, 0.25).point, 2)
+    1.81
+    """
+    from types import MappingProxyType
+
+    r = EffectResult(estimate, float("nan"), ci_low, ci_high, float("nan"), 0, 0, "", "", "", "", None,
+                     spec=MappingProxyType({"outcome_mean_treated": outcome_mean_treated, "binary_outcome": True}))
+    return e_value(r)
 
 
 def e_value(result: EffectResult) -> EValue:

@@ -139,7 +139,10 @@ def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, ki
                 names.append(f"{k}:{phase}")
     X = np.hstack(cols)
     y = pm["event"].to_numpy(dtype=float)
-    m = Logit().fit(X, y)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # tall, thin products: threads only add contention
+        m = Logit().fit(X, y)
     p = m.predict_proba(X)[:, 1]
     Xa = np.column_stack([np.ones(len(y)), X])
     scores = Xa * (y - p)[:, None]
