@@ -100,9 +100,11 @@ def _css() -> HTML:
 </style>""")
 
 
-def _tile(key: str, label: str, value: str, note: str = "") -> str:
+def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
+    """A KPI tile; ``people`` marks values that count or rate persons (subject to suppression)."""
+    cls = "cw-value cw-people" if people else "cw-value"
     return (f"<div class='cw-tile' data-kpi='{key}'><div class='cw-label'>{label}</div>"
-            f"<div class='cw-value'>{value}</div><div class='cw-note'>{note}</div></div>")
+            f"<div class='{cls}'>{value}</div><div class='cw-note'>{note}</div></div>")
 
 
 def _download_link(data: bytes, filename: str, label: str, mime: str) -> str:
@@ -373,7 +375,8 @@ class Board:
         facts = self.ds.result("board_project_facts")
         person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
         tiles = "".join(_tile(f"project_{r.fact}", r.label,
-                              privacy.show_count(r.value) if r.fact in person_counts else fmt.number(r.value))
+                              privacy.show_count(r.value) if r.fact in person_counts else fmt.number(r.value),
+                              people=r.fact in person_counts)
                         for r in facts.itertuples())
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
         if self.ds.has_result("board_participant_profiles"):
