@@ -117,7 +117,11 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="cw-table", escape=True)
 
 
-def _missing_result(what: str) -> W.HTML:
+def _missing_result(what: str, problem: str | None = None) -> W.HTML:
+    if problem:
+        return W.HTML(f"<div class='cw-note-box' data-missing='{what}'>Daten nicht verfügbar ({what}): die "
+                      f"gespeicherte Ergebnisdatei ist nicht lesbar ({problem}). Bitte die Analyse neu laufen "
+                      "lassen (<code>make run</code>).</div>")
     return W.HTML(f"<div class='cw-note-box' data-missing='{what}'>Für diesen Bereich liegen noch keine "
                   f"Ergebnisse vor ({what}). Sie entstehen mit <code>make run</code> in der Analyse-Pipeline; "
                   "hier wird nichts geschätzt oder erfunden.</div>")
@@ -144,12 +148,47 @@ def _privacy_note() -> W.HTML:
                   "Summen zurückrechnen lassen, werden bei Bedarf weitere Zellen verdeckt (*).</div>")
 
 
+class _Results:
+    """Stored results, read defensively: a missing or unreadable file is a German note, never a traceback."""
+
+    def __init__(self, ds):
+        self.ds = ds
+        self.cache: dict = {}
+        self.problems: dict = {}
+
+    def has(self, name: str) -> bool:
+        if name in self.cache:
+            return True
+        if not self.ds.has_result(name):
+            return False
+        try:
+            self.cache[name] = self.ds.result(name)
+        except Exception as exc:  # a corrupt file must not break the board: say so instead
+            self.problems[name] = f"{type(exc).__name__}"
+            return False
+        return True
+
+    def get(self, name: str):
+        if not self.has(name):
+            raise KeyError(name)
+        value = self.cache[name]
+        return value.copy() if isinstance(value, pd.DataFrame) else value
+
+
 class Board:
     """One project board: filters, KPI tiles, trends, referrals, effects, DiD, export."""
 
     def __init__(self, spec: BoardSpec, ds=None):
         self.spec = spec
-        self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
+        try:
+            self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
+        except Exception as exc:  # e.g. a damaged manifest: the board says so in German
+            self.ds = None
+            self.widget = W.VBox([W.HTML(f"<div class='cw-note-box' data-missing='dataset'>Daten nicht verfügbar: "
+                                         f"der Datensatz „{spec.dataset}“ ist beschädigt ({type(exc).__name__}). "
+                                         "Bitte die Daten neu erzeugen (<code>make run</code>).</div>")])
+            return
+        self.res = _Results(self.ds) if self.ds is not None else None
         self.status = W.HTML("")
         self.tiles = W.HTML()
         self.trend = W.HTML()
@@ -163,8 +202,8 @@ class Board:
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
                                          "nicht vor. Bitte <code>make run</code> ausführen.</div>")])
             return
-        self.cube = self.ds.result("board_kpi_cube") if self.ds.has_result("board_kpi_cube") else None
-        self.ref = self.ds.result("board_referrals") if self.ds.has_result("board_referrals") else None
+        self.cube = self.res.get("board_kpi_cube") if self.res.has("board_kpi_cube") else None
+        self.ref = self.res.get("board_referrals") if self.res.has("board_referrals") else None
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
@@ -230,9 +269,31 @@ class Board:
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
 
     # ------------------------------------------------------------------ refresh
+    def set_filters(self, **values) -> None:
+        """Set several filters at once and redraw once (used by the privacy sweep and by scripts)."""
+        self._hold = True
+        try:
+            for k, v in values.items():
+                self.filters[k].value = v
+        finally:
+            self._hold = False
+        self.refresh()
+
+    def html(self) -> str:
+        """All HTML the board currently shows (for checks without a browser)."""
+        def walk(w):
+            out = [w.value] if isinstance(getattr(w, "value", None), str) else []
+            for child in getattr(w, "children", ()):
+                out += walk(child)
+            return out
+
+        return "\n".join(walk(self.widget))
+
     def refresh(self) -> None:
+        if getattr(self, "_hold", False):
+            return
         if self.cube is None:
-            self.tiles.value = _missing_result("Kennzahlen").value
+            self.tiles.value = _missing_result("Kennzahlen", self.res.problems.get("board_kpi_cube")).value
             return
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
@@ -320,9 +381,9 @@ class Board:
 
     # ------------------------------------------------------------------ results panels
     def _effects_panel(self) -> W.Widget:
-        if not self.ds.has_result("effects"):
-            return _missing_result("Wirkungsschätzungen")
-        e = self.ds.result("effects")
+        if not self.res.has("effects"):
+            return _missing_result("Wirkungsschätzungen", self.res.problems.get("effects"))
+        e = self.res.get("effects")
         shown = e[e["n_treated"] >= privacy.threshold()].dropna(subset=["estimate"])
         if shown.empty:
             return W.HTML("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
@@ -339,9 +400,9 @@ class Board:
         return W.HTML(f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>")
 
     def _did_panel(self) -> W.Widget:
-        if not self.ds.has_result("did"):
-            return _missing_result("Vergleich mit anderen Jobcentern")
-        d = self.ds.result("did")
+        if not self.res.has("did"):
+            return _missing_result("Vergleich mit anderen Jobcentern", self.res.problems.get("did"))
+        d = self.res.get("did")
         if d.empty:
             return W.HTML("<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>")
         r = d.iloc[0]
@@ -360,9 +421,9 @@ class Board:
         return W.HTML(f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>")
 
     def _coverage_panel(self) -> W.Widget:
-        if not self.ds.has_result("needs_coverage"):
-            return _missing_result("Bedarfsdeckung")
-        c = self.ds.result("needs_coverage")[["label", "needs", "covered", "share"]]
+        if not self.res.has("needs_coverage"):
+            return _missing_result("Bedarfsdeckung", self.res.problems.get("needs_coverage"))
+        c = self.res.get("needs_coverage")[["label", "needs", "covered", "share"]]
         shown = privacy.suppress(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")}, total=False)
         shown.columns = ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"]
         note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
@@ -370,17 +431,17 @@ class Board:
         return W.HTML(f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>")
 
     def _project_panel(self) -> W.Widget:
-        if not self.ds.has_result("board_project_facts"):
-            return _missing_result("Projektdaten")
-        facts = self.ds.result("board_project_facts")
+        if not self.res.has("board_project_facts"):
+            return _missing_result("Projektdaten", self.res.problems.get("board_project_facts"))
+        facts = self.res.get("board_project_facts")
         person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
         tiles = "".join(_tile(f"project_{r.fact}", r.label,
                               privacy.show_count(r.value) if r.fact in person_counts else fmt.number(r.value),
                               people=r.fact in person_counts)
                         for r in facts.itertuples())
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
-        if self.ds.has_result("board_participant_profiles"):
-            p = self.ds.result("board_participant_profiles")
+        if self.res.has("board_participant_profiles"):
+            p = self.res.get("board_participant_profiles")
             t = privacy.threshold()
             rows = pd.DataFrame({
                 "Bedarf": p["label"],
@@ -390,8 +451,8 @@ class Board:
                                                 (f"< {t}" if n else "0") for n, s in zip(p["others_n"], p["others"])]})
             parts.append("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
                          f"</p>{_table(rows)}")
-        if self.ds.has_result("board_modules"):
-            m = self.ds.result("board_modules").sort_values("placements", ascending=False)
+        if self.res.has("board_modules"):
+            m = self.res.get("board_modules").sort_values("placements", ascending=False)
             shown = privacy.suppress(m[["name", "capacity", "placements"]].rename(columns={"name": "modul"}),
                                      ["placements"], total=True)
             shown["Auslastung"] = [fmt.percent(o) if pl >= privacy.threshold() else "–"
@@ -399,14 +460,14 @@ class Board:
             shown.columns = ["Modul", "Plätze", "Belegungen", "Auslastung"]
             shown["Plätze"] = shown["Plätze"].map(lambda v: f"{fmt.number(v)} Plätze" if v != "" else "")
             parts.append(f"<p>Module und ihre Belegung:</p>{_table(shown)}")
-        if self.ds.has_result("board_transitions"):
-            tr = self.ds.result("board_transitions")
+        if self.res.has("board_transitions"):
+            tr = self.res.get("board_transitions")
             shown = privacy.suppress(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
                                      total=False)
             shown.columns = ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)", "Anteil"]
             parts.append(f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}")
-        if self.ds.has_result("board_jobcenters"):
-            j = self.ds.result("board_jobcenters")
+        if self.res.has("board_jobcenters"):
+            j = self.res.get("board_jobcenters")
             t = privacy.threshold()
             shown = pd.DataFrame({"Jobcenter": j["name"], "im Programm": j["project"].map({True: "ja", False: "nein"}),
                                   "Integrationsquote (K2)": [privacy.show_rate(i, s, fmt.percent)
@@ -473,20 +534,26 @@ def project_board(key: str, ds=None) -> W.VBox:
     return Board(BOARDS[key], ds=ds).widget
 
 
+def _card_body(spec: BoardSpec) -> str:
+    try:
+        ds = open_board_dataset(spec.dataset)
+        if ds is None:
+            return "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
+        meta = _meta(ds)
+    except Exception as exc:  # a damaged dataset: say so, keep the other cards
+        return f"<p>Daten nicht verfügbar: der Datensatz ist beschädigt ({type(exc).__name__}).</p>"
+    persons, jcs = meta["persons"], meta["jobcenters"]
+    kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
+    return (f"<p>{spec.subtitle}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} Personen in "
+            f"{fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
+            f"<p>Datenstand: {fmt.date(meta['data_stand'])}</p>")
+
+
 def index_board() -> W.VBox:
     """Landing page: one card per project with its data stand and size."""
     cards = []
     for spec in BOARDS.values():
-        ds = open_board_dataset(spec.dataset)
-        if ds is None:
-            body = "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
-        else:
-            meta = _meta(ds)
-            persons, jcs = meta["persons"], meta["jobcenters"]
-            kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
-            body = (f"<p>{spec.subtitle}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} Personen in "
-                    f"{fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
-                    f"<p>{_data_stand(ds)}</p>")
+        body = _card_body(spec)
         cards.append(f"<div class='cw-card' data-board='{spec.key}'><h3>{spec.title}</h3>{body}"
                      f"<a href='{spec.key}.ipynb'>Dashboard öffnen →</a></div>")
     head = ("<div class='cw-board'><div class='cw-title'>Netzwerke für Langzeitarbeitslose – Projektübersicht</div>"
