@@ -190,8 +190,12 @@ class LatentClassModel(ClusterMixin, BaseEstimator):
 
 
 def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, model: LatentClassModel | None = None,
-                   ) -> pd.DataFrame:
+                   fit_sample: int | None = 50_000) -> pd.DataFrame:
     """Latent need class of every person from the first assessment.
+
+    The model is fitted on a seeded random sample of ``fit_sample`` persons when there are more (the
+    class parameters are estimated just as well from 50,000 people; classification is then done for
+    everyone); ``None`` fits on all.
 
     Returns
     -------
@@ -201,7 +205,10 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
     """
     a = ds.table("assessments").sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
     items = [c for c in NEED_ITEMS if c in a]
-    m = model if model is not None else LatentClassModel(n_classes=n_classes, random_state=random_state).fit(a[items])
+    fit_rows = a[items]
+    if fit_sample is not None and len(fit_rows) > fit_sample:
+        fit_rows = fit_rows.sample(fit_sample, random_state=random_state)
+    m = model if model is not None else LatentClassModel(n_classes=n_classes, random_state=random_state).fit(fit_rows)
     proba = m.predict_proba(a[items])
     cls = proba.argmax(axis=1)
     labels = m.describe().set_index("latent_class")["label"]
