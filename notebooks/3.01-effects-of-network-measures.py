@@ -28,6 +28,7 @@ from casework.effects.plots import forest_plot
 from casework.effects.report import board_effects
 from casework.effects.sensitivity import e_value_for, sensitivity_table
 from casework.panel import COHORT_COVARIATES, analysis_cohort
+from casework.profiling import profillagen
 from casework.store import Dataset
 
 ds = Dataset.open(dataset)
@@ -82,17 +83,24 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## For whom? Effects by sex and age group
+# ## For whom? Effects by Profillage, sex and age group
 # Subgroup effects come with Holm-adjusted p-values and Benjamini-Hochberg q-values: with many
 # subgroups some look "significant" by chance alone.
 
 # %%
+index_profillage = profillagen(ds).set_index("assessment_id")["profillage"]
 sample = sample.assign(age_group=pd.cut(sample["age"], [0, 24, 34, 49, 120],
                                         labels=["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]),
-                       sex=sample["female"].map({1: "weiblich", 0: "männlich"}))
+                       sex=sample["female"].map({1: "weiblich", 0: "männlich"}),
+                       profillage=sample["assessment_id"].map(index_profillage))
 by_group = pd.concat([effects_by(sample, g, "treated", "integration_12m", COHORT_COVARIATES,
                                  method=method, estimand=estimand, min_treated=20)
-                      for g in ("sex", "age_group")], ignore_index=True).assign(measure=top)
+                      for g in ("profillage", "sex", "age_group")], ignore_index=True).assign(measure=top)
+if ds.is_synthetic:  # the truth by Profillage (the rule table's segments) beside the estimates
+    seg_truth = {r["segment"]: r["value"] for r in ds.ground_truth["effects"]
+                 if r["measure"] == top and r["estimand"] == estimand and r["segment"]}
+    by_group["truth"] = [seg_truth.get(lv) if g == "profillage" else None
+                         for g, lv in zip(by_group["group"], by_group["level"])]
 by_group
 
 # %% [markdown]
