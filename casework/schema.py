@@ -55,9 +55,9 @@ __all__ = [
     "VOCATIONAL",
     "REGION_TYPES",
     "RESULT_COLUMNS",
-    "validate",
-    "ValidationReport",
-    "ValidationIssue",
+    "validate",  # noqa: F822 (loaded on first use, see __getattr__)
+    "ValidationReport",  # noqa: F822
+    "ValidationIssue",  # noqa: F822
     "data_dictionary",
 ]
 
@@ -421,4 +421,12 @@ DATE_ORDER = (
 )
 
 from casework._dictionary import data_dictionary  # noqa: E402
-from casework._validation import ValidationIssue, ValidationReport, validate  # noqa: E402
+
+
+def __getattr__(name: str):
+    # validation needs pandera, a slow import that dashboards never use: load it on first use
+    if name in ("ValidationIssue", "ValidationReport", "validate"):
+        from casework import _validation
+
+        return getattr(_validation, name)
+    raise AttributeError(f"module 'casework.schema' has no attribute {name!r}")
