@@ -250,22 +250,24 @@ class Board:
     # ------------------------------------------------------------------ layout
     def _layout(self) -> W.VBox:
         s = self.spec
-        head = W.HTML(f"<div class='cw-board'><div class='cw-title'>{s.title}</div><div class='cw-sub'>{s.subtitle}"
-                      f"</div><div class='cw-sub' data-stand='1'>{_data_stand(self.ds)}</div></div>")
+
+        def h2(text):
+            return f"<div class='cw-board'><h2>{text}</h2></div>"
+
+        # static parts are joined into few widgets: every widget costs a round trip while the page opens
+        top = W.HTML(_css().data + f"<div class='cw-board'><div class='cw-title'>{s.title}</div><div class='cw-sub'>"
+                     f"{s.subtitle}</div><div class='cw-sub' data-stand='1'>{_data_stand(self.ds)}</div></div>"
+                     + h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
-        parts = [W.HTML(_css().data), head, W.HTML("<div class='cw-board'><h2>Auswahl</h2></div>"), filt, self.status,
-                 W.HTML("<div class='cw-board'><h2>Kennzahlen nach §48a SGB II</h2></div>"), self.tiles,
-                 W.HTML("<div class='cw-board'><h2>Entwicklung</h2></div>"), self.trend,
-                 W.HTML("<div class='cw-board'><h2>Zuweisungen an Netzwerkpartner</h2></div>"), self.referrals]
-        parts += [W.HTML("<div class='cw-board'><h2>Das Projekt</h2></div>"), self._project_panel()]
-        parts += [W.HTML("<div class='cw-board'><h2>Wirkung der Maßnahmen</h2></div>"), self._effects_panel()]
+        self.tiles_head = h2("Kennzahlen nach §48a SGB II")
+        panels = [(h2("Das Projekt"), self._project_panel()), (h2("Wirkung der Maßnahmen"), self._effects_panel())]
         if s.did:
-            parts += [W.HTML("<div class='cw-board'><h2>Vergleich mit anderen Jobcentern</h2></div>"),
-                      self._did_panel()]
-        parts += [W.HTML("<div class='cw-board'><h2>Bedarfsdeckung im Netzwerk</h2></div>"), self._coverage_panel(),
-                  W.HTML("<div class='cw-board'><h2>Export für das Protokoll</h2></div>"), self.export_button,
-                  self.export,
-                  _privacy_note()]
+            panels.append((h2("Vergleich mit anderen Jobcentern"), self._did_panel()))
+        panels.append((h2("Bedarfsdeckung im Netzwerk"), self._coverage_panel()))
+        static = W.HTML("".join(head + widget.value for head, widget in panels))
+        parts = [top, filt, self.status, W.HTML(self.tiles_head), self.tiles, W.HTML(h2("Entwicklung")), self.trend,
+                 W.HTML(h2("Zuweisungen an Netzwerkpartner")), self.referrals, static,
+                 W.HTML(h2("Export für das Protokoll")), self.export_button, self.export, _privacy_note()]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
 
     # ------------------------------------------------------------------ refresh
@@ -559,5 +561,5 @@ def index_board() -> W.VBox:
     head = ("<div class='cw-board'><div class='cw-title'>Netzwerke für Langzeitarbeitslose – Projektübersicht</div>"
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
-    return W.VBox([W.HTML(_css().data), W.HTML(head), W.HTML("<div class='cw-board'>" + "".join(cards) + "</div>"),
-                   _privacy_note()])
+    return W.VBox([W.HTML(_css().data + head + "<div class='cw-board'>" + "".join(cards) + "</div>"
+                          + _privacy_note().value)])

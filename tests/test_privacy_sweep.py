@@ -125,7 +125,7 @@ def test_damaged_manifest_is_reported_not_raised(data, tmp_path, monkeypatch):
     monkeypatch.setenv("CASEWORK_DATA", str(tmp_path))
     board = Board(BOARDS["gelsenkirchen"])
     assert "Daten nicht verfügbar" in board.widget.children[0].value
-    cards = index_board().children[2].value
+    cards = index_board().children[0].value
     assert "beschädigt" in cards
 
 
