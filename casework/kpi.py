@@ -131,12 +131,7 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     n_months = hi - lo + 1
     con = _con(ds, segments)
     where, params = _where(filters)
-    pm_sql = f"""
-        WITH pm AS (
-            SELECT DISTINCT person_id, m FROM (
-                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
-                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
-                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),
+    pm_sql = _person_months_cte(lo, hi) + f"""
         prior AS (
             SELECT p.*, greatest(0, least(entry_m - 1, q.m) - greatest(entry_m - benefit_months, q.m - 23) + 1)
                    AS prior_months, q.m
@@ -156,12 +151,7 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     stock_months, ltr_months = con.execute(pm_sql, params).fetchall()[0]
     ev = _events(ds, lo, hi)
     con.register("events", ev)
-    ev_sql = f"""
-        WITH pm AS (
-            SELECT DISTINCT person_id, m FROM (
-                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
-                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
-                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),
+    ev_sql = _person_months_cte(lo, hi) + f"""
         counted AS (
             SELECT ev.person_id, ev.m, ev.need_ending, COUNT(pm.m) AS observed
             FROM events ev LEFT JOIN pm ON pm.person_id = ev.person_id AND pm.m BETWEEN ev.m - 23 AND ev.m
@@ -187,6 +177,16 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
                             {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
                             for k in out["kpi"]])
     return out
+
+
+def _person_months_cte(lo: int, hi: int) -> str:
+    """``WITH pm AS (...),``: distinct person-months in receipt from 24 months before ``lo`` to ``hi``."""
+    return f"""
+        WITH pm AS (
+            SELECT DISTINCT person_id, m FROM (
+                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
+                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
+                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),"""
 
 
 def _events(ds, lo, hi) -> pd.DataFrame:
