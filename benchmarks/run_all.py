@@ -28,6 +28,7 @@ BENCHMARKS = {
     "bench_effects.py": ([], ["--rows", "200000"]),
     "bench_kpi.py": ([], ["--persons", "200000"]),
     "bench_dashboards.py": ([], ["--quick"]),
+    "bench_load.py": ([], ["--quick"]),
     "bench_fuzz.py": ([], ["--quick"]),
     "validate_estimators.py": (["--reps", "100", "--write-docs"], ["--reps", "3", "--persons", "5000"]),
 }
