@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from casework import engine
 from casework import schema as S
 from casework.panel import month_ordinal
 
@@ -119,6 +120,13 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
         Columns kpi, label, value, numerator, denominator — rows integrations,
         avg_stock, k2, ltr_integrations, avg_ltr_stock, k3, need_ending.
 
+    Notes
+    -----
+    Large datasets and a configured cluster are handled by
+    :mod:`casework.engine`: the counts are taken per group of jobcenters
+    (read piece by piece from Parquet, or on Dask workers) and added up, so
+    the figures are the same wherever they are computed.
+
     Examples
     --------
     >>> from casework import synth
@@ -129,6 +137,23 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     """
     lo, hi = _ord(start), _ord(end)
     n_months = hi - lo + 1
+    parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, desc="Kennzahlen")
+    stock_months, ltr_months, n_int, n_ltr_int, n_need = (int(sum(col)) for col in zip(*parts))
+    avg, avg_ltr = stock_months / n_months, ltr_months / n_months
+    rows = [("integrations", n_int, n_int, np.nan), ("avg_stock", avg, stock_months, n_months),
+            ("k2", n_int / avg if avg else np.nan, n_int, avg),
+            ("ltr_integrations", n_ltr_int, n_ltr_int, np.nan), ("avg_ltr_stock", avg_ltr, ltr_months, n_months),
+            ("k3", n_ltr_int / avg_ltr if avg_ltr else np.nan, n_ltr_int, avg_ltr),
+            ("need_ending", n_need, n_need, np.nan)]
+    out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
+    out.insert(1, "label", [KPI_DEFINITIONS.get(k, (k,))[0] if k in KPI_DEFINITIONS else
+                            {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
+                            for k in out["kpi"]])
+    return out
+
+
+def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
+    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings."""
     con = _con(ds, segments)
     where, params = _where(filters)
     pm_sql = _person_months_cte(lo, hi) + f"""
@@ -165,18 +190,7 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
         FROM (SELECT *, {_AGE_SQL} AS age_group FROM cells) WHERE TRUE {where}"""
     n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(ev_sql, params).fetchall()[0])
     con.close()
-    stock_months, ltr_months = stock_months or 0, ltr_months or 0
-    avg, avg_ltr = stock_months / n_months, ltr_months / n_months
-    rows = [("integrations", n_int, n_int, np.nan), ("avg_stock", avg, stock_months, n_months),
-            ("k2", n_int / avg if avg else np.nan, n_int, avg),
-            ("ltr_integrations", n_ltr_int, n_ltr_int, np.nan), ("avg_ltr_stock", avg_ltr, ltr_months, n_months),
-            ("k3", n_ltr_int / avg_ltr if avg_ltr else np.nan, n_ltr_int, avg_ltr),
-            ("need_ending", n_need, n_need, np.nan)]
-    out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
-    out.insert(1, "label", [KPI_DEFINITIONS.get(k, (k,))[0] if k in KPI_DEFINITIONS else
-                            {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
-                            for k in out["kpi"]])
-    return out
+    return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
 
 
 def _person_months_cte(lo: int, hi: int) -> str:

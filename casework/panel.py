@@ -103,7 +103,25 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
         for survival models; censored at other exit or data end), and the
         covariates in :data:`COHORT_COVARIATES`.
     """
+    from casework import engine
+
     lo, hi = cohort_window(ds, cohort_start, cohort_end)
+    data_end = _data_end(ds)
+    parts = engine.map_partitions(ds, cohort_piece, lo, hi, data_end, desc="Kohorte")
+    out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return out.sort_values("person_id", kind="stable").reset_index(drop=True)
+
+
+def _data_end(ds) -> pd.Timestamp:
+    """The last observed date: benefit starts and ends, integration starts (censoring point of the outcome)."""
+    kinds = ", ".join(f"'{k}'" for k in S.INTEGRATION_KINDS)
+    row = ds.sql(f"""SELECT (SELECT max("start") FROM benefits), (SELECT max("end") FROM benefits),
+                            (SELECT max("start") FROM employment WHERE kind IN ({kinds}))""").iloc[0]
+    return max(pd.Timestamp(v) for v in row if pd.notna(v))
+
+
+def cohort_piece(ds, lo, hi, data_end) -> pd.DataFrame:
+    """:func:`analysis_cohort` for the persons of ``ds`` with a window and data end fixed from outside."""
     idx = _index_assessments(ds.table("assessments"), lo, hi)
     persons = ds.table("persons")
     c = idx.merge(persons, on="person_id", how="inner", validate="one_to_one")
@@ -113,7 +131,7 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
     ints = _integrations(ds.table("employment"))
     c = _drop_not_at_risk(c, ints, ds.table("benefits"))
     c = _treatment(c, ds.table("referrals"), ds.table("offers"))
-    c = _outcome(c, ints, ds.table("benefits"))
+    c = _outcome(c, ints, ds.table("benefits"), data_end)
     c = _covariates(c)
     cols = ["person_id", "jc_id", "assessment_id", "index_date", "landmark", "measure", "measure_start",
             "measure_end", "integration_12m", "months_to_event", "event", *COHORT_COVARIATES]
@@ -155,13 +173,12 @@ def _treatment(c: pd.DataFrame, referrals: pd.DataFrame, offers: pd.DataFrame) -
     return c.merge(span, on="person_id", how="left")
 
 
-def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame) -> pd.DataFrame:
+def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame, data_end) -> pd.DataFrame:
     j = ints.merge(c[["person_id", "landmark"]], on="person_id")
     first = j[j["start"] >= j["landmark"]].groupby("person_id")["start"].min()
     c = c.assign(first_integration=c["person_id"].map(first))
     horizon_end = c["landmark"] + pd.DateOffset(months=HORIZON_MONTHS)
     c["integration_12m"] = (c["first_integration"] < horizon_end).astype(int)
-    data_end = max(benefits["start"].max(), benefits["end"].max(), ints["start"].max())
     b_end = c["person_id"].map(benefits.groupby("person_id")["end"].max())
     censor = b_end.where(b_end.notna(), data_end).clip(upper=data_end)
     stop = c["first_integration"].where(c["first_integration"].notna(), censor)
@@ -199,12 +216,32 @@ def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
         Columns ``jc_id``, ``month`` (first day), ``stock``, ``integrations``,
         ``rate`` (integrations / stock).
     """
+    from casework import engine
+
+    if start is None or end is None:
+        kinds = ", ".join(f"'{k}'" for k in S.INTEGRATION_KINDS)
+        first, last = ds.sql(f"""SELECT min(d), max(d) FROM (SELECT "date" AS d FROM assessments UNION ALL
+                                 SELECT "start" FROM employment WHERE kind IN ({kinds}))""").iloc[0]
+        start, end = (first if start is None else start), (last if end is None else end)
+    lo = int(month_ordinal([pd.Timestamp(start)])[0])
+    hi = int(month_ordinal([pd.Timestamp(end)])[0])
+    parts = engine.map_partitions(ds, _jobcenter_months_piece, lo, hi, desc="Jobcenter-Monate")
+    if len(parts) == 1:
+        return parts[0]
+    # a large jobcenter may be cut into several pieces of persons: add their counts up
+    out = pd.concat(parts).groupby(["jc_id", "month"], as_index=False, sort=True)[["stock", "integrations"]].sum()
+    return _with_rate(out)
+
+
+def _with_rate(out: pd.DataFrame) -> pd.DataFrame:
+    out["rate"] = np.where(out["stock"] > 0, out["integrations"] / out["stock"].where(out["stock"] > 0), np.nan)
+    return out
+
+
+def _jobcenter_months_piece(ds, lo: int, hi: int) -> pd.DataFrame:
     persons = ds.table("persons")[["person_id", "jc_id"]]
     b = ds.table("benefits").merge(persons, on="person_id")
     ints = _integrations(ds.table("employment")).merge(persons, on="person_id")
-    observed = pd.concat([ds.table("assessments")["date"], ints["start"]])
-    lo = int(month_ordinal([pd.Timestamp(start) if start is not None else observed.min()])[0])
-    hi = int(month_ordinal([pd.Timestamp(end) if end is not None else observed.max()])[0])
     jcs = np.sort(persons["jc_id"].unique())
     jc_pos = pd.Series(np.arange(len(jcs)), index=jcs)
     n_m = hi - lo + 1
@@ -222,5 +259,4 @@ def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
     months = _month_start(np.arange(lo, hi + 1))
     out = pd.DataFrame({"jc_id": np.repeat(jcs, n_m), "month": np.tile(months, len(jcs)),
                         "stock": stock.ravel().astype(int), "integrations": count.ravel().astype(int)})
-    out["rate"] = np.where(out["stock"] > 0, out["integrations"] / out["stock"].where(out["stock"] > 0), np.nan)
-    return out
+    return _with_rate(out)

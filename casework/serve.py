@@ -4,7 +4,9 @@
 * a preheated kernel pool for the dashboards (Voila's ``preheat_kernel``);
 * a template derived from Voila's own ``lab`` template without its two CDN
   stylesheet links (Font Awesome ships inside Voila's bundle anyway), so a page
-  makes no request to any non-local host;
+  makes no request to any non-local host, and with a small script that tells
+  the viewer in German when the page's kernel is gone (killed, restarted or
+  culled) and offers a reload;
 * loopback by default; binding to any other address requires a token
   (``CASEWORK_VOILA_TOKEN``) or ``--token``; behind a reverse proxy set
   ``--base-url /prefix/``.
@@ -41,9 +43,18 @@ def prepare_template(target: Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     source = (lab / "index.html.j2").read_text(encoding="utf-8")
     cleaned = _CDN_LINK.sub("", source)
-    (out / "index.html.j2").write_text(cleaned, encoding="utf-8")
+    (out / "index.html.j2").write_text(_with_kernel_watch(cleaned), encoding="utf-8")
     (out / "conf.json").write_text('{"base_template": "lab"}\n', encoding="utf-8")
     return root
+
+
+def _with_kernel_watch(template: str) -> str:
+    """Add the script that tells viewers in German when the page's kernel is gone (static/kernel_watch.js)."""
+    marker = "{%- block html_head_js -%}"
+    if marker not in template:
+        raise ValueError("Voila's lab template changed: no html_head_js block to add the kernel watch to")
+    script = (Path(__file__).parent / "static" / "kernel_watch.js").read_text(encoding="utf-8")
+    return template.replace(marker, marker + "\n{% raw %}<script>\n" + script + "</script>{% endraw %}", 1)
 
 
 def _voila_templates_dir(voila_module) -> Path:
@@ -66,7 +77,7 @@ def voila_env(jupyter_path: Path, data_dir: Path | None = None) -> dict:
 
 def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", port: int = 8866,
                   base_url: str = "/", token: str | None = None, timeout: int = 120, pool_size: int = 1,
-                  preheat: bool = True) -> list[str]:
+                  preheat: bool = True, startup_timeout: int = 300) -> list[str]:
     """The Voila command line with the safe defaults of this module.
 
     Examples
@@ -82,7 +93,7 @@ def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", p
            "--Voila.port_retries=0", f"--Voila.base_url={base_url}",
            f"--VoilaConfiguration.template={TEMPLATE_NAME}",
            "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
-           f"--VoilaExecutor.timeout={timeout}",
+           f"--VoilaExecutor.timeout={timeout}", f"--VoilaExecutor.startup_timeout={startup_timeout}",
            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
            "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']"]
     if preheat:

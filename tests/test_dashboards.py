@@ -217,3 +217,34 @@ def test_index_lists_every_project(server, board_data, page):
     persons = len(Dataset.open(board_data / "pankow", verify=False).table("persons"))
     assert fmt.number(persons) in page.locator("[data-persons='pankow']").inner_text()
     _assert_clean(page)
+
+
+def _kernel_process(kernel_id: str):
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(kernel_id in part for part in proc.info["cmdline"] or []):
+            return proc
+    raise LookupError(f"no kernel process for {kernel_id}")
+
+
+def test_killed_kernel_is_reported_in_german_and_reload_works(server, page):
+    import json
+
+    from playwright.sync_api import expect
+
+    _open(page, server + "pankow.ipynb")
+    expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible(timeout=60_000)
+    assert page.locator("#cw-kernel-lost").count() == 0
+    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+    _kernel_process(kernel_id).kill()
+    banner = page.locator("#cw-kernel-lost")
+    expect(banner).to_be_visible(timeout=30_000)
+    assert "Sitzung dieser Seite wurde unterbrochen" in banner.inner_text()
+    assert "Traceback" not in page.locator("body").inner_text()
+    page.get_by_role("button", name="Seite neu laden").click()
+    expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible(timeout=60_000)
+    expect(page.locator("#cw-kernel-lost")).to_have_count(0)
+    _select(page, "Geschlecht", "weiblich")  # the new kernel answers
+    expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible()
+    assert page.external_requests == []

@@ -119,6 +119,20 @@ class StatisticalProfiler(ClassifierMixin, BaseEstimator):
         low, high = self.thresholds
         return np.where(p > high, "high", np.where(p < low, "low", "middle"))
 
+    def score(self, ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
+        """Scores for every cohort person of a dataset: person_id, jc_id, probability, segment.
+
+        Runs piece by piece (out-of-core or on a cluster, :mod:`casework.engine`) for large datasets; the
+        scores are the same either way.
+        """
+        from casework import engine
+        from casework.panel import _data_end, cohort_window
+
+        lo, hi = cohort_window(ds, cohort_start, cohort_end)
+        parts = engine.map_partitions(ds, _score_piece, self, lo, hi, _data_end(ds), desc="Profiling")
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return out.sort_values("person_id", kind="stable").reset_index(drop=True)
+
     def evaluate(self, X, y, bins: int = 10) -> dict:
         """Held-out evaluation: auc, brier, log_loss, base_rate, segment shares and a calibration table."""
         y = np.asarray(y).astype(int)
@@ -129,6 +143,15 @@ class StatisticalProfiler(ClassifierMixin, BaseEstimator):
                 "log_loss": float(log_loss(y, p)), "base_rate": float(y.mean()),
                 "segments": {k: float(seg.get(k, 0.0)) for k in SEGMENTS},
                 "calibration": pd.DataFrame({"mean_predicted": mean_pred, "observed": frac})}
+
+
+def _score_piece(ds, profiler: StatisticalProfiler, lo, hi, data_end) -> pd.DataFrame:
+    from casework.panel import cohort_piece
+
+    frame = profiling_frame(ds, cohort_piece(ds, lo, hi, data_end))
+    proba = profiler.predict_proba(frame)[:, 1]
+    return pd.DataFrame({"person_id": frame["person_id"].to_numpy(), "jc_id": frame["jc_id"].to_numpy(),
+                         "probability": proba, "segment": profiler.segment(proba=proba)})
 
 
 def profiling_frame(ds, cohort: pd.DataFrame | None = None) -> pd.DataFrame:

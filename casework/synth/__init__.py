@@ -18,10 +18,13 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from casework import engine
 from casework import schema as S
 from casework.store import Dataset, StreamingWriter
 from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
@@ -70,27 +73,24 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
     n = int(persons or scn.default_persons)
     if n < 100:
         raise ValueError(f"persons must be at least 100 (got {n})")
-    rng = np.random.default_rng(seed)
     scale = n / scn.default_persons
     network = network_tables(scn)
     sink = _StreamSink(out, network) if out is not None else _MemorySink(network)
     did, extracts, segments, classes = {}, [], [], []
     bar = tqdm(total=n, desc=f"synth {scn.name}", unit="persons",
                disable=(n <= 200_000) if progress is None else not progress)
+    starts = list(range(0, n, CHUNK))
+    # one independent seed per chunk, so chunks can be made anywhere (casework.engine) with the same result
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
+    tasks = [_ChunkTask(scn, n, scale, network, i, lo, min(CHUNK, n - lo), seeds[i]) for i, lo in enumerate(starts)]
     try:
-        for chunk, lo in enumerate(range(0, n, CHUNK)):
-            size = min(CHUNK, n - lo)
-            p = _draw_chunk(scn, size, lo, rng)
-            res = simulate_chunk(scn, p, rng, scale=scale, share=size / n)
-            pf = _with_labels(scn, pd.concat([p.reset_index(drop=True), res.frame], axis=1))
-            tables = person_tables(scn, pf, rng, network, chunk=chunk)
-            seg = index_profillage(pf, tables["assessments"], scn)
-            segments.append(seg)
-            extracts.append(truth_extract(pf))
-            classes.append(pf["latent_class_key"].value_counts())
-            sink.add(tables, truth_table(scn, pf))
-            _accumulate(did, res.did)
-            bar.update(size)
+        for part in engine.iter_results(_make_chunk, tasks):
+            segments.append(part["segments"])
+            extracts.append(part["extract"])
+            classes.append(part["classes"])
+            sink.add(part["tables"], part["truth"])
+            _accumulate(did, part["did"])
+            bar.update(part["size"])
         bar.close()
         seg_all = None if any(s is None for s in segments) else pd.concat(segments)
         gt = ground_truth(scn, pd.concat(extracts, ignore_index=True), seg_all, did, seed=seed, persons=n,
@@ -101,6 +101,30 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
     except BaseException:
         sink.abort()
         raise
+
+
+@dataclass(frozen=True)
+class _ChunkTask:
+    scn: Scenario
+    n: int
+    scale: float
+    network: dict
+    chunk: int
+    offset: int
+    size: int
+    seed: np.random.SeedSequence
+
+
+def _make_chunk(t: _ChunkTask) -> dict:
+    """Everything one chunk of persons contributes: its tables, truth rows and ground-truth pieces."""
+    rng = np.random.default_rng(t.seed)
+    p = _draw_chunk(t.scn, t.size, t.offset, rng)
+    res = simulate_chunk(t.scn, p, rng, scale=t.scale, share=t.size / t.n)
+    pf = _with_labels(t.scn, pd.concat([p.reset_index(drop=True), res.frame], axis=1))
+    tables = person_tables(t.scn, pf, rng, t.network, chunk=t.chunk)
+    return {"tables": tables, "truth": truth_table(t.scn, pf), "did": res.did, "size": t.size,
+            "segments": index_profillage(pf, tables["assessments"], t.scn), "extract": truth_extract(pf),
+            "classes": pf["latent_class_key"].value_counts()}
 
 
 class _MemorySink:

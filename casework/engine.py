@@ -1,0 +1,299 @@
+"""Where person-level work runs: in this process (the default) or on a Dask cluster.
+
+Person-level work — panel building, key figures, profiling scores, the
+synthetic generator — is split into independent pieces: the persons of a group
+of jobcenters (every person belongs to exactly one jobcenter, and no key
+figure or cohort rule looks across persons), or a chunk of the synthetic
+population with its own seed. Each piece is computed by the same function
+either way; the pieces' results are combined in a fixed order, so the numbers
+do not depend on where they were computed.
+
+* **Embedded** (default): pieces run one after another in this process. A
+  dataset on disk is read piece by piece from its Parquet files (only the rows
+  of the piece), so a dataset larger than memory can be processed.
+* **Distributed**: set one setting — the environment variable
+  ``CASEWORK_SCHEDULER`` or :func:`configure` — to a Dask scheduler address
+  (``tcp://host:8786``), or to ``local`` / ``local:N`` for a
+  ``distributed.LocalCluster`` with N worker processes on this machine. The
+  workers need the casework package and, for datasets on disk, the same path
+  to the dataset folder (a shared file system); in-memory datasets are shipped
+  piece by piece. See docs/scale.md.
+
+Examples
+--------
+>>> from casework import engine
+>>> engine.scheduler_address() is None or isinstance(engine.scheduler_address(), str)
+True
+>>> engine.run(lambda x: x * x, [1, 2, 3])
+[1, 4, 9]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["configure", "using", "scheduler_address", "is_distributed", "get_client", "close", "run",
+           "jobcenter_groups", "pieces", "partition", "map_partitions", "PartitionRef", "SCHEDULER_ENV",
+           "PARTITION_ENV"]
+
+SCHEDULER_ENV = "CASEWORK_SCHEDULER"
+PARTITION_ENV = "CASEWORK_PARTITION_PERSONS"
+DEFAULT_PARTITION_PERSONS = 500_000
+#: How many pieces may be in flight per worker before the driver waits (bounds the driver's memory).
+IN_FLIGHT_PER_WORKER = 2
+
+_state = threading.local()
+_clients: dict[str, object] = {}
+_lock = threading.Lock()
+
+
+def configure(scheduler: str | None = None, partition_persons: int | None = None) -> None:
+    """Set the scheduler address (``None``: embedded) and the persons per piece for this process."""
+    if partition_persons is not None and partition_persons < 1:
+        raise ValueError(f"partition_persons must be positive (got {partition_persons})")
+    _state.scheduler = scheduler
+    _state.explicit = True
+    if partition_persons is not None:
+        _state.partition_persons = int(partition_persons)
+
+
+@contextlib.contextmanager
+def using(scheduler: str | None, partition_persons: int | None = None):
+    """Run a block with another scheduler (and piece size), then restore the previous setting."""
+    saved = (getattr(_state, "scheduler", None), getattr(_state, "explicit", False),
+             getattr(_state, "partition_persons", None))
+    configure(scheduler, partition_persons)
+    try:
+        yield
+    finally:
+        _state.scheduler, _state.explicit, _state.partition_persons = saved
+
+
+def scheduler_address() -> str | None:
+    """The configured scheduler: :func:`configure` first, then ``CASEWORK_SCHEDULER``; ``None`` = embedded."""
+    if getattr(_state, "explicit", False):
+        return _state.scheduler
+    return os.environ.get(SCHEDULER_ENV) or None
+
+
+def partition_persons() -> int:
+    """Persons per piece (``CASEWORK_PARTITION_PERSONS``, default 500,000)."""
+    value = getattr(_state, "partition_persons", None) or os.environ.get(PARTITION_ENV)
+    return int(value) if value else DEFAULT_PARTITION_PERSONS
+
+
+def is_distributed() -> bool:
+    return scheduler_address() is not None
+
+
+def get_client():
+    """The Dask client of the configured scheduler (created once per address)."""
+    address = scheduler_address()
+    if address is None:
+        raise RuntimeError(f"no scheduler configured: set {SCHEDULER_ENV} or call casework.engine.configure()")
+    with _lock:
+        if address not in _clients:
+            _clients[address] = _connect(address)
+        return _clients[address]
+
+
+def _connect(address: str):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise RuntimeError("running on a cluster needs the 'distributed' package (pip install distributed)") from exc
+    if address == "local" or address.startswith("local:"):
+        workers = int(address.split(":", 1)[1]) if ":" in address else 2
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster)
+    return Client(address)
+
+
+def close() -> None:
+    """Close every client (and the local clusters this process started)."""
+    with _lock:
+        for client in _clients.values():
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        _clients.clear()
+
+
+def run(func: Callable, tasks: Iterable, *, desc: str | None = None, progress: bool = False) -> list:
+    """``[func(t) for t in tasks]``, on the cluster when one is configured; results in the order of ``tasks``."""
+    tasks = list(tasks)
+    if not is_distributed():
+        from tqdm.auto import tqdm
+
+        return [func(t) for t in tqdm(tasks, desc=desc, disable=not progress)]
+    return list(iter_results(func, tasks))
+
+
+def iter_results(func: Callable, tasks: Sequence):
+    """Yield ``func(t)`` for each task in order, keeping at most a few pieces per worker in flight."""
+    if not is_distributed():
+        for t in tasks:
+            yield func(t)
+        return
+    client = get_client()
+    limit = max(1, IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {}))))
+    futures: dict[int, object] = {}
+    nxt = 0
+    for i in range(len(tasks)):
+        while nxt < len(tasks) and nxt - i < limit:
+            futures[nxt] = client.submit(func, tasks[nxt], pure=False)
+            nxt += 1
+        yield futures.pop(i).result()
+
+
+# ----------------------------------------------------------------- partitions
+@dataclass(frozen=True)
+class PartitionRef:
+    """One piece of a dataset: the persons of some jobcenters, or of a range of person keys within one.
+
+    ``path`` set: the rows are read from the dataset's Parquet files when loaded (on a worker, from the
+    same path); otherwise ``tables`` holds the rows themselves.
+    """
+
+    jc_ids: tuple[str, ...]
+    id_range: tuple[str, str] | None = None
+    path: str | None = None
+    tables: dict | None = field(default=None, compare=False)
+    ground_truth: dict | None = field(default=None, compare=False)
+
+    def load(self):
+        """The piece as an in-memory Dataset."""
+        from casework.store import Dataset
+
+        if self.tables is not None:
+            return Dataset.from_tables(self.tables, ground_truth=self.ground_truth, name="piece")
+        return _read_piece(Path(self.path), self.jc_ids, self.id_range)
+
+
+def pieces(ds, max_persons: int | None = None) -> list[tuple[tuple[str, ...], tuple[str, str] | None]]:
+    """How ``ds`` is split: groups of whole jobcenters of at most ``max_persons`` persons; a larger
+    jobcenter is cut into ranges of person keys. Each entry is ``(jc_ids, id_range or None)``."""
+    limit = max_persons or partition_persons()
+    keys = _person_keys(ds)
+    counts = keys["jc_id"].value_counts().sort_index()
+    out, current, size = [], [], 0
+    for jc, n in counts.items():
+        if n > limit:
+            ids = keys.loc[keys["jc_id"] == jc, "person_id"].sort_values().to_numpy()
+            out += [((jc,), (ids[i], ids[min(i + limit, len(ids)) - 1])) for i in range(0, len(ids), limit)]
+            continue
+        if current and size + n > limit:
+            out.append((tuple(current), None))
+            current, size = [], 0
+        current.append(jc)
+        size += n
+    if current:
+        out.append((tuple(current), None))
+    return out
+
+
+def jobcenter_groups(ds, max_persons: int | None = None) -> list[tuple[str, ...]]:
+    """The jobcenters of each piece (see :func:`pieces`)."""
+    return [jcs for jcs, _ in pieces(ds, max_persons)]
+
+
+def _person_keys(ds) -> pd.DataFrame:
+    if ds.path is not None and "persons" not in ds._frames:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(ds.path / "persons.parquet", columns=["person_id", "jc_id"]).to_pandas()
+    return ds.table("persons")[["person_id", "jc_id"]]
+
+
+def partition(ds, jc_ids: Sequence[str], id_range: tuple[str, str] | None = None) -> PartitionRef:
+    """A reference to the persons of ``jc_ids`` (within ``id_range``) and all their rows."""
+    jc_ids = tuple(jc_ids)
+    if ds.path is not None and not ds._frames:
+        return PartitionRef(jc_ids, id_range, path=str(ds.path))
+    return PartitionRef(jc_ids, id_range, tables=_slice_tables(ds, jc_ids, id_range), ground_truth=ds.ground_truth)
+
+
+def _slice_tables(ds, jc_ids, id_range) -> dict:
+    persons = ds.table("persons")
+    keep = persons["jc_id"].isin(jc_ids)
+    if id_range is not None:
+        keep &= persons["person_id"].between(*id_range)
+    persons = persons[keep]
+    ids = set(persons["person_id"])
+    out = {"persons": persons.reset_index(drop=True)}
+    for name in ds.tables:
+        if name == "persons":
+            continue
+        frame = ds.table(name)
+        if "person_id" in frame.columns:
+            frame = frame[frame["person_id"].isin(ids)].reset_index(drop=True)
+        out[name] = frame
+    if "plan_steps" in out and "plans" in out:
+        out["plan_steps"] = out["plan_steps"][out["plan_steps"]["plan_id"].isin(out["plans"]["plan_id"])]
+    return out
+
+
+def _read_piece(path: Path, jc_ids: tuple[str, ...], id_range):
+    """Read only the rows of a piece from the Parquet files (pyarrow filters: same dtypes as Dataset.table)."""
+    import pyarrow.parquet as pq
+
+    from casework.store import Dataset
+
+    ds = Dataset.open(path, verify=False)
+    which = [("jc_id", "in", list(jc_ids))]
+    if id_range is not None:
+        which += [("person_id", ">=", id_range[0]), ("person_id", "<=", id_range[1])]
+    persons = pq.read_table(path / "persons.parquet", filters=which).to_pandas()
+    ids = persons["person_id"].tolist()
+    tables = {"persons": persons}
+    for name in ds.tables:
+        if name == "persons":
+            continue
+        fpath = path / f"{name}.parquet"
+        names = pq.read_schema(fpath).names
+        filters = [("person_id", "in", ids)] if "person_id" in names else None
+        tables[name] = pq.read_table(fpath, filters=filters).to_pandas() if ids or not filters else \
+            pq.read_table(fpath).schema.empty_table().to_pandas()
+    if "plan_steps" in tables and "plans" in tables:
+        steps = tables["plan_steps"]
+        tables["plan_steps"] = steps[steps["plan_id"].isin(tables["plans"]["plan_id"])].reset_index(drop=True)
+    return Dataset.from_tables(tables, ground_truth=ds.ground_truth, name=ds.name)
+
+
+def needs_pieces(ds) -> bool:
+    """Whether work on ``ds`` is split: on a cluster always, embedded only when it has more persons than a piece."""
+    if is_distributed():
+        return True
+    if ds.path is not None and "persons" not in ds._frames:
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(ds.path / "persons.parquet").metadata.num_rows
+    else:
+        n = len(ds.table("persons"))
+    return n > partition_persons()
+
+
+def map_partitions(ds, func: Callable, *args, desc: str | None = None, **kwargs) -> list:
+    """``func(piece, *args, **kwargs)`` for every piece of ``ds`` (or once on ``ds`` when it is not split)."""
+    if not needs_pieces(ds):
+        return [func(ds, *args, **kwargs)]
+    refs = [partition(ds, jcs, id_range) for jcs, id_range in pieces(ds)]
+    return run(_PieceCall(func, args, kwargs), refs, desc=desc, progress=len(refs) > 4)
+
+
+class _PieceCall:
+    """A picklable ``lambda ref: func(ref.load(), *args, **kwargs)``."""
+
+    def __init__(self, func, args, kwargs):
+        self.func, self.args, self.kwargs = func, args, kwargs
+
+    def __call__(self, ref: PartitionRef):
+        return self.func(ref.load(), *self.args, **self.kwargs)
