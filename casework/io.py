@@ -118,10 +118,16 @@ def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError) as exc:
             raise ValueError(f"{path}: cannot be read as {encoding} ({exc}); leave encoding unset to detect it") \
                 from None
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16"), "utf-16"
+    except UnicodeDecodeError as exc:  # a byte order mark promises an encoding the bytes then break
+        offset = exc.start + (len(codecs.BOM_UTF8) if exc.encoding == "utf-8" else 0)
+        line = data[:offset].count(b"\n") + 1
+        raise ValueError(f"{path}: line {line}, byte {offset}: not valid {exc.encoding} although the file starts "
+                         f"with its byte order mark ({exc.reason}); the file is damaged or mixes encodings") from None
     for enc in ("utf-8", "cp1252"):
         try:
             return data.decode(enc), enc

@@ -534,3 +534,80 @@ def test_property_every_row_accounted_for(plan, encoding, seed):
         written = Dataset.open(d / "out").table("persons")
         assert len(written) == stats["accepted"] and written["person_id"].is_unique
         assert validate(Dataset.open(d / "out")).ok
+
+
+# --------------------------------------------------------------------------
+# fuzz: hostile files — broken bytes, wrong separators, truncation, huge fields, duplicated keys
+# --------------------------------------------------------------------------
+
+def _mutate(data: bytes, kind: str, at: int, size: int) -> bytes:
+    """One hostile change to the bytes of a valid export file."""
+    pos = at % max(1, len(data))
+    if kind == "truncate":
+        return data[:pos]
+    if kind == "junk_bytes":  # invalid in UTF-8, odd in cp1252 (0x81, 0x8d are undefined there)
+        return data[:pos] + bytes([0x81, 0xFF, 0x00, 0x8D, 0xC3][: 1 + size % 5]) + data[pos:]
+    if kind == "comma_separated":
+        return data.replace(b";", b",")
+    if kind == "tab_separated":
+        return data.replace(b";", b"\t")
+    if kind == "huge_field":
+        cut = data.find(b";", pos)
+        cut = pos if cut < 0 else cut
+        return data[:cut] + b"x" * (200_000 * (1 + size % 5)) + data[cut:]
+    if kind == "duplicate_rows":
+        lines = data.split(b"\r\n")
+        body = [ln for ln in lines[1:] if ln]
+        return b"\r\n".join([lines[0], *body, *body[: 1 + size % max(1, len(body))]]) + b"\r\n"
+    if kind == "stray_quote":
+        return data[:pos] + b'"' + data[pos:]
+    if kind == "blank_lines":
+        return data.replace(b"\r\n", b"\r\n\r\n", 1 + size % 3)
+    if kind == "only_header":
+        return data.split(b"\r\n", 1)[0] + b"\r\n"
+    return b""  # "empty"
+
+
+HOSTILE = ["truncate", "junk_bytes", "comma_separated", "tab_separated", "huge_field", "duplicate_rows",
+           "stray_quote", "blank_lines", "only_header", "empty"]
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(st.tuples(st.sampled_from(HOSTILE), st.integers(0, 10**6), st.integers(0, 20)),
+                        min_size=1, max_size=3),
+       n=st.integers(1, 12), encoding=st.sampled_from(["cp1252", "utf-8", "utf-8-sig"]), seed=st.integers(0, 999))
+def test_fuzz_hostile_files_never_crash_and_lose_nothing(changes, n, encoding, seed):
+    """Any damage ends in accepted + quarantined = input, or a ValueError naming the file — nothing else."""
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        write_csv(make_export(n, seed=seed)["kunden"], d / "kunden.csv", encoding=encoding)
+        data = (d / "kunden.csv").read_bytes()
+        for kind, at, size in changes:
+            data = _mutate(data, kind, at, size)
+        (d / "kunden.csv").write_bytes(data)
+        try:
+            r = io.import_source(d, _persons_only(), d / "out", progress=False)
+        except ValueError as exc:
+            assert "kunden.csv" in str(exc), str(exc)
+            assert not (d / "out").exists()  # nothing half-written
+            return
+        stats = r.tables["persons"]
+        assert stats["input"] == stats["accepted"] + stats["quarantined"]
+        q = r.quarantine
+        assert len(q[q["table"] == "persons"]["row"].unique()) == stats["quarantined"]
+        assert q["reason"].str.len().gt(0).all() and q["row"].notna().all()
+        written = Dataset.open(d / "out").table("persons")
+        assert len(written) == stats["accepted"] and written["person_id"].is_unique
+
+
+def test_damaged_utf8_with_bom_names_file_and_line(tmp_path):
+    write_csv(make_export(3, seed=1)["kunden"], tmp_path / "kunden.csv", encoding="utf-8-sig")
+    lines = (tmp_path / "kunden.csv").read_bytes().split(b"\r\n")
+    lines[2] = lines[2][:5] + b"\xff" + lines[2][5:]
+    data = b"\r\n".join(lines)
+    (tmp_path / "kunden.csv").write_bytes(data)
+    bad = data.index(b"\xff")
+    line = data[:bad].count(b"\n") + 1  # physical line: a quoted field may hold a line break
+    with pytest.raises(ValueError, match=rf"kunden\.csv: line {line}, byte {bad}: not valid utf-8"):
+        io.import_source(tmp_path, _persons_only(), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
