@@ -39,13 +39,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from casework.store import Dataset
+
 __all__ = ["configure", "using", "scheduler_address", "is_distributed", "get_client", "close", "run",
            "jobcenter_groups", "pieces", "partition", "map_partitions", "PartitionRef", "SCHEDULER_ENV",
            "PARTITION_ENV"]
 
 SCHEDULER_ENV = "CASEWORK_SCHEDULER"
 PARTITION_ENV = "CASEWORK_PARTITION_PERSONS"
-DEFAULT_PARTITION_PERSONS = 500_000
+DEFAULT_PARTITION_PERSONS = 1_000_000
 #: How many pieces may be in flight per worker before the driver waits (bounds the driver's memory).
 IN_FLIGHT_PER_WORKER = 2
 
@@ -84,7 +86,7 @@ def scheduler_address() -> str | None:
 
 
 def partition_persons() -> int:
-    """Persons per piece (``CASEWORK_PARTITION_PERSONS``, default 500,000)."""
+    """Persons per piece (``CASEWORK_PARTITION_PERSONS``, default 1,000,000)."""
     value = getattr(_state, "partition_persons", None) or os.environ.get(PARTITION_ENV)
     return int(value) if value else DEFAULT_PARTITION_PERSONS
 
@@ -242,30 +244,55 @@ def _slice_tables(ds, jc_ids, id_range) -> dict:
 
 
 def _read_piece(path: Path, jc_ids: tuple[str, ...], id_range):
-    """Read only the rows of a piece from the Parquet files (pyarrow filters: same dtypes as Dataset.table)."""
-    import pyarrow.parquet as pq
+    return _PieceDataset(Dataset.open(path, verify=False), jc_ids, id_range)
 
-    from casework.store import Dataset
 
-    ds = Dataset.open(path, verify=False)
-    which = [("jc_id", "in", list(jc_ids))]
-    if id_range is not None:
-        which += [("person_id", ">=", id_range[0]), ("person_id", "<=", id_range[1])]
-    persons = pq.read_table(path / "persons.parquet", filters=which).to_pandas()
-    ids = persons["person_id"].tolist()
-    tables = {"persons": persons}
-    for name in ds.tables:
+class _PieceDataset(Dataset):
+    """The rows of one piece, read from the Parquet files table by table when first used (pyarrow
+    filters, so the dtypes are those of ``Dataset.table``); a call that needs two tables reads two."""
+
+    def __init__(self, source, jc_ids, id_range):
+        super().__init__(meta=source.meta, name=source.name, ground_truth=source.ground_truth)
+        self._source = source.path
+        self._names = source.tables
+        self._which = [("jc_id", "in", list(jc_ids))]
+        if id_range is not None:
+            self._which += [("person_id", ">=", id_range[0]), ("person_id", "<=", id_range[1])]
+
+    @property
+    def tables(self) -> list[str]:
+        return list(self._names)
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name in self._names and name not in self._frames:
+            frame = self._read(name)
+            with self._lock:
+                self._frames.setdefault(name, frame)
+        return super().table(name)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        for name in self._names:
+            self.table(name)
+        return super().sql(query)
+
+    def _read(self, name: str) -> pd.DataFrame:
+        import pyarrow.parquet as pq
+
+        fpath = self._source / f"{name}.parquet"
         if name == "persons":
-            continue
-        fpath = path / f"{name}.parquet"
-        names = pq.read_schema(fpath).names
-        filters = [("person_id", "in", ids)] if "person_id" in names else None
-        tables[name] = pq.read_table(fpath, filters=filters).to_pandas() if ids or not filters else \
-            pq.read_table(fpath).schema.empty_table().to_pandas()
-    if "plan_steps" in tables and "plans" in tables:
-        steps = tables["plan_steps"]
-        tables["plan_steps"] = steps[steps["plan_id"].isin(tables["plans"]["plan_id"])].reset_index(drop=True)
-    return Dataset.from_tables(tables, ground_truth=ds.ground_truth, name=ds.name)
+            return pq.read_table(fpath, filters=self._which).to_pandas()
+        columns = pq.read_schema(fpath).names
+        if "person_id" in columns:
+            ids = self.table("persons")["person_id"].tolist()
+            table = pq.read_table(fpath, filters=[("person_id", "in", ids)]) if ids else \
+                pq.read_schema(fpath).empty_table()
+            return table.to_pandas()
+        if name == "plan_steps" and "plans" in self._names:
+            plans = self.table("plans")["plan_id"].tolist()
+            table = pq.read_table(fpath, filters=[("plan_id", "in", plans)]) if plans else \
+                pq.read_schema(fpath).empty_table()
+            return table.to_pandas()
+        return pq.read_table(fpath).to_pandas()
 
 
 def needs_pieces(ds) -> bool:

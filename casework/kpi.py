@@ -153,54 +153,70 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
 
 
 def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
-    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings."""
+    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings.
+
+    Long-term receipt in month m: at least 21 of the 24 months up to m in receipt, counting the receipt
+    before entry (``benefit_months``). The months in receipt within [m-23, m] are the overlaps of that
+    window with the person's receipt *islands* — benefit spells merged where they share a month — so no
+    person-month panel has to be expanded for the look-back.
+    """
     con = _con(ds, segments)
     where, params = _where(filters)
-    pm_sql = _person_months_cte(lo, hi) + f"""
-        prior AS (
-            SELECT p.*, greatest(0, least(entry_m - 1, q.m) - greatest(entry_m - benefit_months, q.m - 23) + 1)
-                   AS prior_months, q.m
-            FROM persons p JOIN (SELECT * FROM pm) q USING (person_id)),
-        ltr AS (
-            SELECT person_id, m, COUNT(*) OVER (PARTITION BY person_id ORDER BY m
-                                                RANGE BETWEEN 23 PRECEDING AND CURRENT ROW) AS observed
-            FROM pm),
-        cells AS (
-            SELECT pr.person_id, pr.m, pr.jc_id, pr.sex, pr.segment,
-                   (1970 + pr.m // 12) - pr.birth_year AS age,
-                   (l.observed + least(pr.prior_months, 24)) >= 21 AS is_ltr
-            FROM prior pr JOIN ltr l USING (person_id, m)
-            WHERE pr.m BETWEEN {lo} AND {hi})
-        SELECT COUNT(*) AS stock_months, SUM(CAST(is_ltr AS INT)) AS ltr_months
-        FROM (SELECT *, {_AGE_SQL} AS age_group FROM cells) WHERE TRUE {where}"""
-    stock_months, ltr_months = con.execute(pm_sql, params).fetchall()[0]
-    ev = _events(ds, lo, hi)
-    con.register("events", ev)
-    ev_sql = _person_months_cte(lo, hi) + f"""
-        counted AS (
-            SELECT ev.person_id, ev.m, ev.need_ending, COUNT(pm.m) AS observed
-            FROM events ev LEFT JOIN pm ON pm.person_id = ev.person_id AND pm.m BETWEEN ev.m - 23 AND ev.m
+    con.execute(_islands_sql(lo, hi))
+    prior = """greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"""
+    stock_sql = f"""
+        WITH cells AS (
+            SELECT person_id, unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(e AS BIGINT) + 1)) AS m
+            FROM isl WHERE e >= {lo}),
+        observed AS (
+            SELECT c.person_id, c.m, SUM(least(i.e, c.m) - greatest(i.s, c.m - 23) + 1) AS observed
+            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 23
+            GROUP BY c.person_id, c.m),
+        flagged AS (
+            SELECT c.m, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
+                   (c.observed + least({prior}, 24)) >= 21 AS is_ltr
+            FROM observed c JOIN persons p USING (person_id))
+        SELECT COUNT(*), SUM(CAST(is_ltr AS INT))
+        FROM (SELECT *, {_AGE_SQL} AS age_group FROM flagged) WHERE TRUE {where}"""
+    stock_months, ltr_months = con.execute(stock_sql, params).fetchall()[0]
+    con.register("events", _events(ds, lo, hi))
+    ev_sql = f"""
+        WITH counted AS (
+            SELECT ev.person_id, ev.m, ev.need_ending,
+                   coalesce(SUM(least(i.e, ev.m) - greatest(i.s, ev.m - 23) + 1), 0) AS observed
+            FROM events ev LEFT JOIN isl i ON i.person_id = ev.person_id AND i.s <= ev.m AND i.e >= ev.m - 23
             GROUP BY ev.person_id, ev.m, ev.need_ending),
-        cells AS (
+        flagged AS (
             SELECT c.*, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
-                   (c.observed + least(greatest(0, least(p.entry_m - 1, c.m)
-                        - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1), 24)) >= 21 AS is_ltr
+                   (c.observed + least({prior}, 24)) >= 21 AS is_ltr
             FROM counted c JOIN persons p USING (person_id))
         SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(need_ending AS INT))
-        FROM (SELECT *, {_AGE_SQL} AS age_group FROM cells) WHERE TRUE {where}"""
+        FROM (SELECT *, {_AGE_SQL} AS age_group FROM flagged) WHERE TRUE {where}"""
     n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(ev_sql, params).fetchall()[0])
     con.close()
     return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
 
 
-def _person_months_cte(lo: int, hi: int) -> str:
-    """``WITH pm AS (...),``: distinct person-months in receipt from 24 months before ``lo`` to ``hi``."""
+def _islands_sql(lo: int, hi: int) -> str:
+    """``isl``: each person's months in receipt from ``lo - 23`` to ``hi`` as disjoint runs [s, e].
+
+    Spells that share a month (an end and a new start in the same month) are merged, so that a month is
+    counted once however many spells touch it.
+    """
     return f"""
-        WITH pm AS (
-            SELECT DISTINCT person_id, m FROM (
-                SELECT person_id, unnest(range(CAST(greatest(s, {lo - 24}) AS BIGINT),
-                                               CAST(least(coalesce(e, {hi}), {hi}) AS BIGINT) + 1)) AS m
-                FROM spells WHERE coalesce(e, {hi}) >= {lo - 24} AND s <= {hi})),"""
+        CREATE TEMP TABLE isl AS
+        WITH sp AS (
+            SELECT person_id, greatest(s, {lo - 23}) AS s, least(coalesce(e, {hi}), {hi}) AS e
+            FROM spells WHERE coalesce(e, {hi}) >= {lo - 23} AND s <= {hi}),
+        flagged AS (
+            SELECT *, CASE WHEN s <= max(e) OVER (PARTITION BY person_id ORDER BY s, e
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                           THEN 0 ELSE 1 END AS starts_run
+            FROM sp),
+        runs AS (
+            SELECT *, SUM(starts_run) OVER (PARTITION BY person_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS run
+            FROM flagged)
+        SELECT person_id, min(s) AS s, max(e) AS e FROM runs GROUP BY person_id, run"""
 
 
 def _events(ds, lo, hi) -> pd.DataFrame:
