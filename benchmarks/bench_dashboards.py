@@ -108,6 +108,23 @@ def _prepare_quick(tmp: Path) -> Path:
     return prepare(tmp / "data")
 
 
+def _record(results, floor, warm_med, latency_ms):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _records import record
+
+    for name in READY:
+        if name == "floor":
+            continue
+        cold = results[(name, False)]
+        record("bench_dashboards.py", f"dashboard {name}: cold time-to-interactive", cold, "s",
+               ref="Voila one-cell notebook (floor)", ref_value=floor, target="≤ 1.3× floor", met=cold <= 1.3 * floor)
+        record("bench_dashboards.py", f"dashboard {name}: preheated time-to-interactive", results[(name, True)], "s",
+               ref="floor, preheated", ref_value=results[("floor", True)])
+    record("bench_dashboards.py", "dashboards: preheated median", warm_med, "s", target="≤ 1 s", met=warm_med <= 1)
+    record("bench_dashboards.py", "filter change to redrawn view (NRW)", latency_ms, "ms", target="≤ 200 ms",
+           met=latency_ms <= 200)
+
+
 def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -154,6 +171,7 @@ def main(argv=None) -> int:
     print(f"target preheated median <= 1 s: {warm_med:.2f} s -> {'met' if warm_med <= 1 else 'MISSED'}")
     print(f"filter change (NRW, sex filter) median {med:.0f} ms over {len(lat)} changes -> "
           f"{'met' if med <= 200 else 'MISSED'} (target 200 ms)")
+    _record(results, floor, warm_med, med)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

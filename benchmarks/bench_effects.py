@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
@@ -82,6 +83,15 @@ def run_engine(engine: str, rows: int, k: int) -> dict:
     return {"engine": engine, "seconds": secs, "peak_mb": peak_mb, "estimate": est, "se": se}
 
 
+def _record(line, seconds, peer, peer_seconds, target, met):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _records import record
+
+    names = {"doubleml": "DoubleML DoubleMLIRM", "econml": "EconML LinearDRLearner"}
+    record("bench_effects.py", line, seconds, "s", ref=names[peer], ref_value=peer_seconds,
+           ratio_kind="ref/figure", target=f"≥ {target}× faster, same estimate", met=met)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -115,6 +125,8 @@ def main(argv=None):
                 ratio = results[peer]["seconds"] / base["seconds"]
                 same = abs(results[peer]["estimate"] - base["estimate"]) <= 0.1 * base["se"]
                 verdict = "met" if ratio >= target and same else "MISSED"
+                _record(f"AIPW vs {peer}, {args.rows:,} rows x {args.covariates}", base["seconds"],
+                        peer, results[peer]["seconds"], target, ratio >= target and same)
                 print(f"target vs {peer}: >= {target}x faster at the same estimate -> {ratio:.1f}x, "
                       f"same estimate: {same} -> {verdict}")
     return 0

@@ -1,10 +1,19 @@
-"""Key figures at scale: casework.kpi.key_figures and the dashboards' cube, against a DuckDB scan floor.
+"""Key figures and panels at scale, out-of-core and on a Dask LocalCluster, against a DuckDB scan floor.
 
-Run: python benchmarks/bench_kpi.py [--persons 1000000]
-Generates the ``scale`` scenario (streamed to a temporary folder), then in separate subprocesses measures
-(a) the floor: one DuckDB pass over the Parquet benefit spells and employment spells (counting person-months
-and integrations without any of the definitions), (b) key_figures for one year, (c) the dashboards' KPI cube
-over all months. Seconds, peak memory (ru_maxrss) and the ratio to the floor. Single-threaded BLAS.
+Run: python benchmarks/bench_kpi.py [--persons 1000000 5000000] [--workers 2] [--data DIR]
+For each size, generates the ``scale`` scenario (60 months, 400 jobcenters) streamed to Parquet (or uses
+``--data`` for a single size), then measures, each in its own process:
+
+* floor: a DuckDB ``count(*) ... group by`` scan over the same Parquet files (benefit spells by person,
+  employment by kind) — reading the data once, applying none of the definitions;
+* ``kpi.key_figures`` for one year, embedded (pieces of 1,000,000 persons read from Parquet,
+  ``casework.engine``); target at 5 million persons: ≤ 60 s and ≤ 8 GB;
+* the jobcenter-month panel (``panel.jobcenter_months``: stock and integrations per jobcenter and month);
+* the dashboards' KPI cube over all months (in memory; only up to 1 million persons);
+* ``kpi.key_figures`` on a ``LocalCluster`` with ``--workers`` processes (same figures asserted).
+
+Seconds, peak memory (the process and its children, sampled) and the ratio to the floor; single-threaded
+BLAS. Scaling exponents over the sizes are added by run_all.py.
 """
 
 from __future__ import annotations
@@ -15,64 +24,142 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from pathlib import Path
 
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PERIOD = ("2017-01-01", "2017-12-01")
+CUBE_MAX = 1_000_000
+STEPS = ("floor", "key_figures", "panel", "cube", "cluster")
 
 
-def step(name: str, path: str) -> dict:
-    import resource
+class PeakMemory:
+    """Peak resident memory of this process and its children (Dask workers), sampled every 0.2 s."""
 
+    def __init__(self):
+        import psutil
+
+        self.me, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except Exception:  # a child may end between listing and reading
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def step(name: str, path: str, workers: int) -> dict:
+    from casework import engine
     from casework.store import Dataset
 
     ds = Dataset.open(path, verify=False)
-    t0 = time.perf_counter()
-    if name == "floor":
-        ds.sql("""SELECT sum(datediff('month', "start", coalesce("end", DATE '2030-01-01'))) FROM benefits""")
-        ds.sql("SELECT count(*) FROM employment WHERE kind IN ('svb', 'training', 'self_employed')")
-        extra = {}
-    elif name == "key_figures":
-        from casework.kpi import key_figures
+    extra = {}
+    scheduler = f"local:{workers}" if name == "cluster" else None
+    with engine.using(scheduler), PeakMemory() as mem:
+        if scheduler:
+            engine.get_client()  # the cluster's start-up is not part of the figure
+        t0 = time.perf_counter()
+        if name == "floor":
+            p = str(Path(path)).replace("'", "''")
+            ds.sql(f"SELECT person_id, count(*) FROM read_parquet('{p}/benefits.parquet') GROUP BY person_id")
+            ds.sql(f"SELECT kind, count(*) FROM read_parquet('{p}/employment.parquet') GROUP BY kind")
+        elif name in ("key_figures", "cluster"):
+            from casework.kpi import key_figures
 
-        kf = key_figures(ds, "2017-01-01", "2017-12-01").set_index("kpi")["value"]
-        extra = {"k2": float(kf["k2"])}
-    else:
-        from casework.board import kpi_cube
+            kf = key_figures(ds, *PERIOD).set_index("kpi")
+            extra = {"figures": kf["numerator"].astype(float).to_dict(), "k2": float(kf.loc["k2", "value"])}
+        elif name == "panel":
+            from casework.panel import jobcenter_months
 
-        extra = {"cells": len(kpi_cube(ds))}
-    return {"step": name, "seconds": time.perf_counter() - t0,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}
+            extra = {"rows": len(jobcenter_months(ds))}
+        else:
+            from casework.board import kpi_cube
+
+            extra = {"cells": len(kpi_cube(ds))}
+        seconds = time.perf_counter() - t0
+    engine.close()
+    return {"step": name, "seconds": seconds, "peak_mb": mem.peak / 2**20, **extra}
+
+
+def run_size(persons: int, path: str, workers: int) -> dict:
+    res = {}
+    for name in STEPS:
+        if name == "cube" and persons > CUBE_MAX:
+            continue
+        proc = subprocess.run([sys.executable, __file__, "--one", name, path, "--workers", str(workers)],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"{name} at {persons:,} persons failed: {proc.stderr[-2000:]}")
+        res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return res
+
+
+def report(persons: int, res: dict, workers: int) -> bool:
+    from _records import record
+
+    floor = res["floor"]["seconds"]
+    print(f"\n{persons:,} persons × 60 months (Parquet), one year of key figures")
+    print(f"{'step':<34} {'seconds':>8} {'peak MB':>8} {'x floor':>8}")
+    labels = {"floor": "floor: DuckDB count/group by scan", "key_figures": "key_figures, embedded pieces",
+              "panel": "jobcenter-month panel", "cube": "dashboards' KPI cube (all months)",
+              "cluster": f"key_figures, LocalCluster({workers})"}
+    for name, r in res.items():
+        print(f"{labels[name]:<34} {r['seconds']:8.1f} {r['peak_mb']:8.0f} {r['seconds'] / floor:8.1f}")
+        if name != "floor":
+            target = "≤ 60 s" if name == "key_figures" and persons >= 5_000_000 else None
+            record("bench_kpi.py", f"{labels[name]}, {persons:,} persons", r["seconds"], "s",
+                   ref="DuckDB count/group by scan", ref_value=floor, size=persons, step=labels[name],
+                   target=target, met=(r["seconds"] <= 60) if target else None)
+    kf = res["key_figures"]
+    big = persons >= 5_000_000
+    record("bench_kpi.py", f"key_figures peak memory, {persons:,} persons", kf["peak_mb"], "MB",
+           target="≤ 8,192 MB" if big else None, met=(kf["peak_mb"] <= 8192) if big else None)
+    same = kf["figures"] == res["cluster"]["figures"]
+    print(f"K2 2017 = {kf['k2']:.4f}; embedded and cluster figures identical: {same}")
+    return same
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--persons", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--data", default=None, help="an existing 'scale' dataset (one size only; skips generation)")
     ap.add_argument("--one", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(step(*args.one)))
+        print(json.dumps(step(*args.one, args.workers)))
         return 0
     from casework import synth
 
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        synth.generate("scale", seed=1, persons=args.persons, progress=False, out=f"{tmp}/ds")
-        print(f"generated {args.persons:,} persons in {time.perf_counter() - t0:.0f} s")
-        res = {}
-        for name in ("floor", "key_figures", "cube"):
-            proc = subprocess.run([sys.executable, __file__, "--one", name, f"{tmp}/ds"], capture_output=True,
-                                  text=True)
-            if proc.returncode:
-                print(f"{name} failed: {proc.stderr[-1500:]}")
-                return 1
-            res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    floor = res["floor"]["seconds"]
-    print(f"{'step':<14} {'seconds':>8} {'peak MB':>8} {'x floor':>8}")
-    for name, r in res.items():
-        print(f"{name:<14} {r['seconds']:8.1f} {r['peak_mb']:8.0f} {r['seconds'] / floor:8.1f}")
-    print(f"K2 2017 = {res['key_figures']['k2']:.3f}; cube cells: {res['cube']['cells']:,}")
-    return 0
+    ok = True
+    for persons in args.persons:
+        with tempfile.TemporaryDirectory(dir=os.environ.get("CASEWORK_BENCH_TMP")) as tmp:
+            path = args.data
+            if path is None:
+                t0 = time.perf_counter()
+                path = str(Path(tmp) / "ds")
+                synth.generate("scale", seed=1, persons=persons, progress=False, out=path)
+                print(f"generated {persons:,} persons in {time.perf_counter() - t0:.0f} s")
+            ok &= report(persons, run_size(persons, path, args.workers), args.workers)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -62,6 +62,20 @@ async def _run(url: str, n: int) -> list[float | None]:
     return list(times)
 
 
+def _record(n, board, ok, p95, alive, rss0, rss_after):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _records import record
+
+    record("bench_load.py", f"{n} concurrent '{board}' sessions rendered", len(ok), "sessions",
+           target=f"{n} of {n}", met=len(ok) == n)
+    if ok:
+        record("bench_load.py", f"{n} sessions: time-to-interactive median", statistics.median(ok), "s")
+        record("bench_load.py", f"{n} sessions: time-to-interactive p95", p95, "s")
+    record("bench_load.py", "kernels alive after idle culling", alive, "kernels", target="0", met=alive == 0)
+    record("bench_load.py", "Voila server memory after culling", rss_after, "MB", ref="before the sessions",
+           ref_value=rss0, target="within 150 MB of the start", met=rss_after - rss0 < 150)
+
+
 def main(argv=None) -> int:
     import psutil
 
@@ -123,6 +137,7 @@ def main(argv=None) -> int:
     print(f"kernels alive right after the sessions: {kernels_peak}; after idle culling ({CULL_S} s): {len(alive)}")
     print(f"server RSS: {rss0:.0f} MB before, {rss_peak:.0f} MB at the peak, {rss_after:.0f} MB after culling "
           f"(bound stated in docs/security.md: within 150 MB of the start)")
+    _record(n, args.board, ok, p95, len(alive), rss0, rss_after)
     if errors:
         print(f"server errors ({len(errors)}), first: {errors[0][:300]}  (log: {log_path})")
     return 0 if len(ok) == n and not alive and rss_after - rss0 < 150 else 1

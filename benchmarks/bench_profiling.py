@@ -15,6 +15,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _records import record  # noqa: E402
 
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
@@ -101,6 +105,14 @@ def main(argv=None) -> int:
           f"  = {p['seconds'] / f['seconds']:.1f}x the floor (it fits 1 + 3 calibration folds)")
     print(f"LatentClassModel, classes by BIC 1..8                    {lc['seconds']:7.1f} s  {lc['peak_mb']:7.0f} MB"
           f"  classes {lc['classes']}, ARI vs simulated truth {lc['ari']:.3f}")
+    n = args.persons
+    record("bench_profiling.py", f"StatisticalProfiler fit + score, {n:,} persons", p["seconds"], "s",
+           ref="LogisticRegression fit on the design matrix", ref_value=f["seconds"], size=n,
+           step="statistical profiling")
+    record("bench_profiling.py", f"StatisticalProfiler peak memory, {n:,} persons", p["peak_mb"], "MB",
+           ref="floor's peak", ref_value=f["peak_mb"])
+    record("bench_profiling.py", f"LatentClassModel (BIC 1..8), {lca_n:,} persons, ARI {lc['ari']:.2f}",
+           lc["seconds"], "s", size=lca_n, step="latent classes")
     return 0
 
 

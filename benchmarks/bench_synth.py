@@ -15,6 +15,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _records import record  # noqa: E402
 
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
@@ -72,6 +76,15 @@ def main(argv=None) -> list[dict]:
         ok = "" if n != 1_000_000 else ("met" if r["seconds_generate"] < 60 and r["peak_memory_gb"] < 8 else "MISSED")
         print(f"{n:>10,} {r['seconds_generate']:>8} {r['persons_per_second']:>10,} {r['peak_memory_gb']:>8} "
               f"{r['tables_memory_gb']:>9}  {ok}")
+        one_m = n == 1_000_000
+        record("bench_synth.py", f"synthetic population, {n:,} persons", r["seconds_generate"], "s", size=n,
+               step="synthetic population", target="< 60 s" if one_m else None,
+               met=(r["seconds_generate"] < 60) if one_m else None)
+        record("bench_synth.py", f"synthetic population, {n:,} persons: throughput", r["persons_per_second"],
+               "persons/s")
+        record("bench_synth.py", f"synthetic population, {n:,} persons: peak memory", r["peak_memory_gb"] * 1024,
+               "MB", target="< 8,192 MB" if one_m else None,
+               met=(r["peak_memory_gb"] < 8) if one_m else None)
     return results
 
 

@@ -1,10 +1,12 @@
-"""`make bench`: run every benchmark at full size and collect what they print.
+"""`make bench`: run every benchmark at full size and print one table.
 
-Each benchmark is its own script (so its peak memory is its own) and prints its
-figures together with the floor or peer it was measured against in the same run
-and the ratio. This runner executes them in turn with single-threaded BLAS, tees
-their output, and writes the whole report to benchmarks/results/report.md
-(git-ignored). Pass --quick for reduced sizes (a smoke run).
+Each benchmark is its own script (so its peak memory is its own); it prints its
+figures and records each one, with the floor or peer measured in the same run,
+through benchmarks/_records.py. This runner executes them in turn with
+single-threaded BLAS, then prints the combined table with a scaling exponent for
+every step timed at several sizes, and writes it to benchmarks/results/bench.md
+and bench.json (git-ignored); the scripts' raw output goes to report.md. Pass
+--quick for reduced sizes (a smoke run), --only to run some scripts.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import _records  # noqa: E402
 
 #: script -> (full-size arguments, quick arguments)
 BENCHMARKS = {
-    "bench_synth.py": ([], ["--sizes", "100000"]),
+    "bench_synth.py": ([], ["--sizes", "20000", "50000", "100000"]),
     "bench_profiling.py": ([], ["--persons", "100000"]),
     "bench_effects.py": ([], ["--rows", "200000"]),
-    "bench_kpi.py": ([], ["--persons", "200000"]),
+    "bench_kpi.py": ([], ["--persons", "20000", "50000"]),
     "bench_dashboards.py": ([], ["--quick"]),
     "bench_load.py": ([], ["--quick"]),
     "bench_fuzz.py": ([], ["--quick"]),
@@ -34,14 +38,28 @@ BENCHMARKS = {
 }
 
 
+def _machine() -> dict:
+    mem = "?"
+    try:
+        kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        mem = f"{kb / 2**20:.0f} GB"
+    except (OSError, StopIteration):
+        pass
+    return {"host": platform.node(), "cores": os.cpu_count(), "memory": mem, "python": platform.python_version(),
+            "date": f"{dt.datetime.now():%d.%m.%Y %H:%M}", "blas threads": 1}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", nargs="*", default=None)
     args = ap.parse_args(argv)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
+    records_path = out_dir / "records.jsonl"
+    records_path.write_text("", encoding="utf-8")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           _records.RECORDS_ENV: str(records_path)}
     report = [f"# Benchmark report {dt.datetime.now():%d.%m.%Y %H:%M}", "",
               f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
               "single-threaded BLAS.", ""]
@@ -65,7 +83,10 @@ def main(argv=None) -> int:
             print(proc.stderr[-3000:], file=sys.stderr)
         report += [f"## {script} ({secs:.0f} s, exit {proc.returncode})", "", "```", proc.stdout.strip(), "```", ""]
     (out_dir / "report.md").write_text("\n".join(report), encoding="utf-8")
-    print(f"report written to {out_dir / 'report.md'}")
+    records = _records.load(records_path)
+    md, js = _records.write(records, out_dir, _machine())
+    print(md.read_text(encoding="utf-8"))
+    print(f"table written to {md} and {js}; raw output in {out_dir / 'report.md'}")
     return 1 if failed else 0
 
 
