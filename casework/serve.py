@@ -98,8 +98,8 @@ def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", p
            "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']"]
     if preheat:
         cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={pool_size}"]
-    token = token if token is not None else ""
-    cmd.append(f"--ServerApp.token={token}" if token else "--ServerApp.token=")
+    # Voila's standalone server reads its own Voila.token (ServerApp.token is ignored by it)
+    cmd.append(f"--Voila.token={token or ''}")
     return cmd
 
 

@@ -40,7 +40,7 @@ def test_other_hosts_need_a_token():
     with pytest.raises(ValueError, match="token"):
         voila_command(host="0.0.0.0")
     cmd = voila_command(host="0.0.0.0", token="s3cret-token-value", base_url="/boards/")
-    assert "--ServerApp.token=s3cret-token-value" in cmd and "--Voila.base_url=/boards/" in cmd
+    assert "--Voila.token=s3cret-token-value" in cmd and "--Voila.base_url=/boards/" in cmd
 
 
 def test_template_makes_no_external_requests(tmp_path):
