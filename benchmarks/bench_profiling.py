@@ -1,6 +1,6 @@
 """Profiling at scale: statistical profiler fit + score at 1,000,000 persons, latent classes at 100,000.
 
-Run: python benchmarks/bench_profiling.py [--persons 1000000] [--lca-persons 100000]
+Run: python benchmarks/bench_profiling.py [--persons 100000 1000000] [--lca-persons 100000]
 Each step runs in its own subprocess (peak memory = ru_maxrss of that step). The floor, measured in the same
 run on the same design matrix: a plain scikit-learn LogisticRegression fit (lbfgs, default settings). The
 data are drawn like the synthetic population's baseline (needs, covariates) with a logistic outcome, so that
@@ -81,36 +81,38 @@ def step(name: str, n: int) -> dict:
             "rows_per_s": n / secs if np.isfinite(secs) and secs > 0 else float("nan")}
 
 
+def _run(name: str, n: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--one", name, str(n)], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{name} at {n:,} failed: {proc.stderr[-1500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--lca-persons", type=int, default=100_000)
     ap.add_argument("--one", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
         print(json.dumps(step(args.one[0], int(args.one[1]))))
         return 0
-    res = {}
-    lca_n = min(args.lca_persons, args.persons)
-    for name, n in (("floor", args.persons), ("profiler", args.persons), ("lca", lca_n)):
-        proc = subprocess.run([sys.executable, __file__, "--one", name, str(n)], capture_output=True, text=True)
-        if proc.returncode:
-            print(f"{name} failed: {proc.stderr[-1500:]}")
-            return 1
-        res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    f, p, lc = res["floor"], res["profiler"], res["lca"]
-    print(f"Profiling, single-threaded BLAS, {args.persons:,} persons (LCA {lca_n:,})")
-    print(f"floor: plain LogisticRegression fit on the design matrix  {f['seconds']:7.1f} s  {f['peak_mb']:7.0f} MB")
-    print(f"StatisticalProfiler(logit, calibrated) fit + score      {p['seconds']:7.1f} s  {p['peak_mb']:7.0f} MB"
-          f"  = {p['seconds'] / f['seconds']:.1f}x the floor (it fits 1 + 3 calibration folds)")
+    lca_n = min(args.lca_persons, max(args.persons))
+    print(f"Profiling, single-threaded BLAS (LCA at {lca_n:,} persons)")
+    for n in args.persons:
+        f, p = _run("floor", n), _run("profiler", n)
+        print(f"{n:>10,} floor: plain LogisticRegression fit on the design matrix  {f['seconds']:7.1f} s  "
+              f"{f['peak_mb']:7.0f} MB")
+        print(f"{n:>10,} StatisticalProfiler(logit, calibrated) fit + score      {p['seconds']:7.1f} s  "
+              f"{p['peak_mb']:7.0f} MB  = {p['seconds'] / f['seconds']:.1f}x the floor (1 + 3 calibration fits)")
+        record("bench_profiling.py", f"StatisticalProfiler fit + score, {n:,} persons", p["seconds"], "s",
+               ref="LogisticRegression fit on the design matrix", ref_value=f["seconds"], size=n,
+               step="statistical profiling")
+        record("bench_profiling.py", f"StatisticalProfiler peak memory, {n:,} persons", p["peak_mb"], "MB",
+               ref="floor's peak", ref_value=f["peak_mb"])
+    lc = _run("lca", lca_n)
     print(f"LatentClassModel, classes by BIC 1..8                    {lc['seconds']:7.1f} s  {lc['peak_mb']:7.0f} MB"
           f"  classes {lc['classes']}, ARI vs simulated truth {lc['ari']:.3f}")
-    n = args.persons
-    record("bench_profiling.py", f"StatisticalProfiler fit + score, {n:,} persons", p["seconds"], "s",
-           ref="LogisticRegression fit on the design matrix", ref_value=f["seconds"], size=n,
-           step="statistical profiling")
-    record("bench_profiling.py", f"StatisticalProfiler peak memory, {n:,} persons", p["peak_mb"], "MB",
-           ref="floor's peak", ref_value=f["peak_mb"])
     record("bench_profiling.py", f"LatentClassModel (BIC 1..8), {lca_n:,} persons, ARI {lc['ari']:.2f}",
            lc["seconds"], "s", size=lca_n, step="latent classes")
     return 0

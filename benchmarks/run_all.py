@@ -6,7 +6,8 @@ through benchmarks/_records.py. This runner executes them in turn with
 single-threaded BLAS, then prints the combined table with a scaling exponent for
 every step timed at several sizes, and writes it to benchmarks/results/bench.md
 and bench.json (git-ignored); the scripts' raw output goes to report.md. Pass
---quick for reduced sizes (a smoke run), --only to run some scripts.
+--quick for reduced sizes (a smoke run), --only to run some scripts, --append to
+add to the records of an earlier partial run (one table from several sittings).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import _records  # noqa: E402
 #: script -> (full-size arguments, quick arguments)
 BENCHMARKS = {
     "bench_synth.py": ([], ["--sizes", "20000", "50000", "100000"]),
-    "bench_profiling.py": ([], ["--persons", "100000"]),
+    "bench_profiling.py": ([], ["--persons", "20000", "50000", "--lca-persons", "20000"]),
     "bench_effects.py": ([], ["--rows", "200000"]),
     "bench_kpi.py": ([], ["--persons", "20000", "50000"]),
     "bench_dashboards.py": ([], ["--quick"]),
@@ -53,11 +54,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--append", action="store_true", help="keep the records of an earlier (partial) run")
     args = ap.parse_args(argv)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     records_path = out_dir / "records.jsonl"
-    records_path.write_text("", encoding="utf-8")
+    if not args.append:
+        records_path.write_text("", encoding="utf-8")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            _records.RECORDS_ENV: str(records_path)}
     report = [f"# Benchmark report {dt.datetime.now():%d.%m.%Y %H:%M}", "",
@@ -82,7 +85,9 @@ def main(argv=None) -> int:
             failed += 1
             print(proc.stderr[-3000:], file=sys.stderr)
         report += [f"## {script} ({secs:.0f} s, exit {proc.returncode})", "", "```", proc.stdout.strip(), "```", ""]
-    (out_dir / "report.md").write_text("\n".join(report), encoding="utf-8")
+    raw = out_dir / "report.md"
+    earlier = raw.read_text(encoding="utf-8") + "\n" if args.append and raw.exists() else ""
+    raw.write_text(earlier + "\n".join(report), encoding="utf-8")
     records = _records.load(records_path)
     md, js = _records.write(records, out_dir, _machine())
     print(md.read_text(encoding="utf-8"))
