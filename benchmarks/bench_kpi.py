@@ -6,8 +6,10 @@ For each size, generates the ``scale`` scenario (60 months, 400 jobcenters) stre
 
 * floor: a DuckDB ``count(*) ... group by`` scan over the same Parquet files (benefit spells by person,
   employment by kind) — reading the data once, applying none of the definitions;
-* ``kpi.key_figures`` for one year, embedded (pieces of 1,000,000 persons read from Parquet,
-  ``casework.engine``); target at 5 million persons: ≤ 60 s and ≤ 8 GB;
+* ``kpi.key_figures`` for one year, embedded, out-of-core: pieces of ``--piece-persons`` (default
+  500,000, so that every size from a million on takes the same path) — the first call includes the one
+  pass that splits the person tables by piece (``casework.engine.piece_files``); target at 5 million
+  persons: ≤ 60 s and ≤ 8 GB;
 * the jobcenter-month panel (``panel.jobcenter_months``: stock and integrations per jobcenter and month);
 * the dashboards' KPI cube over all months (in memory; only up to 1 million persons);
 * ``kpi.key_figures`` on a ``LocalCluster`` with ``--workers`` processes (same figures asserted).
@@ -33,6 +35,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PERIOD = ("2017-01-01", "2017-12-01")
+PARTITION_ENV = "CASEWORK_PARTITION_PERSONS"
 CUBE_MAX = 1_000_000
 STEPS = ("floor", "key_figures", "panel", "cube", "cluster")
 
@@ -99,13 +102,13 @@ def step(name: str, path: str, workers: int) -> dict:
     return {"step": name, "seconds": seconds, "peak_mb": mem.peak / 2**20, **extra}
 
 
-def run_size(persons: int, path: str, workers: int) -> dict:
+def run_size(persons: int, path: str, workers: int, piece_persons: int) -> dict:
     res = {}
     for name in STEPS:
         if name == "cube" and persons > CUBE_MAX:
             continue
         proc = subprocess.run([sys.executable, __file__, "--one", name, path, "--workers", str(workers)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env={**os.environ, PARTITION_ENV: str(piece_persons)})
         if proc.returncode:
             raise RuntimeError(f"{name} at {persons:,} persons failed: {proc.stderr[-2000:]}")
         res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -141,6 +144,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, nargs="+", default=[1_000_000, 5_000_000])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--piece-persons", type=int, default=500_000,
+                    help="persons per piece (default 500,000: every size from 1M runs the out-of-core path)")
     ap.add_argument("--data", default=None, help="an existing 'scale' dataset (one size only; skips generation)")
     ap.add_argument("--one", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
                 path = str(Path(tmp) / "ds")
                 synth.generate("scale", seed=1, persons=persons, progress=False, out=path)
                 print(f"generated {persons:,} persons in {time.perf_counter() - t0:.0f} s")
-            ok &= report(persons, run_size(persons, path, args.workers), args.workers)
+            ok &= report(persons, run_size(persons, path, args.workers, args.piece_persons), args.workers)
     return 0 if ok else 1
 
 

@@ -170,14 +170,17 @@ class PartitionRef:
     path: str | None = None
     tables: dict | None = field(default=None, compare=False)
     ground_truth: dict | None = field(default=None, compare=False)
+    piece_files: str | None = None  # folder written by piece_files(): <table>/piece=<index>/*.parquet
+    index: int | None = None
 
     def load(self):
         """The piece as an in-memory Dataset."""
-        from casework.store import Dataset
-
         if self.tables is not None:
             return Dataset.from_tables(self.tables, ground_truth=self.ground_truth, name="piece")
-        return _read_piece(Path(self.path), self.jc_ids, self.id_range)
+        source = Dataset.open(Path(self.path), verify=False)
+        if self.piece_files is not None:
+            return _PieceDataset(source, self.jc_ids, self.id_range, Path(self.piece_files), self.index)
+        return _PieceDataset(source, self.jc_ids, self.id_range)
 
 
 def pieces(ds, max_persons: int | None = None) -> list[tuple[tuple[str, ...], tuple[str, str] | None]]:
@@ -243,18 +246,15 @@ def _slice_tables(ds, jc_ids, id_range) -> dict:
     return out
 
 
-def _read_piece(path: Path, jc_ids: tuple[str, ...], id_range):
-    return _PieceDataset(Dataset.open(path, verify=False), jc_ids, id_range)
-
-
 class _PieceDataset(Dataset):
     """The rows of one piece, read from the Parquet files table by table when first used (pyarrow
     filters, so the dtypes are those of ``Dataset.table``); a call that needs two tables reads two."""
 
-    def __init__(self, source, jc_ids, id_range):
+    def __init__(self, source, jc_ids, id_range, piece_files: Path | None = None, index: int | None = None):
         super().__init__(meta=source.meta, name=source.name, ground_truth=source.ground_truth)
         self._source = source.path
         self._names = source.tables
+        self._piece_files, self._index = piece_files, index
         self._which = [("jc_id", "in", list(jc_ids))]
         if id_range is not None:
             self._which += [("person_id", ">=", id_range[0]), ("person_id", "<=", id_range[1])]
@@ -279,6 +279,8 @@ class _PieceDataset(Dataset):
         import pyarrow.parquet as pq
 
         fpath = self._source / f"{name}.parquet"
+        if self._piece_files is not None and (self._piece_files / name).is_dir():
+            return _read_piece_file(self._piece_files / name / f"piece={self._index}", fpath)
         if name == "persons":
             return pq.read_table(fpath, filters=self._which).to_pandas()
         columns = pq.read_schema(fpath).names
@@ -295,6 +297,96 @@ class _PieceDataset(Dataset):
         return pq.read_table(fpath).to_pandas()
 
 
+def _read_piece_file(folder: Path, original: Path) -> pd.DataFrame:
+    """One table of one piece, in the original row order and with the original columns and types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(original)
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return schema.empty_table().to_pandas()
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    table = table.take(pc.sort_indices(table, sort_keys=[("file_row_number", "ascending")]))
+    return table.select(schema.names).cast(schema).to_pandas()
+
+
+def piece_files(ds, specs, tables: Sequence[str] | None = None) -> Path:
+    """Split person-level tables of ``ds`` by piece, in one pass per table (DuckDB, out-of-core).
+
+    Reading a piece then touches only its own files, so the work grows linearly with the data instead of
+    with pieces × data. ``tables``: which tables to split (default: all person-level ones); each is written
+    once per dataset state and piece layout under ``<dataset>/.pieces/`` — person-level data beside the
+    tables they come from, never among the results; a temporary folder when the dataset folder is
+    read-only. Rows keep their file row number so that a piece is read back in the original order.
+    """
+    import hashlib
+    import json
+    import tempfile
+
+    key = hashlib.sha1((ds.path / "manifest.json").read_bytes() + json.dumps(specs).encode()).hexdigest()[:16]
+    try:
+        root = ds.path / ".pieces" / key
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        root = Path(tempfile.gettempdir()) / f"casework-pieces-{key}"
+        root.mkdir(parents=True, exist_ok=True)
+    wanted = [t for t in (tables or ds.tables) if t in ds.tables and not (root / t).is_dir()]
+    if wanted:
+        _write_piece_files(ds, specs, root, wanted)
+    return root
+
+
+def _write_piece_files(ds, specs, root: Path, tables: list[str]) -> None:
+    import shutil
+    import tempfile
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    keys = _person_keys(ds)
+    index = pd.Series(-1, index=keys.index)
+    for i, (jcs, id_range) in enumerate(specs):
+        inside = keys["jc_id"].isin(jcs)
+        if id_range is not None:
+            inside &= keys["person_id"].between(*id_range)
+        index[inside] = i
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        con.register("piece_of", pd.DataFrame({"person_id": keys["person_id"], "piece": index.to_numpy()}))
+        for name in tables:
+            query = _split_query(ds, name, pq.read_schema(ds.path / f"{name}.parquet").names)
+            if query is None:
+                continue  # network tables are read whole
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.writing."))
+            try:
+                target = str(tmp / name).replace("'", "''")
+                con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY (piece))")
+                if not (tmp / name).exists():
+                    (tmp / name).mkdir()  # an empty table
+                if not (root / name).exists():  # another process may have finished first
+                    os.replace(tmp / name, root / name)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        con.close()
+
+
+def _split_query(ds, name: str, columns: list[str]) -> str | None:
+    def source(table: str, numbered: bool = False) -> str:
+        path = str(ds.path / f"{table}.parquet").replace("'", "''")
+        return f"read_parquet('{path}'{', file_row_number = true' if numbered else ''})"
+
+    if "person_id" in columns:
+        return f"SELECT t.*, p.piece FROM {source(name, True)} t JOIN piece_of p USING (person_id)"
+    if name == "plan_steps" and "plans" in ds.tables:
+        return (f"SELECT t.*, p.piece FROM {source(name, True)} t JOIN (SELECT plan_id, piece FROM "
+                f"{source('plans')} JOIN piece_of USING (person_id)) p USING (plan_id)")
+    return None
+
+
 def needs_pieces(ds) -> bool:
     """Whether work on ``ds`` is split: on a cluster always, embedded only when it has more persons than a piece."""
     if is_distributed():
@@ -308,11 +400,22 @@ def needs_pieces(ds) -> bool:
     return n > partition_persons()
 
 
-def map_partitions(ds, func: Callable, *args, desc: str | None = None, **kwargs) -> list:
-    """``func(piece, *args, **kwargs)`` for every piece of ``ds`` (or once on ``ds`` when it is not split)."""
+def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: Sequence[str] | None = None,
+                   **kwargs) -> list:
+    """``func(piece, *args, **kwargs)`` for every piece of ``ds`` (or once on ``ds`` when it is not split).
+
+    ``tables``: the tables ``func`` reads (a hint: only those are split into piece files on disk; others
+    are still readable, by filtering the whole file).
+    """
     if not needs_pieces(ds):
         return [func(ds, *args, **kwargs)]
-    refs = [partition(ds, jcs, id_range) for jcs, id_range in pieces(ds)]
+    specs = pieces(ds)
+    if ds.path is not None and not ds._frames:
+        root = str(piece_files(ds, specs, tables))
+        refs = [PartitionRef(jcs, rng, path=str(ds.path), piece_files=root, index=i)
+                for i, (jcs, rng) in enumerate(specs)]
+    else:
+        refs = [partition(ds, jcs, id_range) for jcs, id_range in specs]
     return run(_PieceCall(func, args, kwargs), refs, desc=desc, progress=len(refs) > 4)
 
 

@@ -137,7 +137,8 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     """
     lo, hi = _ord(start), _ord(end)
     n_months = hi - lo + 1
-    parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, desc="Kennzahlen")
+    parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, desc="Kennzahlen",
+                                  tables=("persons", "benefits", "employment"))
     stock_months, ltr_months, n_int, n_ltr_int, n_need = (int(sum(col)) for col in zip(*parts))
     avg, avg_ltr = stock_months / n_months, ltr_months / n_months
     rows = [("integrations", n_int, n_int, np.nan), ("avg_stock", avg, stock_months, n_months),

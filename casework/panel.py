@@ -37,6 +37,8 @@ __all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL
            "jobcenter_months", "month_ordinal", "WINDOW_MONTHS", "HORIZON_MONTHS"]
 
 WINDOW_MONTHS = 3
+#: The tables a cohort is built from.
+COHORT_TABLES = ("persons", "assessments", "employment", "benefits", "referrals", "offers")
 HORIZON_MONTHS = 12
 
 NEED_COVARIATES = [S.NEED_COLUMNS[k] for k in S.NEEDS]
@@ -107,7 +109,7 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
 
     lo, hi = cohort_window(ds, cohort_start, cohort_end)
     data_end = _data_end(ds)
-    parts = engine.map_partitions(ds, cohort_piece, lo, hi, data_end, desc="Kohorte")
+    parts = engine.map_partitions(ds, cohort_piece, lo, hi, data_end, desc="Kohorte", tables=COHORT_TABLES)
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
@@ -225,7 +227,8 @@ def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
         start, end = (first if start is None else start), (last if end is None else end)
     lo = int(month_ordinal([pd.Timestamp(start)])[0])
     hi = int(month_ordinal([pd.Timestamp(end)])[0])
-    parts = engine.map_partitions(ds, _jobcenter_months_piece, lo, hi, desc="Jobcenter-Monate")
+    parts = engine.map_partitions(ds, _jobcenter_months_piece, lo, hi, desc="Jobcenter-Monate",
+                                  tables=("persons", "benefits", "employment"))
     if len(parts) == 1:
         return parts[0]
     # a large jobcenter may be cut into several pieces of persons: add their counts up

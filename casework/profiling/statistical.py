@@ -126,10 +126,11 @@ class StatisticalProfiler(ClassifierMixin, BaseEstimator):
         scores are the same either way.
         """
         from casework import engine
-        from casework.panel import _data_end, cohort_window
+        from casework.panel import COHORT_TABLES, _data_end, cohort_window
 
         lo, hi = cohort_window(ds, cohort_start, cohort_end)
-        parts = engine.map_partitions(ds, _score_piece, self, lo, hi, _data_end(ds), desc="Profiling")
+        parts = engine.map_partitions(ds, _score_piece, self, lo, hi, _data_end(ds), desc="Profiling",
+                                      tables=COHORT_TABLES)
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
