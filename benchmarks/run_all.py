@@ -26,6 +26,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import _records  # noqa: E402
 
+#: Longest a single benchmark script may run (seconds); a script that takes longer fails the run.
+LIMIT_S = 3 * 3600
 #: script -> (full-size arguments, quick arguments)
 BENCHMARKS = {
     "bench_synth.py": ([], ["--sizes", "20000", "50000", "100000"]),
@@ -78,7 +80,11 @@ def main(argv=None) -> int:
         cmd = [sys.executable, str(path), *(quick if args.quick else full)]
         print(f"== {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=LIMIT_S)
+        except subprocess.TimeoutExpired as exc:  # every benchmark is bounded in time
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            proc = subprocess.CompletedProcess(cmd, 124, out, f"stopped after {LIMIT_S} s")
         secs = time.perf_counter() - t0
         print(proc.stdout, flush=True)
         if proc.returncode:
