@@ -396,7 +396,7 @@ def needs_pieces(ds) -> bool:
 
         n = pq.ParquetFile(ds.path / "persons.parquet").metadata.num_rows
     else:
-        n = len(ds.table("persons"))
+        n = len(ds._frames["persons"]) if "persons" in ds._frames else len(ds.table("persons"))
     return n > partition_persons()
 
 
