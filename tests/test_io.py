@@ -577,25 +577,34 @@ HOSTILE = ["truncate", "junk_bytes", "comma_separated", "tab_separated", "huge_f
                         min_size=1, max_size=3),
        n=st.integers(1, 12), encoding=st.sampled_from(["cp1252", "utf-8", "utf-8-sig"]), seed=st.integers(0, 999))
 def test_fuzz_hostile_files_never_crash_and_lose_nothing(changes, n, encoding, seed):
-    """Any damage ends in accepted + quarantined = input, or a ValueError naming the file — nothing else."""
+    """Through `casework import`: any damage ends in accepted + quarantined = input (import_report.json), or
+    exit 1 with an error naming the file and nothing written — never a traceback."""
+    import contextlib
+    import io as stdio
+
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        write_csv(make_export(n, seed=seed)["kunden"], d / "kunden.csv", encoding=encoding)
-        data = (d / "kunden.csv").read_bytes()
+        (d / "src").mkdir()
+        write_csv(make_export(n, seed=seed)["kunden"], d / "src" / "kunden.csv", encoding=encoding)
+        data = (d / "src" / "kunden.csv").read_bytes()
         for kind, at, size in changes:
             data = _mutate(data, kind, at, size)
-        (d / "kunden.csv").write_bytes(data)
-        try:
-            r = io.import_source(d, _persons_only(), d / "out", progress=False)
-        except ValueError as exc:
-            assert "kunden.csv" in str(exc), str(exc)
-            assert not (d / "out").exists()  # nothing half-written
+        (d / "src" / "kunden.csv").write_bytes(data)
+        (d / "mapping.yaml").write_text(yaml.safe_dump(_persons_only(), allow_unicode=True), encoding="utf-8")
+        err, out = stdio.StringIO(), stdio.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            code = main(["import", str(d / "src"), "--mapping", str(d / "mapping.yaml"), "--out", str(d / "out")])
+        if not (d / "out").exists():
+            assert code == 1 and "casework import:" in err.getvalue() and "kunden.csv" in err.getvalue(), \
+                (code, err.getvalue())
             return
-        stats = r.tables["persons"]
-        assert stats["input"] == stats["accepted"] + stats["quarantined"]
-        q = r.quarantine
-        assert len(q[q["table"] == "persons"]["row"].unique()) == stats["quarantined"]
-        assert q["reason"].str.len().gt(0).all() and q["row"].notna().all()
+        assert "Traceback" not in err.getvalue()
+        report = json.loads((d / "out" / "import_report.json").read_text(encoding="utf-8"))
+        stats = report["tables"]["persons"]
+        assert stats["balanced"] and stats["input"] == stats["accepted"] + stats["quarantined"]
+        q = pd.read_csv(d / "out" / "quarantine.csv", sep=";", encoding="utf-8-sig", dtype=str)
+        assert q.loc[q["table"] == "persons", "row"].nunique() == stats["quarantined"]
+        assert q["reason"].notna().all() and q["row"].notna().all()
         written = Dataset.open(d / "out").table("persons")
         assert len(written) == stats["accepted"] and written["person_id"].is_unique
 
