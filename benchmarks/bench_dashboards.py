@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -33,30 +31,19 @@ READY = {"floor": "text=FLOOR READY", "index": ".cw-card", "pankow": "[data-kpi=
          "gelsenkirchen": "[data-kpi='k2'] .cw-value", "teilhabe_nrw": "[data-kpi='k2'] .cw-value"}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(folder: Path, data: Path, preheat: bool):
-    from casework.serve import prepare_template, voila_command, voila_env
+    from casework.serve import free_port, prepare_template, voila_command, voila_env, wait_until_serving
 
-    port = _port()
+    port = free_port()
     jp = prepare_template(Path(tempfile.mkdtemp()))
     cmd = voila_command(folder, port=port, preheat=preheat, pool_size=1)
     proc = subprocess.Popen(cmd, env=voila_env(jp, data), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.2)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc=proc, timeout=120)
+    except (RuntimeError, TimeoutError):
+        proc.kill()
+        raise
     if preheat:
         time.sleep(15)  # let the pools fill (one kernel per notebook executes it in advance)
     return proc, f"http://127.0.0.1:{port}/voila/render/"

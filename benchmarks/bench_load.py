@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +27,6 @@ sys.path.insert(0, str(ROOT))
 CULL_S = 150
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _session(browser, url: str) -> float | None:
@@ -79,7 +70,7 @@ def _record(n, board, ok, p95, alive, rss0, rss_after):
 def main(argv=None) -> int:
     import psutil
 
-    from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
+    from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=20)
@@ -93,7 +84,7 @@ def main(argv=None) -> int:
         from tests.board_data import prepare
 
         data, n = prepare(Path(tempfile.mkdtemp()) / "data"), 4
-    port = _port()
+    port = free_port()
     cmd = voila_command(DASHBOARDS, port=port, preheat=False)
     cmd = [c for c in cmd if "cull" not in c] + [f"--MappingKernelManager.cull_idle_timeout={CULL_S}",
                                                  "--MappingKernelManager.cull_interval=10"]
@@ -103,12 +94,7 @@ def main(argv=None) -> int:
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = psutil.Process(proc.pid)
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc=proc, timeout=120, log_path=log_path)
         rss0 = server.memory_info().rss / 2**20
         times = asyncio.run(_run(f"http://127.0.0.1:{port}/voila/render/{args.board}.ipynb", n))
         kernels_peak = len([c for c in server.children(recursive=True) if "ipykernel" in " ".join(c.cmdline())])

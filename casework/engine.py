@@ -183,11 +183,12 @@ class PartitionRef:
         return _PieceDataset(source, self.jc_ids, self.id_range)
 
 
-def pieces(ds, max_persons: int | None = None) -> list[tuple[tuple[str, ...], tuple[str, str] | None]]:
+def pieces(ds, max_persons: int | None = None, keys: pd.DataFrame | None = None
+           ) -> list[tuple[tuple[str, ...], tuple[str, str] | None]]:
     """How ``ds`` is split: groups of whole jobcenters of at most ``max_persons`` persons; a larger
     jobcenter is cut into ranges of person keys. Each entry is ``(jc_ids, id_range or None)``."""
     limit = max_persons or partition_persons()
-    keys = _person_keys(ds)
+    keys = _person_keys(ds) if keys is None else keys
     counts = keys["jc_id"].value_counts().sort_index()
     out, current, size = [], [], 0
     for jc, n in counts.items():
@@ -312,7 +313,7 @@ def _read_piece_file(folder: Path, original: Path) -> pd.DataFrame:
     return table.select(schema.names).cast(schema).to_pandas()
 
 
-def piece_files(ds, specs, tables: Sequence[str] | None = None) -> Path:
+def piece_files(ds, specs, tables: Sequence[str] | None = None, keys: pd.DataFrame | None = None) -> Path:
     """Split person-level tables of ``ds`` by piece, in one pass per table (DuckDB, out-of-core).
 
     Reading a piece then touches only its own files, so the work grows linearly with the data instead of
@@ -334,18 +335,17 @@ def piece_files(ds, specs, tables: Sequence[str] | None = None) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     wanted = [t for t in (tables or ds.tables) if t in ds.tables and not (root / t).is_dir()]
     if wanted:
-        _write_piece_files(ds, specs, root, wanted)
+        _write_piece_files(ds, specs, root, wanted, _person_keys(ds) if keys is None else keys)
     return root
 
 
-def _write_piece_files(ds, specs, root: Path, tables: list[str]) -> None:
+def _write_piece_files(ds, specs, root: Path, tables: list[str], keys: pd.DataFrame) -> None:
     import shutil
     import tempfile
 
     import duckdb
     import pyarrow.parquet as pq
 
-    keys = _person_keys(ds)
     index = pd.Series(-1, index=keys.index)
     for i, (jcs, id_range) in enumerate(specs):
         inside = keys["jc_id"].isin(jcs)
@@ -409,9 +409,10 @@ def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: S
     """
     if not needs_pieces(ds):
         return [func(ds, *args, **kwargs)]
-    specs = pieces(ds)
+    keys = _person_keys(ds)
+    specs = pieces(ds, keys=keys)
     if ds.path is not None and not ds._frames:
-        root = str(piece_files(ds, specs, tables))
+        root = str(piece_files(ds, specs, tables, keys))
         refs = [PartitionRef(jcs, rng, path=str(ds.path), piece_files=root, index=i)
                 for i, (jcs, rng) in enumerate(specs)]
     else:

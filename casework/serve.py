@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["voila_command", "voila_env", "prepare_template", "main", "ROOT", "DASHBOARDS", "TEMPLATE_NAME"]
+__all__ = ["voila_command", "voila_env", "prepare_template", "free_port", "wait_until_serving", "main", "ROOT",
+           "DASHBOARDS", "TEMPLATE_NAME"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS = ROOT / "dashboards"
@@ -101,6 +102,40 @@ def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", p
     # Voila's standalone server reads its own Voila.token (ServerApp.token is ignored by it)
     cmd.append(f"--Voila.token={token or ''}")
     return cmd
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free on ``host`` right now (for tests, benchmarks and ``--port 0``-like use)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(root_url: str, *, proc=None, timeout: float = 90, log_path: Path | None = None) -> None:
+    """Block until the Voila server at ``root_url`` (``http://host:port/base_url/``) serves its static files.
+
+    Raises RuntimeError when ``proc`` (the server's Popen) ends first, TimeoutError after ``timeout`` seconds;
+    both carry the end of ``log_path`` when given.
+    """
+    import time
+    import urllib.request
+
+    def tail() -> str:
+        return Path(log_path).read_text(errors="replace")[-3000:] if log_path else ""
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}: {tail()}")
+        try:
+            urllib.request.urlopen(f"{root_url.rstrip('/')}/voila/static/voila.js", timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"voila at {root_url} did not answer within {timeout:.0f} s: {tail()}") from None
+            time.sleep(0.2)
 
 
 def main(argv=None) -> int:

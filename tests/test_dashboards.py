@@ -12,18 +12,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from casework import fmt, kpi, privacy
-from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
+from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
 from casework.store import Dataset
 from tests.board_data import prepare
 
@@ -35,12 +31,6 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 LOAD_MS = 120_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _is_local(url: str) -> bool:
@@ -56,24 +46,17 @@ def board_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(board_data, tmp_path_factory):
     psutil = pytest.importorskip("psutil")
-    port = _free_port()
+    port = free_port()
     jp = prepare_template(tmp_path_factory.mktemp("jupyter"))
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, pool_size=1), env=voila_env(jp, board_data),
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"voila exited: {log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2):
-                break
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise TimeoutError(log_path.read_text()[-3000:]) from None
-            time.sleep(0.2)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc=proc, timeout=90, log_path=log_path)
+    except TimeoutError:
+        proc.kill()
+        raise
     yield f"http://127.0.0.1:{port}/voila/render/"
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGTERM)

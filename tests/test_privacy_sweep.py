@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -129,28 +127,17 @@ def test_damaged_manifest_is_reported_not_raised(data, tmp_path, monkeypatch):
     assert "beschädigt" in cards
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_server_serves_no_data_or_sources(data, tmp_path):
-    from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
+    from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, preheat=False),
                             env=voila_env(prepare_template(tmp_path), data), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/voila/static/voila.js", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(base, proc=proc, timeout=60)
         forbidden = ["/voila/files/index.ipynb", "/voila/files/pankow.ipynb", "/files/index.ipynb",
                      "/voila/files/../data/pankow/persons.parquet", "/voila/files/..%2Fdata%2Fpankow%2Fmanifest.json",
                      "/voila/render/../casework/serve.py", "/api/contents", "/api/contents/index.ipynb",

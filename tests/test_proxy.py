@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
-from tests.test_dashboards import ROOT, _free_port, _open, _select, board_data, browser, page  # noqa: F401
+from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
+from tests.test_dashboards import ROOT, _open, _select, board_data, browser, page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +91,7 @@ def proxied(board_data, tmp_path_factory):  # noqa: F811
     import tornado.httpserver
     import tornado.ioloop
 
-    voila_port, proxy_port = _free_port(), _free_port()
+    voila_port, proxy_port = free_port(), free_port()
     jp = prepare_template(tmp_path_factory.mktemp("jupyter-proxy"))
     log = open(tmp_path_factory.mktemp("voila-proxy") / "voila.log", "w")
     cmd = voila_command(DASHBOARDS, port=voila_port, base_url=PREFIX, token=TOKEN, preheat=False)
@@ -111,15 +110,7 @@ def proxied(board_data, tmp_path_factory):  # noqa: F811
     threading.Thread(target=serve, daemon=True).start()
     loop_ready.wait(10)
     base = f"http://127.0.0.1:{proxy_port}{PREFIX}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}voila/static/voila.js", timeout=5).close()
-            break
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("voila did not come up behind the proxy") from None
-            time.sleep(0.3)
+    wait_until_serving(base, proc=proc, timeout=90)  # through the proxy
     yield base
     holder["loop"].add_callback(holder["loop"].stop)
     os.killpg(proc.pid, signal.SIGTERM)

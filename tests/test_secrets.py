@@ -14,10 +14,8 @@ import base64
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from casework.pseudonym import KEY_ENV, KEY_FILE_ENV
-from casework.serve import DASHBOARDS, prepare_template, voila_command, voila_env
+from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
 from tests.test_io import MAPPING, make_export, write_export
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
@@ -47,32 +45,19 @@ def _step(cmd: list[str], env: dict, logs: Path, name: str) -> None:
 
 
 def _serve_pages(data: Path, env: dict, logs: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     jp = prepare_template(logs / "jupyter")
     with open(logs / "voila.log", "wb") as log:
         proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, preheat=False), env={**voila_env(jp, data),
                                 **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
+            wait_until_serving(f"http://127.0.0.1:{port}/", proc=proc, timeout=180)
             for page in ("index", "gelsenkirchen"):
-                url = f"http://127.0.0.1:{port}/voila/render/{page}.ipynb"
-                (logs / f"{page}.html").write_bytes(_fetch(url))
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/{page}.ipynb", timeout=170) as r:
+                    (logs / f"{page}.html").write_bytes(r.read())
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-
-
-def _fetch(url: str) -> bytes:
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=170) as r:
-                return r.read()
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def _files_git_would_take() -> list[Path]:

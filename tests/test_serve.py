@@ -5,24 +5,16 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from casework.serve import prepare_template, voila_command
+from casework.serve import free_port, prepare_template, voila_command, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_defaults_are_loopback_8866_and_safe():
@@ -54,21 +46,13 @@ def test_casework_serve_serves_the_index_page(tmp_path):
     from tests.datasets import small
 
     small("gelsenkirchen", 1, 1500).save(tmp_path / "data" / "gelsenkirchen")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CASEWORK_DATA": str(tmp_path / "data")}
     proc = subprocess.Popen([sys.executable, "-m", "casework.cli", "serve", "--port", str(port), "--no-preheat"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.3)
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc=proc, timeout=90)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb", timeout=120) as r:
             body = r.read().decode("utf-8", "replace")
             assert r.status == 200
