@@ -2,6 +2,9 @@
 
 * sources stripped, tracebacks off, an execution timeout, idle kernels culled;
 * a preheated kernel pool for the dashboards (Voila's ``preheat_kernel``);
+* only the front-end extensions the boards need (the widget managers): other
+  JupyterLab extensions installed for analysts (plotly's, anywidget's) would
+  add ~5 MB of JavaScript to every page;
 * a template derived from Voila's own ``lab`` template without its two CDN
   stylesheet links (Font Awesome ships inside Voila's bundle anyway), so a page
   makes no request to any non-local host, and with a small script that tells
@@ -25,12 +28,14 @@ import sys
 from pathlib import Path
 
 __all__ = ["voila_command", "voila_env", "prepare_template", "free_port", "wait_until_serving", "main", "ROOT",
-           "DASHBOARDS", "TEMPLATE_NAME"]
+           "DASHBOARDS", "TEMPLATE_NAME", "BOARD_EXTENSIONS"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS = ROOT / "dashboards"
 TEMPLATE_NAME = "casework"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# the boards use ipywidgets only; Voila's widget manager needs the JupyterLab one beside it
+BOARD_EXTENSIONS = ("@voila-dashboards/widgets-manager8", "@jupyter-widgets/jupyterlab-manager")
 _CDN_LINK = re.compile(r'^\s*<link[^>]+href="https?://[^"]+"[^>]*/>\s*$', re.MULTILINE)
 
 
@@ -96,7 +101,8 @@ def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", p
            "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
            f"--VoilaExecutor.timeout={timeout}", f"--VoilaExecutor.startup_timeout={startup_timeout}",
            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
-           "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']"]
+           "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']",
+           f"--VoilaConfiguration.extension_allowlist={list(BOARD_EXTENSIONS)}"]
     if preheat:
         cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={pool_size}"]
     # Voila's standalone server reads its own Voila.token (ServerApp.token is ignored by it)

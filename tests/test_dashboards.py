@@ -19,7 +19,15 @@ from urllib.parse import urlparse
 import pytest
 
 from casework import fmt, kpi, privacy
-from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
+from casework.serve import (
+    BOARD_EXTENSIONS,
+    DASHBOARDS,
+    free_port,
+    prepare_template,
+    voila_command,
+    voila_env,
+    wait_until_serving,
+)
 from casework.store import Dataset
 from tests.board_data import prepare
 
@@ -93,13 +101,20 @@ def page(browser, request):
     pg = ctx.new_page()
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    pg.external_requests, pg.page_errors = external, errors
+    extensions = set()
+    pg.on("request", lambda r: extensions.add(_extension_name(r.url)) if "/labextensions/" in r.url else None)
+    pg.external_requests, pg.page_errors, pg.extensions = external, errors, extensions
     yield pg
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg.set_viewport_size({"width": 1280, "height": 3600})  # Voila scrolls inside the page: make it all visible
     pg.wait_for_timeout(500)
     pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"))
     ctx.close()
+
+
+def _extension_name(url: str) -> str:
+    parts = url.split("/labextensions/", 1)[1].split("/")
+    return "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
 
 
 def _open(page, url):
@@ -135,6 +150,7 @@ def _assert_clean(page):
     assert not small, f"counts under the threshold visible: {small}"
     assert page.external_requests == [], page.external_requests
     assert page.page_errors == [], page.page_errors
+    assert page.extensions and page.extensions <= set(BOARD_EXTENSIONS), page.extensions  # no analyst extensions
 
 
 BOARDS = [("pankow", "pankow", 2021, {"jc_id": "JC-BE-PAN"}),
