@@ -1,9 +1,10 @@
 """Building blocks of the board dashboards (Voila): one app object per project, built from stored results.
 
-A dashboard notebook is two lines::
+A dashboard notebook calls :func:`casework.boardpage.board_page`, which shows
+the page at once and builds the board from here right after the cell::
 
-    from casework.dashboard import project_board
-    project_board("pankow")
+    from casework.boardpage import board_page
+    board_page("pankow")
 
 Everything shown is an aggregate read from the dataset's results (written by
 ``make run``'s pipeline); nothing is estimated here. Every count and rate goes
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
@@ -27,48 +25,12 @@ from IPython.display import HTML
 from casework import fmt, privacy, svgchart
 from casework import schema as S
 from casework.board import AGE_GROUPS, cube_figures
+from casework.boardpage import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec, data_root
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
 ALL = "alle"
-
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """What one project board shows."""
-
-    key: str
-    dataset: str
-    title: str
-    subtitle: str
-    project: str | None = None
-    did: bool = False
-    default_jc: str | None = None
-    highlights: tuple = field(default_factory=tuple)
-
-
-BOARDS = {
-    "pankow": BoardSpec(
-        "pankow", "pankow", "Modellprojekt Pankow: Jobcenter und Stadtteilzentren",
-        "Zusammenarbeit des Jobcenters Berlin-Pankow mit den Stadtteilzentren, der Kontakt- und "
-        "Informationsstelle für Selbsthilfe (KIS) und der Freiwilligenagentur", project="pankow", did=True,
-        default_jc="JC-BE-PAN"),
-    "gelsenkirchen": BoardSpec(
-        "gelsenkirchen", "gelsenkirchen", "ABCaktiv Gelsenkirchen: Gesundheit und Arbeit",
-        "Team ABCaktiv seit 01.01.2016: arbeitsmarktferne Langzeitarbeitslose und Kundinnen und Kunden mit "
-        "gesundheitlichen Einschränkungen; rund 30 Module zu Ernährung, Bewegung und Motivation",
-        project="abcaktiv"),
-    "teilhabe_nrw": BoardSpec(
-        "teilhabe_nrw", "nrw_teilhabe", "Soziale Teilhabe am Arbeitsmarkt in NRW",
-        "Bundesprogramm in 34 von 53 NRW-Jobcentern, mit Landesförderung für Coaching in 20 Jobcentern",
-        project="teilhabe_bund", did=True),
-}
-
-
-def data_root() -> Path:
-    """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
-    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
 def open_board_dataset(name: str):
@@ -82,22 +44,7 @@ def open_board_dataset(name: str):
 
 
 def _css() -> HTML:
-    return HTML("""<style>
-.cw-board{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a;max-width:1200px}
-.cw-title{font-size:1.6em;font-weight:600;margin:.2em 0}.cw-sub{color:#444;margin-bottom:.6em}
-.cw-tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
-.cw-tile{border:1px solid #c9c9c9;border-left:6px solid #0072B2;border-radius:6px;padding:10px 14px;min-width:190px;
- background:#fff}
-.cw-tile .cw-label{font-size:.9em;color:#333}.cw-tile .cw-value{font-size:1.7em;font-weight:600;color:#003f63}
-.cw-tile .cw-note{font-size:.8em;color:#555}
-.cw-note-box{background:#f3f6f9;border-left:4px solid #6b6b6b;padding:8px 12px;margin:8px 0;font-size:.92em}
-.cw-sentence{margin:6px 0;line-height:1.4}.cw-card{border:1px solid #c9c9c9;border-radius:8px;padding:14px;
- margin:8px;width:340px;display:inline-block;vertical-align:top;background:#fff}
-.cw-card h3{margin:0 0 6px 0}.cw-card a{color:#0060a0;font-weight:600}
-.cw-board h2{font-size:1.25em;margin:18px 0 6px 0;border-bottom:1px solid #ddd}
-.cw-table{border-collapse:collapse;margin:6px 0}.cw-table th,.cw-table td{padding:3px 10px;text-align:right}
-.cw-table th:first-child,.cw-table td:first-child{text-align:left}.cw-table tr:nth-child(even){background:#f4f4f4}
-</style>""")
+    return HTML(BOARD_CSS)
 
 
 def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
@@ -558,7 +505,7 @@ def index_board() -> W.VBox:
         body = _card_body(spec)
         cards.append(f"<div class='cw-card' data-board='{spec.key}'><h3>{spec.title}</h3>{body}"
                      f"<a href='{spec.key}.ipynb'>Dashboard öffnen →</a></div>")
-    head = ("<div class='cw-board'><div class='cw-title'>Netzwerke für Langzeitarbeitslose – Projektübersicht</div>"
+    head = (f"<div class='cw-board'><div class='cw-title'>{INDEX_TITLE}</div>"
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
     return W.VBox([W.HTML(_css().data + head + "<div class='cw-board'>" + "".join(cards) + "</div>"

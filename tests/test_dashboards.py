@@ -122,6 +122,9 @@ def _open(page, url):
 
     page.goto(url, wait_until="commit", timeout=LOAD_MS)
     expect(page.locator("#loading")).to_have_count(0, timeout=LOAD_MS)
+    # the page shows its title at once and builds the board right after (casework.boardpage)
+    expect(page.locator(".cw-board").first).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator("[data-loading]")).to_have_count(0, timeout=LOAD_MS)
 
 
 def _select(page, label: str, option: str):
@@ -143,7 +146,7 @@ def _expected(ds, year: int, filters: dict) -> dict:
 
 def _assert_clean(page):
     text = page.locator("body").inner_text()
-    for bad in ("Traceback", "import casework", "project_board(", "index_board(", "Error"):
+    for bad in ("Traceback", "import casework", "board_page(", "index_page(", "Error", "boardpage"):
         assert bad not in text, f"{bad!r} visible on the page"
     cells = page.locator(".cw-people, td").all_inner_texts()  # values that count persons, and every table cell
     small = [c for c in cells if re.fullmatch(r"\d{1,2}", c.strip()) and 0 < int(c.strip()) < privacy.threshold()]
