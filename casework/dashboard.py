@@ -21,6 +21,8 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 from IPython.display import HTML
+from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from casework import fmt, privacy, svgchart
 from casework import schema as S
@@ -31,6 +33,8 @@ __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_bo
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
 ALL = "alle"
+TILES_HEAD = "Kennzahlen nach §48a SGB II"
+REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
 
 
 def open_board_dataset(name: str):
@@ -64,14 +68,14 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="cw-table", escape=True)
 
 
-def _missing_result(what: str, problem: str | None = None) -> W.HTML:
+def _missing_result(what: str, problem: str | None = None) -> str:
     if problem:
-        return W.HTML(f"<div class='cw-note-box' data-missing='{what}'>Daten nicht verfügbar ({what}): die "
-                      f"gespeicherte Ergebnisdatei ist nicht lesbar ({problem}). Bitte die Analyse neu laufen "
-                      "lassen (<code>make run</code>).</div>")
-    return W.HTML(f"<div class='cw-note-box' data-missing='{what}'>Für diesen Bereich liegen noch keine "
-                  f"Ergebnisse vor ({what}). Sie entstehen mit <code>make run</code> in der Analyse-Pipeline; "
-                  "hier wird nichts geschätzt oder erfunden.</div>")
+        return (f"<div class='cw-note-box' data-missing='{what}'>Daten nicht verfügbar ({what}): die "
+                f"gespeicherte Ergebnisdatei ist nicht lesbar ({problem}). Bitte die Analyse neu laufen "
+                "lassen (<code>make run</code>).</div>")
+    return (f"<div class='cw-note-box' data-missing='{what}'>Für diesen Bereich liegen noch keine "
+            f"Ergebnisse vor ({what}). Sie entstehen mit <code>make run</code> in der Analyse-Pipeline; "
+            "hier wird nichts geschätzt oder erfunden.</div>")
 
 
 def _meta(ds) -> dict:
@@ -87,12 +91,16 @@ def _data_stand(ds) -> str:
     return f"Datenstand: {fmt.date(_meta(ds)['data_stand'])}"
 
 
-def _privacy_note() -> W.HTML:
+def _privacy_note() -> str:
     t = privacy.threshold()
-    return W.HTML(f"<div class='cw-note-box' data-privacy='1'><b>Datenschutz:</b> Diese Seite zeigt nur Summen "
-                  f"über Personengruppen, keine Einzelpersonen. Zahlen unter {t} werden als „&lt; {t}“ "
-                  f"ausgewiesen, Quoten mit einer Basis unter {t} als „–“; damit sich verdeckte Werte nicht aus "
-                  "Summen zurückrechnen lassen, werden bei Bedarf weitere Zellen verdeckt (*).</div>")
+    return (f"<div class='cw-note-box' data-privacy='1'><b>Datenschutz:</b> Diese Seite zeigt nur Summen "
+            f"über Personengruppen, keine Einzelpersonen. Zahlen unter {t} werden als „&lt; {t}“ "
+            f"ausgewiesen, Quoten mit einer Basis unter {t} als „–“; damit sich verdeckte Werte nicht aus "
+            "Summen zurückrechnen lassen, werden bei Bedarf weitere Zellen verdeckt (*).</div>")
+
+
+def _h2(text: str) -> str:
+    return f"<div class='cw-board'><h2>{text}</h2></div>"
 
 
 class _Results:
@@ -136,11 +144,13 @@ class Board:
                                          "Bitte die Daten neu erzeugen (<code>make run</code>).</div>")])
             return
         self.res = _Results(self.ds) if self.ds is not None else None
-        self.status = W.HTML("")
-        self.tiles = W.HTML()
-        self.trend = W.HTML()
-        self.referrals = W.HTML()
-        self.export = W.HTML()
+        # every widget is a model the page fetches while it opens: HTML parts share one layout and one style
+        self._shared = {"layout": W.Layout(), "style": HTMLStyle()}
+        self.status = self._html("")
+        self.tiles = self._html()
+        self.trend = self._html()
+        self.referrals = self._html()
+        self.export = self._html()
         self.export_button = W.Button(description="Export erstellen", icon="download",
                                       tooltip="CSV, Excel und PNG der angezeigten Zahlen erstellen")
         self.export_button.on_click(lambda _b: self._make_export())
@@ -155,9 +165,12 @@ class Board:
         self.widget = self._layout()
         self.refresh()
 
+    def _html(self, value: str = "") -> W.HTML:
+        return W.HTML(value, **self._shared)
+
     # ------------------------------------------------------------------ filters
     def _filters(self) -> dict:
-        style = {"description_width": "initial"}
+        style = DescriptionStyle(description_width="initial")  # one style model for all filters
         lay = W.Layout(width="230px")
         f = {}
         months = self.cube["month"] if self.cube is not None else pd.Series([], dtype="datetime64[ns]")
@@ -198,23 +211,20 @@ class Board:
     def _layout(self) -> W.VBox:
         s = self.spec
 
-        def h2(text):
-            return f"<div class='cw-board'><h2>{text}</h2></div>"
-
-        # static parts are joined into few widgets: every widget costs a round trip while the page opens
-        top = W.HTML(_css().data + f"<div class='cw-board'><div class='cw-title'>{s.title}</div><div class='cw-sub'>"
-                     f"{s.subtitle}</div><div class='cw-sub' data-stand='1'>{_data_stand(self.ds)}</div></div>"
-                     + h2("Auswahl"))
+        # static parts are joined into few widgets, headings go with the part they head: every widget is a
+        # model the page fetches from the kernel while it opens
+        top = self._html(_css().data + f"<div class='cw-board'><div class='cw-title'>{s.title}</div>"
+                         f"<div class='cw-sub'>{s.subtitle}</div><div class='cw-sub' data-stand='1'>"
+                         f"{_data_stand(self.ds)}</div></div>" + _h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
-        self.tiles_head = h2("Kennzahlen nach §48a SGB II")
-        panels = [(h2("Das Projekt"), self._project_panel()), (h2("Wirkung der Maßnahmen"), self._effects_panel())]
+        panels = [(_h2("Das Projekt"), self._project_panel()), (_h2("Wirkung der Maßnahmen"), self._effects_panel())]
         if s.did:
-            panels.append((h2("Vergleich mit anderen Jobcentern"), self._did_panel()))
-        panels.append((h2("Bedarfsdeckung im Netzwerk"), self._coverage_panel()))
-        static = W.HTML("".join(head + widget.value for head, widget in panels))
-        parts = [top, filt, self.status, W.HTML(self.tiles_head), self.tiles, W.HTML(h2("Entwicklung")), self.trend,
-                 W.HTML(h2("Zuweisungen an Netzwerkpartner")), self.referrals, static,
-                 W.HTML(h2("Export für das Protokoll")), self.export_button, self.export, _privacy_note()]
+            panels.append((_h2("Vergleich mit anderen Jobcentern"), self._did_panel()))
+        panels.append((_h2("Bedarfsdeckung im Netzwerk"), self._coverage_panel()))
+        static = self._html("".join(head + html for head, html in panels) + _privacy_note()
+                            + _h2("Export für das Protokoll"))
+        parts = [top, filt, self.status, self.tiles, self.trend, self.referrals, static, self.export_button,
+                 self.export]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
 
     # ------------------------------------------------------------------ refresh
@@ -242,14 +252,14 @@ class Board:
         if getattr(self, "_hold", False):
             return
         if self.cube is None:
-            self.tiles.value = _missing_result("Kennzahlen", self.res.problems.get("board_kpi_cube")).value
+            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.res.problems.get("board_kpi_cube"))
             return
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
         sel = self.selection()
         figs = cube_figures(self.cube, start, end, **sel)
         self.view["figures"] = figs
-        self.tiles.value = self._tiles_html(figs, start, end)
+        self.tiles.value = _h2(TILES_HEAD) + self._tiles_html(figs, start, end)
         self._draw_trend(sel)
         self._draw_referrals(start, end, sel)
         self.export.value = ""  # the export always shows the current view: made anew on request
@@ -295,7 +305,7 @@ class Board:
         if start is not None and len(c):
             pos = c.index.searchsorted(pd.Timestamp(start))
             marker = int(pos) if pos < len(c) else None
-        self.trend.value = svgchart.line_chart(
+        self.trend.value = _h2("Entwicklung") + svgchart.line_chart(
             labels, rate.tolist(), "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
             y_label="je 100 im Bestand", marker_at=marker, marker_label="Projektbeginn")
 
@@ -307,7 +317,7 @@ class Board:
 
     def _draw_referrals(self, start, end, sel) -> None:
         if self.ref is None:
-            self.referrals.value = _missing_result("Zuweisungen").value
+            self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Zuweisungen")
             return
         r = self.ref[(self.ref["month"] >= start) & (self.ref["month"] <= end)]
         for k, v in {**sel, "measure": self.filters["measure"].value}.items():
@@ -326,16 +336,17 @@ class Board:
             "Zuweisungen": [None if pd.isna(v) else v for v in numeric["referrals"]],
             "begonnen": [None if pd.isna(v) else v for v in numeric["started"]]},
             "Zuweisungen und Beginne je Partnerart") if len(numeric) else ""
-        self.referrals.value = f"<div class='cw-board'>{chart}{_table(self.view['referrals'])}</div>"
+        self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
+                                f"{_table(self.view['referrals'])}</div>")
 
     # ------------------------------------------------------------------ results panels
-    def _effects_panel(self) -> W.Widget:
+    def _effects_panel(self) -> str:
         if not self.res.has("effects"):
             return _missing_result("Wirkungsschätzungen", self.res.problems.get("effects"))
         e = self.res.get("effects")
         shown = e[e["n_treated"] >= privacy.threshold()].dropna(subset=["estimate"])
         if shown.empty:
-            return W.HTML("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
+            return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
                           "belastbare Schätzung.</div>")
         shown = shown.sort_values("estimate", ascending=False)
         chart = svgchart.forest_chart(shown["label"].tolist(), shown["estimate"].tolist(), shown["ci_low"].tolist(),
@@ -346,14 +357,14 @@ class Board:
         method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
                   "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
                   "als Effekt.")
-        return W.HTML(f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>")
+        return (f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>")
 
-    def _did_panel(self) -> W.Widget:
+    def _did_panel(self) -> str:
         if not self.res.has("did"):
             return _missing_result("Vergleich mit anderen Jobcentern", self.res.problems.get("did"))
         d = self.res.get("did")
         if d.empty:
-            return W.HTML("<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>")
+            return ("<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>")
         r = d.iloc[0]
         per100 = r["estimate"] * 100
         verb = "höher" if per100 >= 0 else "niedriger"
@@ -367,9 +378,9 @@ class Board:
         if r.get("warning"):
             text += (" Hinweis: Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen "
                      "Veränderungen in diesem Jobcenter trennen; das Intervall ist deshalb breit.")
-        return W.HTML(f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>")
+        return (f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>")
 
-    def _coverage_panel(self) -> W.Widget:
+    def _coverage_panel(self) -> str:
         if not self.res.has("needs_coverage"):
             return _missing_result("Bedarfsdeckung", self.res.problems.get("needs_coverage"))
         c = self.res.get("needs_coverage")[["label", "needs", "covered", "share"]]
@@ -377,9 +388,9 @@ class Board:
         shown.columns = ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"]
         note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
                 "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
-        return W.HTML(f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>")
+        return (f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>")
 
-    def _project_panel(self) -> W.Widget:
+    def _project_panel(self) -> str:
         if not self.res.has("board_project_facts"):
             return _missing_result("Projektdaten", self.res.problems.get("board_project_facts"))
         facts = self.res.get("board_project_facts")
@@ -429,7 +440,7 @@ class Board:
             parts.append(f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
                          f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
                          f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
-        return W.HTML("<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>")
+        return ("<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>")
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
@@ -509,4 +520,4 @@ def index_board() -> W.VBox:
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
     return W.VBox([W.HTML(_css().data + head + "<div class='cw-board'>" + "".join(cards) + "</div>"
-                          + _privacy_note().value)])
+                          + _privacy_note())])
