@@ -241,10 +241,11 @@ def _check_ages(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
     if not pd.api.types.is_datetime64_any_dtype(p["entry_date"]) or not pd.api.types.is_numeric_dtype(p["birth_year"]):
         return
     age = p["entry_date"].dt.year - p["birth_year"]
-    bad = age.notna() & ((age < 15) | (age > 67))
+    lo, hi = S.ELB_AGE
+    bad = age.notna() & ((age < lo) | (age > hi))
     if bad.any():
         out.add_rows("plausibility", "persons", p.index[bad], "birth_year",
-                     "age at entry outside 15-67 (SGB II eLb age range)", p.loc[bad, "birth_year"].tolist())
+                     f"age at entry outside {lo}-{hi} (SGB II eLb age range)", p.loc[bad, "birth_year"].tolist())
 
 
 def validate(dataset) -> ValidationReport:

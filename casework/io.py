@@ -74,7 +74,7 @@ MASK = "<masked>"
 #: Dates outside these years are taken for typos.
 DATE_YEARS = (1900, 2100)
 #: Plausible age at entry (year of entry minus birth year), as checked by :func:`casework.schema.validate`.
-AGE_AT_ENTRY = (15, 67)
+AGE_AT_ENTRY = S.ELB_AGE
 
 _YES = {"ja", "j", "yes", "y", "true", "wahr", "1", "x"}
 _NO = {"nein", "n", "no", "false", "falsch", "0"}

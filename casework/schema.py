@@ -193,6 +193,8 @@ PLAN_KINDS = {
 }
 STEP_STATUS = {"open": "offen", "done": "erledigt", "cancelled": "abgebrochen"}
 SEX = {"f": "weiblich", "m": "männlich", "d": "divers"}
+#: Age at entry of an erwerbsfähige leistungsberechtigte Person (SGB II: 15 to the statutory pension age, 67)
+ELB_AGE = (15, 67)
 CITIZENSHIP = {"german": "deutsch", "eu": "EU-Ausland", "non_eu": "Drittstaaten"}
 GERMAN_LEVEL = {"native": "Muttersprache", "good": "gut", "basic": "Grundkenntnisse", "none": "keine"}
 SCHOOL = {
