@@ -20,13 +20,11 @@ Outside a kernel (scripts, tests) the board is built before returning.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import ipywidgets as W
 
-__all__ = ["BoardSpec", "BOARDS", "data_root", "board_page", "index_page", "BOARD_CSS", "INDEX_TITLE"]
+__all__ = ["BoardSpec", "BOARDS", "board_page", "index_page", "BOARD_CSS", "INDEX_TITLE"]
 
 INDEX_TITLE = "Netzwerke für Langzeitarbeitslose – Projektübersicht"
 
@@ -84,11 +82,6 @@ _LOADING = ("<div class='cw-loading' data-loading='1' role='status'>Die Kennzahl
 _FAILED = ("<div class='cw-note-box' data-missing='page'>Die Seite konnte nicht aufgebaut werden "
            "({problem}). Bitte die Seite neu laden; bleibt der Fehler, die Analyse neu laufen lassen "
            "(<code>make run</code>).</div>")
-
-
-def data_root() -> Path:
-    """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
-    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
 def board_page(key: str) -> W.VBox:

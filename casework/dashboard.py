@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import pandas as pd
-from IPython.display import HTML
 from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from casework import fmt, privacy, svgchart
 from casework import schema as S
 from casework.board import AGE_GROUPS, cube_figures
-from casework.boardpage import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec, data_root
+from casework.boardpage import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
@@ -35,6 +36,11 @@ BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00
 ALL = "alle"
 TILES_HEAD = "Kennzahlen nach §48a SGB II"
 REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
+
+
+def data_root() -> Path:
+    """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
+    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
 def open_board_dataset(name: str):
@@ -45,10 +51,6 @@ def open_board_dataset(name: str):
     if not (path / "manifest.json").exists():
         return None
     return Dataset.open(path, verify=False)
-
-
-def _css() -> HTML:
-    return HTML(BOARD_CSS)
 
 
 def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
@@ -213,7 +215,7 @@ class Board:
 
         # static parts are joined into few widgets, headings go with the part they head: every widget is a
         # model the page fetches from the kernel while it opens
-        top = self._html(_css().data + f"<div class='cw-board'><div class='cw-title'>{s.title}</div>"
+        top = self._html(BOARD_CSS + f"<div class='cw-board'><div class='cw-title'>{s.title}</div>"
                          f"<div class='cw-sub'>{s.subtitle}</div><div class='cw-sub' data-stand='1'>"
                          f"{_data_stand(self.ds)}</div></div>" + _h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
@@ -347,7 +349,7 @@ class Board:
         shown = e[e["n_treated"] >= privacy.threshold()].dropna(subset=["estimate"])
         if shown.empty:
             return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
-                          "belastbare Schätzung.</div>")
+                    "belastbare Schätzung.</div>")
         shown = shown.sort_values("estimate", ascending=False)
         chart = svgchart.forest_chart(shown["label"].tolist(), shown["estimate"].tolist(), shown["ci_low"].tolist(),
                                       shown["ci_high"].tolist(), "Effekt auf die Integration innerhalb von "
@@ -357,14 +359,14 @@ class Board:
         method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
                   "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
                   "als Effekt.")
-        return (f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>")
+        return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
 
     def _did_panel(self) -> str:
         if not self.res.has("did"):
             return _missing_result("Vergleich mit anderen Jobcentern", self.res.problems.get("did"))
         d = self.res.get("did")
         if d.empty:
-            return ("<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>")
+            return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
         r = d.iloc[0]
         per100 = r["estimate"] * 100
         verb = "höher" if per100 >= 0 else "niedriger"
@@ -378,7 +380,7 @@ class Board:
         if r.get("warning"):
             text += (" Hinweis: Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen "
                      "Veränderungen in diesem Jobcenter trennen; das Intervall ist deshalb breit.")
-        return (f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>")
+        return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>"
 
     def _coverage_panel(self) -> str:
         if not self.res.has("needs_coverage"):
@@ -388,7 +390,7 @@ class Board:
         shown.columns = ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"]
         note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
                 "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
-        return (f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>")
+        return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
 
     def _project_panel(self) -> str:
         if not self.res.has("board_project_facts"):
@@ -440,7 +442,7 @@ class Board:
             parts.append(f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
                          f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
                          f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
-        return ("<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>")
+        return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
@@ -519,5 +521,5 @@ def index_board() -> W.VBox:
     head = (f"<div class='cw-board'><div class='cw-title'>{INDEX_TITLE}</div>"
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
-    return W.VBox([W.HTML(_css().data + head + "<div class='cw-board'>" + "".join(cards) + "</div>"
+    return W.VBox([W.HTML(BOARD_CSS + head + "<div class='cw-board'>" + "".join(cards) + "</div>"
                           + _privacy_note())])
