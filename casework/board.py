@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
+from casework.boarddata import AGE_GROUPS, KPI_DIMS, cube_figures
 from casework.panel import month_ordinal
 
 __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
            "CUBE_DIMS", "build_board", "stored_segments",
            "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
-AGE_GROUPS = ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]
-CUBE_DIMS = ["jc_id", "month", "sex", "age_group", "segment"]
+CUBE_DIMS = list(KPI_DIMS)
 _BINS = [-1, 24, 34, 49, 200]
 
 
@@ -178,38 +178,6 @@ def referral_cube(ds, segments: pd.Series | None = None) -> pd.DataFrame:
     for status in ("completed", "dropped_out", "no_show"):
         out[status] = g["status"].apply(lambda s, v=status: int((s == v).sum())).to_numpy()
     return out
-
-
-def cube_figures(cube: pd.DataFrame, start, end, **filters) -> dict:
-    """Key figures for a period and filters from a :func:`kpi_cube`.
-
-    ``filters``: any of jc_id, sex, age_group, segment (a value or a list).
-    Returns a dict with integrations, avg_stock, k2 (integrations / average
-    stock), ltr_integrations, avg_ltr_stock, k3, need_ending, months.
-    """
-    c = _filter(cube, start, end, filters)
-    months = max(1, _n_months(start, end))
-    avg = c["stock"].sum() / months
-    avg_ltr = c["ltr_stock"].sum() / months
-    return {"integrations": int(c["integrations"].sum()), "avg_stock": float(avg),
-            "k2": float(c["integrations"].sum() / avg) if avg > 0 else float("nan"),
-            "ltr_integrations": int(c["ltr_integrations"].sum()), "avg_ltr_stock": float(avg_ltr),
-            "k3": float(c["ltr_integrations"].sum() / avg_ltr) if avg_ltr > 0 else float("nan"),
-            "need_ending": int(c["need_ending"].sum()), "months": months}
-
-
-def _n_months(start, end) -> int:
-    s, e = pd.Timestamp(start), pd.Timestamp(end)
-    return (e.year - s.year) * 12 + e.month - s.month + 1
-
-
-def _filter(cube, start, end, filters):
-    m = (cube["month"] >= pd.Timestamp(start)) & (cube["month"] <= pd.Timestamp(end))
-    for k, v in filters.items():
-        if v is None or v == "alle":
-            continue
-        m &= cube[k].isin(v if isinstance(v, (list, tuple, set)) else [v])
-    return cube[m]
 
 
 def stored_segments(ds) -> pd.Series | None:

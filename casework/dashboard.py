@@ -10,30 +10,46 @@ Everything shown is an aggregate read from the dataset's results (written by
 ``make run``'s pipeline); nothing is estimated here. Every count and rate goes
 through :mod:`casework.privacy` before it is shown. Texts are German, numbers
 use German formats (:mod:`casework.fmt`), colours the Okabe-Ito palette.
+
+A board runs without pandas (results read by :mod:`casework.boarddata` with
+pyarrow and numpy): a board page's kernel starts cold for each viewer, and the
+pandas import alone cost half of its work. Only the export, made on request,
+imports pandas (CSV/XLSX) and matplotlib (PNG).
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
+import datetime as dt
+import html as _html
 import io
 import os
 from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
-import pandas as pd
 from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from casework import fmt, privacy, svgchart
 from casework import schema as S
-from casework.board import AGE_GROUPS, cube_figures
+from casework.boarddata import (
+    AGE_GROUPS,
+    ALL,
+    KPI_DIMS,
+    REFERRAL_DIMS,
+    BoardData,
+    cube_figures,
+    month_end,
+    month_index,
+    month_start,
+)
 from casework.boardpage import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
-ALL = "alle"
 TILES_HEAD = "Kennzahlen nach §48a SGB II"
 REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
 
@@ -43,14 +59,14 @@ def data_root() -> Path:
     return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
-def open_board_dataset(name: str):
-    """Open ``data/<name>`` without re-hashing every file (the pipeline verified it); None if absent."""
-    from casework.store import Dataset
+def open_board_dataset(name: str) -> BoardData | None:
+    """Open ``data/<name>`` for a board (no re-hashing: the pipeline verified it); None if absent."""
+    return BoardData.open(data_root() / name)
 
-    path = data_root() / name
-    if not (path / "manifest.json").exists():
-        return None
-    return Dataset.open(path, verify=False)
+
+def _board_data(ds) -> BoardData:
+    """A BoardData, also from a :class:`casework.store.Dataset` on disk (an analyst's own)."""
+    return ds if isinstance(ds, BoardData) else BoardData.open(ds.path)
 
 
 def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
@@ -66,8 +82,23 @@ def _download_link(data: bytes, filename: str, label: str, mime: str) -> str:
             f"style='margin-right:14px'>{label}</a>")
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, classes="cw-table", escape=True)
+def _table(columns: dict) -> str:
+    """An HTML table of ``{header: values}`` (cells escaped; numbers in German format)."""
+    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in columns)
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in zip(*columns.values()))
+    return f"<table class='cw-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _cell(value) -> str:
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return fmt.number(value, 0 if float(value).is_integer() else 2)
+    return _html.escape(str(value))
+
+
+def _rows(columns: dict) -> list[dict]:
+    """A result's columns as a list of row dicts."""
+    names = list(columns)
+    return [dict(zip(names, values)) for values in zip(*columns.values())]
 
 
 def _missing_result(what: str, problem: str | None = None) -> str:
@@ -80,13 +111,14 @@ def _missing_result(what: str, problem: str | None = None) -> str:
             "hier wird nichts geschätzt oder erfunden.</div>")
 
 
-def _meta(ds) -> dict:
+def _meta(ds: BoardData) -> dict:
     """Data stand and sizes: stored by the pipeline (cheap to read), else computed from the tables."""
     if ds.has_result("board_meta"):
         return ds.result("board_meta")
     from casework.board import board_meta
+    from casework.store import Dataset
 
-    return board_meta(ds)
+    return board_meta(Dataset.open(ds.path, verify=False))
 
 
 def _data_stand(ds) -> str:
@@ -105,47 +137,19 @@ def _h2(text: str) -> str:
     return f"<div class='cw-board'><h2>{text}</h2></div>"
 
 
-class _Results:
-    """Stored results, read defensively: a missing or unreadable file is a German note, never a traceback."""
-
-    def __init__(self, ds):
-        self.ds = ds
-        self.cache: dict = {}
-        self.problems: dict = {}
-
-    def has(self, name: str) -> bool:
-        if name in self.cache:
-            return True
-        if not self.ds.has_result(name):
-            return False
-        try:
-            self.cache[name] = self.ds.result(name)
-        except Exception as exc:  # a corrupt file must not break the board: say so instead
-            self.problems[name] = f"{type(exc).__name__}"
-            return False
-        return True
-
-    def get(self, name: str):
-        if not self.has(name):
-            raise KeyError(name)
-        value = self.cache[name]
-        return value.copy() if isinstance(value, pd.DataFrame) else value
-
-
 class Board:
     """One project board: filters, KPI tiles, trends, referrals, effects, DiD, export."""
 
     def __init__(self, spec: BoardSpec, ds=None):
         self.spec = spec
         try:
-            self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
+            self.ds = _board_data(ds) if ds is not None else open_board_dataset(spec.dataset)
         except Exception as exc:  # e.g. a damaged manifest: the board says so in German
             self.ds = None
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box' data-missing='dataset'>Daten nicht verfügbar: "
                                          f"der Datensatz „{spec.dataset}“ ist beschädigt ({type(exc).__name__}). "
                                          "Bitte die Daten neu erzeugen (<code>make run</code>).</div>")])
             return
-        self.res = _Results(self.ds) if self.ds is not None else None
         # every widget is a model the page fetches while it opens: HTML parts share one layout and one style
         self._shared = {"layout": W.Layout(), "style": HTMLStyle()}
         self.status = self._html("")
@@ -161,8 +165,8 @@ class Board:
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
                                          "nicht vor. Bitte <code>make run</code> ausführen.</div>")])
             return
-        self.cube = self.res.get("board_kpi_cube") if self.res.has("board_kpi_cube") else None
-        self.ref = self.res.get("board_referrals") if self.res.has("board_referrals") else None
+        self.cube = self.ds.cube("board_kpi_cube", KPI_DIMS)
+        self.ref = self.ds.cube("board_referrals", REFERRAL_DIMS)
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
@@ -175,16 +179,15 @@ class Board:
         style = DescriptionStyle(description_width="initial")  # one style model for all filters
         lay = W.Layout(width="230px")
         f = {}
-        months = self.cube["month"] if self.cube is not None else pd.Series([], dtype="datetime64[ns]")
-        years = sorted(pd.to_datetime(months).dt.year.unique()) if len(months) else []
+        years = sorted({1970 + m // 12 for m in np.unique(self.cube.month).tolist()}) if self.cube is not None else []
         f["period"] = W.Dropdown(options=[(f"Jahr {y}", str(y)) for y in years] + [("gesamter Zeitraum", ALL)],
                                  value=str(years[-2]) if len(years) > 1 else ALL, description="Zeitraum",
                                  style=style, layout=lay)
-        jcs = self.ds.table("jobcenters")[["jc_id", "name"]]
+        jcs = self.ds.table("jobcenters")
         default = self.spec.default_jc if self.spec.default_jc in set(jcs["jc_id"]) else ALL
         f["jc_id"] = W.Dropdown(options=[("alle Jobcenter", ALL)] + list(zip(jcs["name"], jcs["jc_id"])), value=default,
-                                description="Jobcenter", style=style, layout=lay, disabled=len(jcs) == 1)
-        segs = sorted(self.cube["segment"].unique()) if self.cube is not None else []
+                                description="Jobcenter", style=style, layout=lay, disabled=len(jcs["jc_id"]) == 1)
+        segs = self.cube.levels("segment") if self.cube is not None else []
         seg_opts = [(S.PROFILLAGEN.get(s, s), s) for s in segs]
         f["segment"] = W.Dropdown(options=[("alle Profillagen", ALL)] + seg_opts, value=ALL, description="Profillage",
                                   style=style, layout=lay, disabled=segs in ([], ["unbekannt"]))
@@ -192,18 +195,19 @@ class Board:
                               description="Geschlecht", style=style, layout=lay)
         f["age_group"] = W.Dropdown(options=[("alle", ALL)] + [(a, a) for a in AGE_GROUPS], value=ALL,
                                     description="Altersgruppe", style=style, layout=lay)
-        measures = sorted(self.ref["measure"].dropna().unique()) if self.ref is not None else []
+        measures = self.ref.levels("measure") if self.ref is not None else []
         f["measure"] = W.Dropdown(options=[("alle Maßnahmen", ALL)] + [(S.MEASURES.get(m, m), m) for m in measures],
                                   value=ALL, description="Maßnahme", style=style, layout=lay)
         for w in f.values():
             w.observe(lambda _change: self.refresh(), names="value")
         return f
 
-    def _period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+    def _period(self) -> tuple[dt.date, dt.date]:
+        """First and last month (their first days) of the chosen period."""
         v = self.filters["period"].value
         if v == ALL:
-            return pd.Timestamp(self.cube["month"].min()), pd.Timestamp(self.cube["month"].max())
-        return pd.Timestamp(f"{v}-01-01"), pd.Timestamp(f"{v}-12-01")
+            return month_start(int(self.cube.month.min())), month_start(int(self.cube.month.max()))
+        return dt.date(int(v), 1, 1), dt.date(int(v), 12, 1)
 
     def selection(self) -> dict:
         """The current filters as keyword arguments for :func:`casework.board.cube_figures`."""
@@ -254,7 +258,7 @@ class Board:
         if getattr(self, "_hold", False):
             return
         if self.cube is None:
-            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.res.problems.get("board_kpi_cube"))
+            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.ds.problems.get("board_kpi_cube"))
             return
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
@@ -266,7 +270,7 @@ class Board:
         self._draw_referrals(start, end, sel)
         self.export.value = ""  # the export always shows the current view: made anew on request
         self.status.value = (f"<span data-status='ready'>Zeitraum {fmt.date(start)} bis "
-                             f"{fmt.date(end + pd.offsets.MonthEnd(0))}</span>")
+                             f"{fmt.date(month_end(end))}</span>")
 
     def _tiles_html(self, figs: dict, start, end) -> str:
         t = privacy.threshold()
@@ -282,92 +286,82 @@ class Board:
                  privacy.show_count(figs["need_ending"]), "bedarfsdeckende Beschäftigung")]
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
-        self.view["tiles"] = pd.DataFrame(rows, columns=["kennzahl", "bezeichnung", "wert", "erläuterung"])
+        self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
         html = "".join(_tile(*r) for r in rows)
         return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"
 
-    def _filtered_cube(self, sel):
-        c = self.cube
-        for k, v in sel.items():
-            if v != ALL:
-                c = c[c[k] == v]
-        return c
-
     def _draw_trend(self, sel) -> None:
-        c = self._filtered_cube(sel).groupby("month")[["integrations", "stock"]].sum()
-        roll = c.rolling(3, min_periods=3).sum()
+        months, sums = self.cube.by_month(["integrations", "stock"], self.cube.mask(**sel))
         t = privacy.threshold()
-        ok = roll["stock"] >= t * 3  # a rate is hidden when its base is small (its numerator is never shown)
-        rate = (roll["integrations"] / roll["stock"] * 100).where(ok)
-        labels = [f"{m:%m.%Y}" for m in c.index]
-        self.view["trend"] = pd.DataFrame({"monat": [fmt.month(m) for m in c.index],
-                                           "integrationen_je_100": rate.round(2)})
+        rate = []
+        for i in range(len(months)):  # rolling three-month sums; a rate with a small base is hidden
+            ints, stock = (float(sums[k][max(0, i - 2):i + 1].sum()) for k in ("integrations", "stock"))
+            rate.append(ints / stock * 100 if i >= 2 and stock >= t * 3 else None)
+        firsts = [month_start(m) for m in months]
+        self.view["trend"] = {"monat": [fmt.month(d) for d in firsts],
+                              "integrationen_je_100": [None if r is None else round(r, 2) for r in rate]}
         start = self._project_start() if self.spec.project else None
         marker = None
-        if start is not None and len(c):
-            pos = c.index.searchsorted(pd.Timestamp(start))
-            marker = int(pos) if pos < len(c) else None
+        if start is not None and months:
+            pos = bisect.bisect_left(months, month_index(start))
+            marker = pos if pos < len(months) else None
         self.trend.value = _h2("Entwicklung") + svgchart.line_chart(
-            labels, rate.tolist(), "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
+            [f"{d:%m.%Y}" for d in firsts], rate,
+            "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
             y_label="je 100 im Bestand", marker_at=marker, marker_label="Projektbeginn")
 
     def _project_start(self):
         p = self.ds.table("projects")
         key = self.spec.project
-        rows = p[p["project_id"].str.startswith(key)] if key else p.iloc[0:0]
-        return None if rows.empty else rows["start"].min()
+        starts = [s for pid, s in zip(p["project_id"], p["start"]) if pid.startswith(key) and not fmt._missing(s)]
+        return min(starts) if starts else None
 
     def _draw_referrals(self, start, end, sel) -> None:
         if self.ref is None:
             self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Zuweisungen")
             return
-        r = self.ref[(self.ref["month"] >= start) & (self.ref["month"] <= end)]
-        for k, v in {**sel, "measure": self.filters["measure"].value}.items():
-            if v != ALL and k in r:
-                r = r[r[k] == v]
         cols = ["referrals", "started", "completed", "dropped_out"]
-        g = r.groupby("partner_kind")[cols].sum()
-        g.index = [S.PARTNER_KINDS.get(k, k) for k in g.index]
-        frame = g.reset_index(names="partner")
-        shown = privacy.suppress(frame, cols, total=True)
-        self.view["referrals"] = shown.rename(columns={"partner": "Partner", "referrals": "Zuweisungen",
-                                                       "started": "begonnen", "completed": "abgeschlossen",
-                                                       "dropped_out": "abgebrochen"})
-        numeric = privacy.suppressed_numeric(frame, ["referrals", "started"])
-        chart = svgchart.bar_chart(numeric["partner"].tolist(), {
-            "Zuweisungen": [None if pd.isna(v) else v for v in numeric["referrals"]],
-            "begonnen": [None if pd.isna(v) else v for v in numeric["started"]]},
-            "Zuweisungen und Beginne je Partnerart") if len(numeric) else ""
+        mask = self.ref.mask(start, end, **sel, measure=self.filters["measure"].value)
+        kinds, sums = self.ref.by_level("partner_kind", cols, mask)
+        frame = {"partner": [S.PARTNER_KINDS.get(k, k) for k in kinds], **{c: sums[c].tolist() for c in cols}}
+        shown = privacy.suppress_columns(frame, cols, total=True)
+        names = {"partner": "Partner", "referrals": "Zuweisungen", "started": "begonnen",
+                 "completed": "abgeschlossen", "dropped_out": "abgebrochen"}
+        self.view["referrals"] = {names[c]: v for c, v in shown.items()}
+        numeric = privacy.suppressed_values(frame, ["referrals", "started"])
+        chart = svgchart.bar_chart(frame["partner"], {"Zuweisungen": numeric["referrals"],
+                                                      "begonnen": numeric["started"]},
+                                   "Zuweisungen und Beginne je Partnerart") if kinds else ""
         self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
                                 f"{_table(self.view['referrals'])}</div>")
 
     # ------------------------------------------------------------------ results panels
     def _effects_panel(self) -> str:
-        if not self.res.has("effects"):
-            return _missing_result("Wirkungsschätzungen", self.res.problems.get("effects"))
-        e = self.res.get("effects")
-        shown = e[e["n_treated"] >= privacy.threshold()].dropna(subset=["estimate"])
-        if shown.empty:
+        if not self.ds.has_result("effects"):
+            return _missing_result("Wirkungsschätzungen", self.ds.problems.get("effects"))
+        t = privacy.threshold()
+        shown = [r for r in _rows(self.ds.result("effects")) if r["n_treated"] >= t and not fmt._missing(r["estimate"])]
+        if not shown:
             return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
                     "belastbare Schätzung.</div>")
-        shown = shown.sort_values("estimate", ascending=False)
-        chart = svgchart.forest_chart(shown["label"].tolist(), shown["estimate"].tolist(), shown["ci_low"].tolist(),
-                                      shown["ci_high"].tolist(), "Effekt auf die Integration innerhalb von "
-                                      "12 Monaten (Prozentpunkte, 95-%-Intervall)")
-        sentences = "".join(f"<p class='cw-sentence' data-measure='{m}'>{s}</p>"
-                            for m, s in zip(shown["measure"], shown["sentence"]))
+        shown.sort(key=lambda r: r["estimate"], reverse=True)
+        chart = svgchart.forest_chart([r["label"] for r in shown], [r["estimate"] for r in shown],
+                                      [r["ci_low"] for r in shown], [r["ci_high"] for r in shown],
+                                      "Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, "
+                                      "95-%-Intervall)")
+        sentences = "".join(f"<p class='cw-sentence' data-measure='{r['measure']}'>{r['sentence']}</p>" for r in shown)
         method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
                   "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
                   "als Effekt.")
         return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
 
     def _did_panel(self) -> str:
-        if not self.res.has("did"):
-            return _missing_result("Vergleich mit anderen Jobcentern", self.res.problems.get("did"))
-        d = self.res.get("did")
-        if d.empty:
+        if not self.ds.has_result("did"):
+            return _missing_result("Vergleich mit anderen Jobcentern", self.ds.problems.get("did"))
+        rows = _rows(self.ds.result("did"))
+        if not rows:
             return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
-        r = d.iloc[0]
+        r = rows[0]
         per100 = r["estimate"] * 100
         verb = "höher" if per100 >= 0 else "niedriger"
         sure = ("Der Unterschied ist statistisch nicht gesichert." if r["ci_low"] <= 0 <= r["ci_high"]
@@ -383,66 +377,83 @@ class Board:
         return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>"
 
     def _coverage_panel(self) -> str:
-        if not self.res.has("needs_coverage"):
-            return _missing_result("Bedarfsdeckung", self.res.problems.get("needs_coverage"))
-        c = self.res.get("needs_coverage")[["label", "needs", "covered", "share"]]
-        shown = privacy.suppress(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")}, total=False)
-        shown.columns = ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"]
+        if not self.ds.has_result("needs_coverage"):
+            return _missing_result("Bedarfsdeckung", self.ds.problems.get("needs_coverage"))
+        c = self.ds.result("needs_coverage")
+        c = {k: c[k] for k in ("label", "needs", "covered", "share")}
+        shown = privacy.suppress_columns(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")},
+                                         total=False)
+        shown = _renamed(shown, ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"])
         note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
                 "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
         return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
 
     def _project_panel(self) -> str:
-        if not self.res.has("board_project_facts"):
-            return _missing_result("Projektdaten", self.res.problems.get("board_project_facts"))
-        facts = self.res.get("board_project_facts")
+        if not self.ds.has_result("board_project_facts"):
+            return _missing_result("Projektdaten", self.ds.problems.get("board_project_facts"))
         person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
-        tiles = "".join(_tile(f"project_{r.fact}", r.label,
-                              privacy.show_count(r.value) if r.fact in person_counts else fmt.number(r.value),
-                              people=r.fact in person_counts)
-                        for r in facts.itertuples())
+        tiles = "".join(_tile(f"project_{r['fact']}", r["label"],
+                              privacy.show_count(r["value"]) if r["fact"] in person_counts else fmt.number(r["value"]),
+                              people=r["fact"] in person_counts)
+                        for r in _rows(self.ds.result("board_project_facts")))
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
-        if self.res.has("board_participant_profiles"):
-            p = self.res.get("board_participant_profiles")
-            t = privacy.threshold()
-            rows = pd.DataFrame({
-                "Bedarf": p["label"],
-                "Teilnehmende": [privacy.show_rate(n, n / s if s else 0) if n >= t else (f"< {t}" if n else "0")
-                                 for n, s in zip(p["participants_n"], p["participants"])],
-                "übrige Kundinnen und Kunden": [privacy.show_rate(n, n / s if s else 0) if n >= t else
-                                                (f"< {t}" if n else "0") for n, s in zip(p["others_n"], p["others"])]})
-            parts.append("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
-                         f"</p>{_table(rows)}")
-        if self.res.has("board_modules"):
-            m = self.res.get("board_modules").sort_values("placements", ascending=False)
-            shown = privacy.suppress(m[["name", "capacity", "placements"]].rename(columns={"name": "modul"}),
-                                     ["placements"], total=True)
-            shown["Auslastung"] = [fmt.percent(o) if pl >= privacy.threshold() else "–"
-                                   for o, pl in zip(m["occupancy"], m["placements"])] + ["–"]
-            shown.columns = ["Modul", "Plätze", "Belegungen", "Auslastung"]
-            shown["Plätze"] = shown["Plätze"].map(lambda v: f"{fmt.number(v)} Plätze" if v != "" else "")
-            parts.append(f"<p>Module und ihre Belegung:</p>{_table(shown)}")
-        if self.res.has("board_transitions"):
-            tr = self.res.get("board_transitions")
-            shown = privacy.suppress(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
-                                     total=False)
-            shown.columns = ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)", "Anteil"]
-            parts.append(f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}")
-        if self.res.has("board_jobcenters"):
-            j = self.res.get("board_jobcenters")
-            t = privacy.threshold()
-            shown = pd.DataFrame({"Jobcenter": j["name"], "im Programm": j["project"].map({True: "ja", False: "nein"}),
-                                  "Integrationsquote (K2)": [privacy.show_rate(i, s, fmt.percent)
-                                                             for i, s in zip(j["integrations"], j["avg_stock"])],
-                                  "Integrationen": [privacy.show_count(v) for v in j["integrations"]]})
-            by = j.groupby("project")[["integrations", "avg_stock"]].sum()
-            summary = "; ".join(f"{'im Programm' if k else 'nicht im Programm'}: "
-                                f"{privacy.show_rate(r.integrations, r.avg_stock, fmt.percent)}"
-                                for k, r in by.iterrows())
-            parts.append(f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
-                         f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
-                         f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
+        for name, part in (("board_participant_profiles", self._profiles_part), ("board_modules", self._modules_part),
+                           ("board_transitions", self._transitions_part), ("board_jobcenters", self._jobcenters_part)):
+            if self.ds.has_result(name):
+                parts.append(part(self.ds.result(name)))
         return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
+
+    @staticmethod
+    def _profiles_part(p: dict) -> str:
+        t = privacy.threshold()
+
+        def share(n, size):
+            return privacy.show_rate(n, n / size if size else 0) if n >= t else (f"< {t}" if n else "0")
+
+        rows = {"Bedarf": p["label"],
+                "Teilnehmende": [share(n, s) for n, s in zip(p["participants_n"], p["participants"])],
+                "übrige Kundinnen und Kunden": [share(n, s) for n, s in zip(p["others_n"], p["others"])]}
+        return ("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
+                f"</p>{_table(rows)}")
+
+    @staticmethod
+    def _modules_part(m: dict) -> str:
+        t = privacy.threshold()
+        order = sorted(range(len(m["name"])), key=lambda i: -m["placements"][i])
+        modules = {"modul": [m["name"][i] for i in order], "capacity": [m["capacity"][i] for i in order],
+                   "placements": [m["placements"][i] for i in order]}
+        shown = privacy.suppress_columns(modules, ["placements"], total=True)
+        shown["capacity"] = [f"{fmt.number(v)} Plätze" if v != "" else "" for v in shown["capacity"]]
+        shown["Auslastung"] = [fmt.percent(m["occupancy"][i]) if m["placements"][i] >= t else "–"
+                               for i in order] + ["–"]
+        shown = _renamed(shown, ["Modul", "Plätze", "Belegungen", "Auslastung"])
+        return f"<p>Module und ihre Belegung:</p>{_table(shown)}"
+
+    @staticmethod
+    def _transitions_part(tr: dict) -> str:
+        shown = privacy.suppress_columns(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
+                                         total=False)
+        shown = _renamed(shown, ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)",
+                                 "Anteil"])
+        return f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}"
+
+    @staticmethod
+    def _jobcenters_part(j: dict) -> str:
+        t = privacy.threshold()
+        shown = {"Jobcenter": j["name"], "im Programm": ["ja" if p else "nein" for p in j["project"]],
+                 "Integrationsquote (K2)": [privacy.show_rate(i, s, fmt.percent)
+                                            for i, s in zip(j["integrations"], j["avg_stock"])],
+                 "Integrationen": [privacy.show_count(v) for v in j["integrations"]]}
+        groups = {}
+        for member, ints, stock in zip(j["project"], j["integrations"], j["avg_stock"]):
+            g = groups.setdefault(bool(member), [0, 0.0])
+            g[0], g[1] = g[0] + ints, g[1] + stock
+        summary = "; ".join(f"{'im Programm' if k else 'nicht im Programm'}: "
+                            f"{privacy.show_rate(ints, stock, fmt.percent)}"
+                            for k, (ints, stock) in sorted(groups.items()))
+        return (f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
+                f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
+                f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
@@ -450,9 +461,11 @@ class Board:
         self.export.value = self._export_links()
 
     def _export_links(self) -> str:
-        tiles = self.view.get("tiles", pd.DataFrame())
-        frames = {"Kennzahlen": tiles, "Entwicklung": self.view.get("trend", pd.DataFrame()),
-                  "Zuweisungen": self.view.get("referrals", pd.DataFrame())}
+        import pandas as pd  # only here: the board itself runs without pandas
+
+        frames = {"Kennzahlen": pd.DataFrame(self.view.get("tiles", {})),
+                  "Entwicklung": pd.DataFrame(self.view.get("trend", {})),
+                  "Zuweisungen": pd.DataFrame(self.view.get("referrals", {}))}
         csv = "\n\n".join(f"# {k}\n" + v.to_csv(index=False, sep=";", decimal=",") for k, v in frames.items())
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xw:
@@ -473,15 +486,15 @@ class Board:
 
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [1, 2]})
         a1.axis("off")
-        tiles = self.view.get("tiles", pd.DataFrame())
-        for i, row in enumerate(tiles.itertuples()):
-            a1.text(0.01 + (i % 3) * 0.33, 0.75 - (i // 3) * 0.5, f"{row.bezeichnung}\n{row.wert}", fontsize=9,
-                    va="top")
-        trend = self.view.get("trend", pd.DataFrame())
-        if len(trend):
-            a2.plot(np.arange(len(trend)), trend["integrationen_je_100"], color=BLUE)
-            step = max(1, len(trend) // 6)
-            a2.set_xticks(np.arange(0, len(trend), step), trend["monat"].iloc[::step], rotation=30, fontsize=8)
+        tiles = self.view.get("tiles", {})
+        for i, (label, value) in enumerate(zip(tiles.get("bezeichnung", []), tiles.get("wert", []))):
+            a1.text(0.01 + (i % 3) * 0.33, 0.75 - (i // 3) * 0.5, f"{label}\n{value}", fontsize=9, va="top")
+        trend = self.view.get("trend", {})
+        rates = [np.nan if v is None else v for v in trend.get("integrationen_je_100", [])]
+        if rates:
+            a2.plot(np.arange(len(rates)), rates, color=BLUE)
+            step = max(1, len(rates) // 6)
+            a2.set_xticks(np.arange(0, len(rates), step), trend["monat"][::step], rotation=30, fontsize=8)
         a2.set_ylabel("Integrationen je 100 im Bestand")
         fig.suptitle(f"{self.spec.title} – {self.status.value.split('>')[1].split('<')[0]}", fontsize=10)
         out = io.BytesIO()
@@ -491,8 +504,17 @@ class Board:
         return out.getvalue()
 
 
+def _renamed(columns: dict, names: list) -> dict:
+    """The same columns under new headers (in order)."""
+    return dict(zip(names, columns.values()))
+
+
 def project_board(key: str, ds=None) -> W.VBox:
-    """The board of one project (``pankow``, ``gelsenkirchen``, ``teilhabe_nrw``), ready to display."""
+    """The board of one project (``pankow``, ``gelsenkirchen``, ``teilhabe_nrw``), ready to display.
+
+    ``ds``: a dataset folder opened with :class:`casework.boarddata.BoardData` or :class:`casework.store.Dataset`
+    (default: ``data/<dataset>`` under :func:`data_root`).
+    """
     return Board(BOARDS[key], ds=ds).widget
 
 

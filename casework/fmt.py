@@ -8,9 +8,8 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-
-import pandas as pd
 
 __all__ = ["number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
            "MONTHS_DE"]
@@ -21,7 +20,24 @@ _MISSING = "–"
 
 
 def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x is pd.NaT
+    """None, NaN, pandas' NA/NaT or numpy's NaT (checked by type name: boards run without pandas)."""
+    if x is None:
+        return True
+    if isinstance(x, float):
+        return math.isnan(x)
+    return type(x).__name__ in ("NAType", "NaTType") or (type(x).__name__ == "datetime64" and x != x)
+
+
+def _as_date(d) -> dt.date:
+    """A date-like value (date, datetime, pandas Timestamp, numpy datetime64, ISO string) as a date."""
+    if isinstance(d, dt.date):  # datetime and pandas' Timestamp are dates too
+        return d
+    try:
+        return dt.date.fromisoformat(str(d)[:10])
+    except ValueError:
+        import pandas as pd  # other spellings of a date, as pandas reads them
+
+        return pd.Timestamp(d).date()
 
 
 def number(x, decimals: int = 0) -> str:
@@ -65,14 +81,14 @@ def date(d) -> str:
     """``"2025-12-31"`` → ``"31.12.2025"``."""
     if _missing(d):
         return _MISSING
-    return pd.Timestamp(d).strftime("%d.%m.%Y")
+    return _as_date(d).strftime("%d.%m.%Y")
 
 
 def month(d) -> str:
     """``"2025-12-01"`` → ``"Dezember 2025"``."""
     if _missing(d):
         return _MISSING
-    t = pd.Timestamp(d)
+    t = _as_date(d)
     return f"{MONTHS_DE[t.month - 1]} {t.year}"
 
 
