@@ -29,7 +29,6 @@ from casework.serve import (
     wait_until_serving,
 )
 from casework.store import Dataset
-from tests.board_data import prepare
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +43,6 @@ LOAD_MS = 120_000
 def _is_local(url: str) -> bool:
     u = urlparse(url)
     return u.scheme in ("data", "blob", "about") or u.hostname in ("127.0.0.1", "localhost", "::1")
-
-
-@pytest.fixture(scope="module")
-def board_data(tmp_path_factory):
-    return prepare(tmp_path_factory.mktemp("boards"))
 
 
 @pytest.fixture(scope="module")

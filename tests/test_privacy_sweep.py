@@ -24,15 +24,14 @@ import pytest
 from casework import privacy
 from casework.dashboard import ALL, BOARDS, Board
 from casework.store import Dataset
-from tests.board_data import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 STATES_PER_BOARD = int(os.environ.get("CASEWORK_SWEEP_STATES", "40"))
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return prepare(tmp_path_factory.mktemp("sweep"))
+@pytest.fixture
+def data(board_data):
+    return board_data
 
 
 def _states(board: Board, n: int, seed: int = 0):

@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
-from tests.test_dashboards import ROOT, _open, _select, board_data, browser, page  # noqa: F401
+from tests.test_dashboards import ROOT, _open, _select, browser, page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
