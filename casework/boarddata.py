@@ -76,9 +76,10 @@ def month_end(value) -> dt.date:
 def read_columns(path: Path, *, coded: tuple = ()) -> dict:
     """A Parquet file as ``{column: values}`` without pandas.
 
-    Texts, flags and dates with gaps become lists (dates as ``datetime``); numbers and dates without missing
-    values become numpy arrays taken from the Arrow buffers; columns named in ``coded`` become ``(codes, levels)`` pairs
-    (dictionary encoding: an int array and the list of distinct values), which is how cubes are filtered fast.
+    Numbers become numpy arrays taken from the Arrow buffers (gaps as NaN), dates numpy ``datetime64`` (a list
+    with None for gaps when there are any), texts and flags lists; columns named in ``coded`` become
+    ``(codes, levels)`` pairs (dictionary encoding: an int array and the list of distinct values), which is how
+    cubes are filtered fast.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -91,25 +92,35 @@ def read_columns(path: Path, *, coded: tuple = ()) -> dict:
     for name, col in zip(table.column_names, table.columns):
         arr = col.combine_chunks()
         if name in coded:
-            out[name] = (_buffer_values(arr.indices, np.int32), arr.dictionary.to_pylist())
-        elif pa.types.is_integer(arr.type) and arr.null_count == 0:
-            out[name] = _buffer_values(arr.cast(pa.int64()), np.int64)
-        elif pa.types.is_floating(arr.type) and arr.null_count == 0:
-            out[name] = _buffer_values(arr.cast(pa.float64()), np.float64)
-        elif pa.types.is_floating(arr.type):  # fill_null would import pandas
-            out[name] = np.array([np.nan if v is None else v for v in arr.to_pylist()], dtype=np.float64)
-        elif pa.types.is_timestamp(arr.type) and arr.null_count == 0:
-            out[name] = _buffer_values(arr.cast(pa.int64()), np.int64).view(f"datetime64[{arr.type.unit}]")
-        elif pa.types.is_timestamp(arr.type):
-            out[name] = arr.cast(pa.timestamp("us")).to_pylist()  # ns would come back as pandas Timestamps
+            out[name] = (_buffer_values(arr.indices), arr.dictionary.to_pylist())
+        elif arr.null_count == 0 and (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+            out[name] = _buffer_values(arr)
+        elif arr.null_count == 0 and pa.types.is_timestamp(arr.type):
+            out[name] = _buffer_values(arr).view(f"datetime64[{arr.type.unit}]")
+        elif pa.types.is_floating(arr.type):  # gaps as NaN (pyarrow's fill_null would import pandas)
+            out[name] = np.where(_valid(arr), _buffer_values(arr), np.nan)
+        elif pa.types.is_timestamp(arr.type):  # gaps as None (as_py of ns timestamps would import pandas)
+            days = _buffer_values(arr).view(f"datetime64[{arr.type.unit}]")
+            out[name] = [d if ok else None for d, ok in zip(days, _valid(arr))]
         else:
             out[name] = arr.to_pylist()
     return out
 
 
-def _buffer_values(arr, dtype) -> np.ndarray:
-    """The values of a null-free fixed-width Arrow array as a numpy array (no copy, no pandas)."""
-    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * np.dtype(dtype).itemsize)
+def _valid(arr) -> np.ndarray:
+    """Which values of an Arrow array are present (its validity bitmap as booleans)."""
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[arr.offset:arr.offset + len(arr)].astype(bool)
+
+
+def _buffer_values(arr) -> np.ndarray:
+    """The values of a fixed-width Arrow array as numpy, gaps unmasked (no copy; no pandas, no pyarrow.compute)."""
+    import pyarrow as pa
+
+    t = arr.type
+    kind = "f" if pa.types.is_floating(t) else "u" if pa.types.is_unsigned_integer(t) else "i"
+    dtype = np.dtype(f"{kind}{t.bit_width // 8}")
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
 class BoardData:
@@ -226,6 +237,7 @@ class Cube:
             else:
                 self.values[name] = np.asarray(col)
         self.n = len(next(iter([*self.codes.values(), *self.values.values()])))
+        self.months = np.unique(self.month) if self.month is not None else None  # every month of the cube, sorted
 
     @classmethod
     def from_frame(cls, frame) -> Cube:
@@ -261,7 +273,7 @@ class Cube:
 
     def by_month(self, measures, mask: np.ndarray) -> tuple[list[int], dict]:
         """Sums per month (every month of the cube, in order): months since 1970 and ``{measure: array}``."""
-        months = np.unique(self.month)
+        months = self.months
         pos = np.searchsorted(months, self.month[mask])
         return months.tolist(), {k: np.bincount(pos, weights=self.values[k][mask], minlength=len(months))
                                  for k in measures}

@@ -179,7 +179,7 @@ class Board:
         style = DescriptionStyle(description_width="initial")  # one style model for all filters
         lay = W.Layout(width="230px")
         f = {}
-        years = sorted({1970 + m // 12 for m in np.unique(self.cube.month).tolist()}) if self.cube is not None else []
+        years = sorted({1970 + m // 12 for m in self.cube.months.tolist()}) if self.cube is not None else []
         f["period"] = W.Dropdown(options=[(f"Jahr {y}", str(y)) for y in years] + [("gesamter Zeitraum", ALL)],
                                  value=str(years[-2]) if len(years) > 1 else ALL, description="Zeitraum",
                                  style=style, layout=lay)
@@ -206,7 +206,7 @@ class Board:
         """First and last month (their first days) of the chosen period."""
         v = self.filters["period"].value
         if v == ALL:
-            return month_start(int(self.cube.month.min())), month_start(int(self.cube.month.max()))
+            return month_start(int(self.cube.months[0])), month_start(int(self.cube.months[-1]))
         return dt.date(int(v), 1, 1), dt.date(int(v), 12, 1)
 
     def selection(self) -> dict:
