@@ -66,7 +66,11 @@ def open_board_dataset(name: str) -> BoardData | None:
 
 def _board_data(ds) -> BoardData:
     """A BoardData, also from a :class:`casework.store.Dataset` on disk (an analyst's own)."""
-    return ds if isinstance(ds, BoardData) else BoardData.open(ds.path)
+    if isinstance(ds, BoardData):
+        return ds
+    if getattr(ds, "path", None) is None:
+        raise ValueError(f"a board reads a dataset folder, but {ds!r} is in memory: save it first (Dataset.save)")
+    return BoardData.open(ds.path)
 
 
 def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
@@ -142,8 +146,10 @@ class Board:
 
     def __init__(self, spec: BoardSpec, ds=None):
         self.spec = spec
+        if ds is not None and not isinstance(ds, BoardData):
+            ds = _board_data(ds)  # an analyst's dataset in memory is an error to raise, not a note for a board
         try:
-            self.ds = _board_data(ds) if ds is not None else open_board_dataset(spec.dataset)
+            self.ds = ds if ds is not None else open_board_dataset(spec.dataset)
         except Exception as exc:  # e.g. a damaged manifest: the board says so in German
             self.ds = None
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box' data-missing='dataset'>Daten nicht verfügbar: "

@@ -126,3 +126,13 @@ def test_a_board_kernel_never_imports_pandas(board_data):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_an_analysts_dataset_opens_as_a_board(board_data):
+    from casework.dashboard import BOARDS, Board
+    from casework.store import Dataset
+
+    board = Board(BOARDS["gelsenkirchen"], ds=Dataset.open(board_data / "gelsenkirchen", verify=False))
+    assert "data-kpi='k2'" in board.html() and "Daten nicht verfügbar" not in board.html()
+    with pytest.raises(ValueError, match="in memory"):
+        Board(BOARDS["gelsenkirchen"], ds=Dataset.from_tables({}))
