@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
-from casework.boarddata import AGE_GROUPS, KPI_DIMS, cube_figures
+from casework.boarddata import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, cube_figures
 from casework.panel import month_ordinal
 
 __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
@@ -30,6 +30,9 @@ __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cub
            "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
 CUBE_DIMS = list(KPI_DIMS)
+# the cube is built from person-months (~85 rows a person): pieces of at most this many persons keep a piece
+# at about 1.5 GB of memory
+CUBE_PIECE_PERSONS = 100_000
 _BINS = [-1, 24, 34, 49, 200]
 
 
@@ -91,11 +94,19 @@ def _long_term(pm: pd.DataFrame, months: np.ndarray, events: pd.DataFrame | None
 
 
 def _bounds(ds, start, end) -> tuple[int, int]:
-    emp = ds.table("employment")
-    observed = pd.concat([ds.table("assessments")["date"], emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), "start"]])
-    lo = int(month_ordinal([pd.Timestamp(start) if start is not None else observed.min()])[0])
-    hi = int(month_ordinal([pd.Timestamp(end) if end is not None else observed.max()])[0])
+    first, last = (start, end) if start is not None and end is not None else _observed_range(ds)
+    lo = int(month_ordinal([pd.Timestamp(start if start is not None else first)])[0])
+    hi = int(month_ordinal([pd.Timestamp(end if end is not None else last)])[0])
     return lo, hi
+
+
+def _observed_range(ds) -> tuple:
+    """First and last date of the case data (assessments, integrations), by SQL: reading the tables would
+    keep them in memory and make :mod:`casework.engine` split the dataset in memory instead of from disk."""
+    kinds = ", ".join("'" + k.replace("'", "''") + "'" for k in S.INTEGRATION_KINDS)
+    r = ds.sql("SELECT min(d) AS first, max(d) AS last FROM (SELECT date AS d FROM assessments UNION ALL "
+               f"SELECT start AS d FROM employment WHERE kind IN ({kinds}))")
+    return r["first"].iloc[0], r["last"].iloc[0]
 
 
 def _attributes(ds, segments: pd.Series | None) -> pd.DataFrame:
@@ -119,7 +130,27 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
         Columns jc_id, month, sex, age_group, segment, stock, integrations,
         ltr_stock, ltr_integrations, need_ending (integrations whose earnings
         end the need for benefits).
+
+    Large datasets are condensed piece by piece (:func:`casework.engine.map_partitions`: whole jobcenters, or
+    person-key ranges of a large one; from Parquet or on Dask workers) and the cells added up, so that memory
+    follows the piece size, not the dataset; the cube is the same either way (tests/test_engine.py).
     """
+    from casework import engine
+
+    lo, hi = _bounds(ds, start, end)  # the whole dataset's months, also for each piece
+    parts = engine.map_partitions(ds, _kpi_cube_piece, segments, _month_start([lo])[0], _month_start([hi])[0],
+                                  desc="Kennzahlen-Würfel", tables=("persons", "benefits", "employment"),
+                                  max_persons=min(engine.partition_persons(), CUBE_PIECE_PERSONS))
+    if len(parts) == 1:
+        return parts[0]
+    # a jobcenter cut into pieces by person keys has its cells in several parts: add them up
+    cube = pd.concat(parts, ignore_index=True).groupby(CUBE_DIMS, observed=True, as_index=False)[
+        list(KPI_MEASURES)].sum()
+    return cube.sort_values(CUBE_DIMS).reset_index(drop=True)
+
+
+def _kpi_cube_piece(ds, segments, start, end) -> pd.DataFrame:
+    """The cells of one piece of the dataset (all persons of some jobcenters, or a key range of one)."""
     lo, hi = _bounds(ds, start, end)
     attrs = _attributes(ds, segments)
     pm = person_months(ds, start, end).merge(attrs, on="person_id")
@@ -132,7 +163,7 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
                        "need_ending": ("need_ending", "sum")})
     cube = stock.merge(ints, on=CUBE_DIMS, how="outer").fillna(
         {"stock": 0, "ltr_stock": 0, "integrations": 0, "ltr_integrations": 0, "need_ending": 0})
-    for c in ("stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"):
+    for c in KPI_MEASURES:
         cube[c] = cube[c].astype("int64")
     return cube.sort_values(CUBE_DIMS).reset_index(drop=True)
 

@@ -387,8 +387,9 @@ def _split_query(ds, name: str, columns: list[str]) -> str | None:
     return None
 
 
-def needs_pieces(ds) -> bool:
-    """Whether work on ``ds`` is split: on a cluster always, embedded only when it has more persons than a piece."""
+def needs_pieces(ds, max_persons: int | None = None) -> bool:
+    """Whether work on ``ds`` is split: on a cluster always, embedded only when it has more persons than a piece
+    (``max_persons``, default :func:`partition_persons`)."""
     if is_distributed():
         return True
     if ds.path is not None and "persons" not in ds._frames:
@@ -397,20 +398,21 @@ def needs_pieces(ds) -> bool:
         n = pq.ParquetFile(ds.path / "persons.parquet").metadata.num_rows
     else:
         n = len(ds._frames["persons"]) if "persons" in ds._frames else len(ds.table("persons"))
-    return n > partition_persons()
+    return n > (max_persons or partition_persons())
 
 
 def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: Sequence[str] | None = None,
-                   **kwargs) -> list:
+                   max_persons: int | None = None, **kwargs) -> list:
     """``func(piece, *args, **kwargs)`` for every piece of ``ds`` (or once on ``ds`` when it is not split).
 
     ``tables``: the tables ``func`` reads (a hint: only those are split into piece files on disk; others
-    are still readable, by filtering the whole file).
+    are still readable, by filtering the whole file). ``max_persons``: a smaller piece size for work whose
+    memory grows faster than the persons (default :func:`partition_persons`).
     """
-    if not needs_pieces(ds):
+    if not needs_pieces(ds, max_persons):
         return [func(ds, *args, **kwargs)]
     keys = _person_keys(ds)
-    specs = pieces(ds, keys=keys)
+    specs = pieces(ds, max_persons, keys=keys)
     if ds.path is not None and not ds._frames:
         root = str(piece_files(ds, specs, tables, keys))
         refs = [PartitionRef(jcs, rng, path=str(ds.path), piece_files=root, index=i)

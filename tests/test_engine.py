@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casework import engine, kpi, panel, synth
+from casework import board, engine, kpi, panel, synth
 from casework.profiling import StatisticalProfiler, profiling_frame
 from casework.profiling.statistical import PROFILING_FEATURES
 
@@ -91,15 +91,20 @@ def test_out_of_core_pieces_from_parquet_equal_in_memory(small, on_disk):
         pd.testing.assert_frame_equal(_figures(on_disk), _figures(small))
         pd.testing.assert_frame_equal(panel.analysis_cohort(on_disk), panel.analysis_cohort(small))
         pd.testing.assert_frame_equal(panel.jobcenter_months(on_disk), panel.jobcenter_months(small))
+        with engine.using(None):
+            whole = board.kpi_cube(small)
+        pd.testing.assert_frame_equal(board.kpi_cube(on_disk), whole)
+        pd.testing.assert_frame_equal(board.kpi_cube(small), whole)
 
 
 def test_cluster_gives_the_same_numbers(small, on_disk, cluster, profiler):
     with engine.using(None):
         expected = (_figures(small), panel.analysis_cohort(small), panel.jobcenter_months(small),
-                    profiler.score(small))
+                    profiler.score(small), board.kpi_cube(small))
     with engine.using("local:3", partition_persons=800):
         for ds in (small, on_disk):
-            got = (_figures(ds), panel.analysis_cohort(ds), panel.jobcenter_months(ds), profiler.score(ds))
+            got = (_figures(ds), panel.analysis_cohort(ds), panel.jobcenter_months(ds), profiler.score(ds),
+                   board.kpi_cube(ds))
             for a, b in zip(got, expected):
                 pd.testing.assert_frame_equal(a, b)
 
