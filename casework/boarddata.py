@@ -41,7 +41,11 @@ RESULTS = "results"
 
 
 class BoardDataError(ValueError):
-    """A board's dataset or result file cannot be read; the message names the file."""
+    """A board's dataset or result file cannot be read; the message names the file, ``kind`` the error type."""
+
+    def __init__(self, message: str, kind: str = "missing"):
+        super().__init__(message)
+        self.kind = kind
 
 
 # ---------------------------------------------------------------------------- months
@@ -181,8 +185,9 @@ class BoardData:
 
     def cube(self, name: str, dims: tuple) -> Cube | None:
         """A stored cube (``board_kpi_cube``, ``board_referrals``) or None when it is missing or unreadable."""
-        if name in self._cache:
-            return self._cache[name]
+        key = f"cube:{name}"  # the plain columns of the same file stay under the result's own key
+        if key in self._cache:
+            return self._cache[key]
         if self._result_path(name) is None:
             return None
         try:
@@ -190,7 +195,7 @@ class BoardData:
         except BoardDataError as exc:
             self.problems[name] = exc.kind
             return None
-        self._cache[name] = cube
+        self._cache[key] = cube
         return cube
 
     def _result_path(self, name: str) -> Path | None:
@@ -207,9 +212,7 @@ class BoardData:
             value = (json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json"
                      else read_columns(path, coded=coded))
         except Exception as exc:  # any damage to a stored file: name it, never a traceback on a board
-            err = BoardDataError(f"{path}: cannot be read ({type(exc).__name__}: {exc})")
-            err.kind = type(exc).__name__
-            raise err from exc
+            raise BoardDataError(f"{path}: cannot be read ({type(exc).__name__}: {exc})", type(exc).__name__) from exc
         self._cache[key] = value
         return value
 

@@ -319,7 +319,7 @@ class Board:
     def _project_start(self):
         p = self.ds.table("projects")
         key = self.spec.project
-        starts = [s for pid, s in zip(p["project_id"], p["start"]) if pid.startswith(key) and not fmt._missing(s)]
+        starts = [s for pid, s in zip(p["project_id"], p["start"]) if pid.startswith(key) and not fmt.is_missing(s)]
         return min(starts) if starts else None
 
     def _draw_referrals(self, start, end, sel) -> None:
@@ -346,7 +346,8 @@ class Board:
         if not self.ds.has_result("effects"):
             return _missing_result("Wirkungsschätzungen", self.ds.problems.get("effects"))
         t = privacy.threshold()
-        shown = [r for r in _rows(self.ds.result("effects")) if r["n_treated"] >= t and not fmt._missing(r["estimate"])]
+        shown = [r for r in _rows(self.ds.result("effects"))
+                 if r["n_treated"] >= t and not fmt.is_missing(r["estimate"])]
         if not shown:
             return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
                     "belastbare Schätzung.</div>")

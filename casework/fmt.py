@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-__all__ = ["number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
+__all__ = ["is_missing", "number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
            "MONTHS_DE"]
 
 MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
@@ -19,7 +19,7 @@ MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "Augu
 _MISSING = "–"
 
 
-def _missing(x) -> bool:
+def is_missing(x) -> bool:
     """None, NaN, pandas' NA/NaT or numpy's NaT (checked by type name: boards run without pandas)."""
     if x is None:
         return True
@@ -48,7 +48,7 @@ def number(x, decimals: int = 0) -> str:
     >>> number(-1234567.891, 2), number(0.5), number(None)
     ('-1.234.567,89', '0', '–')
     """
-    if _missing(x):
+    if is_missing(x):
         return _MISSING
     s = f"{float(x):,.{decimals}f}"
     if s.startswith("-") and float(s.replace(",", "")) == 0:
@@ -69,24 +69,24 @@ def parse_number(s: str) -> float:
 
 def percent(x, decimals: int = 1) -> str:
     """A share as percent: ``0.231`` → ``"23,1 %"``."""
-    return _MISSING if _missing(x) else f"{number(100 * float(x), decimals)} %"
+    return _MISSING if is_missing(x) else f"{number(100 * float(x), decimals)} %"
 
 
 def pp(x, decimals: int = 1, unit: str = "Prozentpunkte") -> str:
     """A difference in proportions in percentage points: ``0.031`` → ``"3,1 Prozentpunkte"``."""
-    return _MISSING if _missing(x) else f"{number(100 * float(x), decimals)} {unit}"
+    return _MISSING if is_missing(x) else f"{number(100 * float(x), decimals)} {unit}"
 
 
 def date(d) -> str:
     """``"2025-12-31"`` → ``"31.12.2025"``."""
-    if _missing(d):
+    if is_missing(d):
         return _MISSING
     return _as_date(d).strftime("%d.%m.%Y")
 
 
 def month(d) -> str:
     """``"2025-12-01"`` → ``"Dezember 2025"``."""
-    if _missing(d):
+    if is_missing(d):
         return _MISSING
     t = _as_date(d)
     return f"{MONTHS_DE[t.month - 1]} {t.year}"
@@ -110,7 +110,7 @@ def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high:
     True
     """
     subject = f"Die Teilnahme {measure_label}"
-    if _missing(estimate):
+    if is_missing(estimate):
         return f"Für die Teilnahme {measure_label} liegt keine belastbare Schätzung vor (zu wenige Teilnehmende)."
     verb = "erhöht" if estimate >= 0 else "senkt"
     text = (f"{subject} {verb} {outcome_label} um {pp(abs(estimate), decimals)} "

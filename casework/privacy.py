@@ -54,14 +54,10 @@ def threshold() -> int:
     return t
 
 
-def _nan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
 def show_count(n, min_cell: int | None = None) -> str:
     """A count for display: ``"< 20"`` below the threshold (zero excepted), German format otherwise."""
     t = threshold() if min_cell is None else min_cell
-    if _nan(n):
+    if fmt.is_missing(n):
         return "–"
     return f"< {t}" if 0 < n < t else fmt.number(n)
 
@@ -69,7 +65,7 @@ def show_count(n, min_cell: int | None = None) -> str:
 def show_rate(numerator, denominator, formatter=fmt.percent, min_cell: int | None = None) -> str:
     """A rate for display: ``"–"`` when the denominator is under the threshold."""
     t = threshold() if min_cell is None else min_cell
-    if _nan(denominator) or not math.isfinite(denominator) or denominator < t:
+    if fmt.is_missing(denominator) or not math.isfinite(denominator) or denominator < t:
         return "–"
     return formatter(numerator / denominator)
 
@@ -89,7 +85,7 @@ def hide_cells(columns, count_cols, min_cell: int | None = None, secondary: bool
     t = threshold() if min_cell is None else min_cell
     out = {}
     for col in count_cols:
-        values = [math.nan if _nan(v) else float(v) for v in columns[col]]
+        values = [math.nan if fmt.is_missing(v) else float(v) for v in columns[col]]
         hidden = [0 < v < t for v in values]
         while secondary and sum(hidden) == 1:
             candidates = [(v, i) for i, v in enumerate(values) if not hidden[i] and v > 0]
@@ -120,7 +116,7 @@ def suppress_columns(columns, count_cols, rate_cols: dict | None = None, total: 
         label_col = label_col or next((c for c in columns if c not in count_cols and c not in rate_cols), None)
         for c in out:
             if c in count_cols:
-                out[c].append(show_count(sum(v for v in columns[c] if not _nan(v)), t))
+                out[c].append(show_count(sum(v for v in columns[c] if not fmt.is_missing(v)), t))
             else:
                 out[c].append("Summe" if c == label_col else ("–" if c in rate_cols else ""))
     return out
@@ -130,7 +126,7 @@ def suppressed_values(columns, count_cols, min_cell: int | None = None) -> dict:
     """Like :func:`suppress_columns` but numeric, for charts: ``{count column: [value or None]}``."""
     assert_aggregate(columns)
     hidden = hide_cells(columns, count_cols, min_cell)
-    return {c: [None if h or _nan(v) else v for v, h in zip(columns[c], hidden[c])] for c in count_cols}
+    return {c: [None if h or fmt.is_missing(v) else v for v, h in zip(columns[c], hidden[c])] for c in count_cols}
 
 
 def _frame_columns(frame) -> dict:
@@ -171,7 +167,6 @@ def suppress(frame, count_cols, rate_cols: dict | None = None, total: bool = Tru
     """
     import pandas as pd
 
-    assert_aggregate(frame)
     return pd.DataFrame(suppress_columns(_frame_columns(frame), count_cols, rate_cols, total, min_cell, label_col))
 
 
