@@ -2,7 +2,7 @@
 
 Dashboards never touch person-level rows: the pipeline condenses the case data
 into additive cells (numerators and denominators per jobcenter, month, sex,
-age group and segment), so that every filter combination is a sum over cells
+age group and segment; :func:`casework.kpi.key_figure_cells`), so that every filter combination is a sum over cells
 and every rate a ratio of sums. Small cells are suppressed only at display
 time (:mod:`casework.privacy`), after the filter has summed them up.
 
@@ -30,8 +30,8 @@ __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cub
            "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
 CUBE_DIMS = list(KPI_DIMS)
-# the cube is built from person-months (~85 rows a person): pieces of at most this many persons keep a piece
-# at about 1.5 GB of memory
+# DuckDB expands each piece's months in receipt (~85 a person) to count the stock by cell: pieces of at most
+# this many persons keep the build under 1 GB (1M persons: 29 s; pieces of 500,000: 24 s but 2.9 GB)
 CUBE_PIECE_PERSONS = 100_000
 _BINS = [-1, 24, 34, 49, 200]
 
@@ -69,27 +69,19 @@ def person_months(ds, start=None, end=None) -> pd.DataFrame:
     m = s[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
     pm = pd.DataFrame({"person_id": pid[rows], "m": m}).drop_duplicates()
     pm = pm.merge(persons, on="person_id", how="left")
-    pm["ltr"] = _long_term(pm, pm["m"].to_numpy())
+    pm["ltr"] = _long_term(pm)
     return pm.loc[(pm["m"] >= lo) & (pm["m"] <= hi), ["person_id", "m", "ltr"]].reset_index(drop=True)
 
 
-def _long_term(pm: pd.DataFrame, months: np.ndarray, events: pd.DataFrame | None = None) -> np.ndarray:
-    """Receipt months in the 24 months up to each month (observed rows + receipt before entry) >= 21."""
-    codes, uniques = pd.factorize(pm["person_id"])
-    key = codes.astype("int64") * 100_000 + pm["m"].to_numpy().astype("int64")
-    order = np.argsort(key, kind="stable")
-    sk = key[order]
-    if events is None:
-        q_codes, q_m, entry, prior = codes, months, pm["entry_date"], pm["benefit_months"]
-    else:
-        q_codes = pd.Index(uniques).get_indexer(events["person_id"])
-        q_m, entry, prior = months, events["entry_date"], events["benefit_months"]
-    qk = q_codes.astype("int64") * 100_000 + q_m.astype("int64")
-    observed = np.searchsorted(sk, qk, side="right") - np.searchsorted(sk, qk - 23, side="left")
-    observed = np.where(q_codes < 0, 0, observed)
-    entry_m = month_ordinal(entry)
-    first_prior = entry_m - prior.to_numpy()
-    overlap = np.minimum(entry_m - 1, q_m) - np.maximum(first_prior, q_m - 23) + 1
+def _long_term(pm: pd.DataFrame) -> np.ndarray:
+    """Receipt months in the 24 months up to each person-month (observed rows + receipt before entry) >= 21."""
+    codes = pd.factorize(pm["person_id"])[0].astype("int64")
+    months = pm["m"].to_numpy().astype("int64")
+    key = np.sort(codes * 100_000 + months)
+    observed = np.searchsorted(key, codes * 100_000 + months, side="right") - np.searchsorted(
+        key, codes * 100_000 + months - 23, side="left")
+    entry_m = month_ordinal(pm["entry_date"])
+    overlap = np.minimum(entry_m - 1, months) - np.maximum(entry_m - pm["benefit_months"].to_numpy(), months - 23) + 1
     return (observed + np.clip(overlap, 0, 24)) >= 21
 
 
@@ -131,9 +123,11 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
         ltr_stock, ltr_integrations, need_ending (integrations whose earnings
         end the need for benefits).
 
-    Large datasets are condensed piece by piece (:func:`casework.engine.map_partitions`: whole jobcenters, or
-    person-key ranges of a large one; from Parquet or on Dask workers) and the cells added up, so that memory
-    follows the piece size, not the dataset; the cube is the same either way (tests/test_engine.py).
+    The cells are :func:`casework.kpi.key_figure_cells` (the same SQL as :func:`casework.kpi.key_figures`),
+    with the month as a date. Large datasets are condensed piece by piece
+    (:func:`casework.engine.map_partitions`: whole jobcenters, or person-key ranges of a large one; from Parquet
+    or on Dask workers) and the cells added up, so that memory follows the piece size, not the dataset; the cube
+    is the same either way (tests/test_engine.py).
     """
     from casework import engine
 
@@ -151,36 +145,11 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
 
 def _kpi_cube_piece(ds, segments, start, end) -> pd.DataFrame:
     """The cells of one piece of the dataset (all persons of some jobcenters, or a key range of one)."""
-    lo, hi = _bounds(ds, start, end)
-    attrs = _attributes(ds, segments)
-    pm = person_months(ds, start, end).merge(attrs, on="person_id")
-    stock = _group(pm, {"stock": ("person_id", "size"), "ltr_stock": ("ltr", "sum")})
-    ev = _integration_events(ds, lo, hi).merge(attrs, on="person_id")
-    allpm = person_months(ds, _month_start([lo - 24])[0], end).merge(attrs[["person_id", "entry_date",
-                                                                             "benefit_months"]], on="person_id")
-    ev["ltr"] = _long_term(allpm, ev["m"].to_numpy(), events=ev)
-    ints = _group(ev, {"integrations": ("person_id", "size"), "ltr_integrations": ("ltr", "sum"),
-                       "need_ending": ("need_ending", "sum")})
-    cube = stock.merge(ints, on=CUBE_DIMS, how="outer").fillna(
-        {"stock": 0, "ltr_stock": 0, "integrations": 0, "ltr_integrations": 0, "need_ending": 0})
-    for c in KPI_MEASURES:
-        cube[c] = cube[c].astype("int64")
-    return cube.sort_values(CUBE_DIMS).reset_index(drop=True)
+    from casework.kpi import key_figure_cells
 
-
-def _integration_events(ds, lo, hi) -> pd.DataFrame:
-    emp = ds.table("employment")
-    ev = emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start", "need_ending"]]
-    ev = ev.assign(m=month_ordinal(ev["start"]).astype(int))
-    ev = ev.sort_values("need_ending", ascending=False).drop_duplicates(["person_id", "m"])
-    return ev[(ev["m"] >= lo) & (ev["m"] <= hi)].drop(columns="start")
-
-
-def _group(frame: pd.DataFrame, aggs: dict) -> pd.DataFrame:
-    year = 1970 + frame["m"] // 12
-    f = frame.assign(month=_month_start(frame["m"].to_numpy()).to_numpy(),
-                     age_group=age_group((year - frame["birth_year"]).to_numpy()).astype(str).to_numpy())
-    return f.groupby(CUBE_DIMS, observed=True).agg(**aggs).reset_index()
+    cells = key_figure_cells(ds, start, end, segments)
+    cells.insert(1, "month", _month_start(cells.pop("m").to_numpy()).to_numpy())
+    return cells[CUBE_DIMS + list(KPI_MEASURES)].sort_values(CUBE_DIMS).reset_index(drop=True)
 
 
 def referral_cube(ds, segments: pd.Series | None = None) -> pd.DataFrame:

@@ -37,7 +37,8 @@ from casework import engine
 from casework import schema as S
 from casework.panel import month_ordinal
 
-__all__ = ["KPI_DEFINITIONS", "key_figures", "integration_rate", "ltr_change", "continuous_employment",
+__all__ = ["KPI_DEFINITIONS", "CELL_DIMS", "key_figures", "key_figure_cells",
+           "integration_rate", "ltr_change", "continuous_employment",
            "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer"]
 
 KPI_DEFINITIONS = {
@@ -66,6 +67,7 @@ KPI_DEFINITIONS = {
                               "durchschnittlichen Bestand."),
 }
 
+CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
 _AGE_SQL = """CASE WHEN age < 25 THEN 'unter 25' WHEN age < 35 THEN '25 bis 34'
                    WHEN age < 50 THEN '35 bis 49' ELSE '50 und älter' END"""
 
@@ -154,48 +156,84 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
 
 
 def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
-    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings.
-
-    Long-term receipt in month m: at least 21 of the 24 months up to m in receipt, counting the receipt
-    before entry (``benefit_months``). The months in receipt within [m-23, m] are the overlaps of that
-    window with the person's receipt *islands* — benefit spells merged where they share a month — so no
-    person-month panel has to be expanded for the look-back.
-    """
-    con = _con(ds, segments)
+    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings."""
+    con = _cells_connection(ds, lo, hi, segments)
     where, params = _where(filters)
+    stock_months, ltr_months = con.execute(
+        f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)) FROM ({_STOCK_ROWS.format(lo=lo)}) WHERE TRUE {where}",
+        params).fetchall()[0]
+    n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(
+        f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(need_ending AS INT)) FROM ({_EVENT_ROWS}) "
+        f"WHERE TRUE {where}", params).fetchall()[0])
+    con.close()
+    return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
+
+
+def key_figure_cells(ds, start, end, segments: pd.Series | None = None) -> pd.DataFrame:
+    """The key figures' additive counts per jobcenter, month, sex, age group and segment.
+
+    Every figure of :func:`key_figures` for any selection of these dimensions is a ratio of sums over these
+    cells (the dashboards' cube, :func:`casework.board.kpi_cube`, is built from them).
+
+    Returns
+    -------
+    DataFrame
+        Columns jc_id, m (month ordinal, see :func:`casework.panel.month_ordinal`), sex, age_group, segment,
+        stock, ltr_stock (person-months in receipt, of them long-term), integrations, ltr_integrations,
+        need_ending; one row per cell with any count, sorted by the dimensions.
+    """
+    lo, hi = _ord(start), _ord(end)
+    con = _cells_connection(ds, lo, hi, segments)
+    dims = ", ".join(CELL_DIMS)
+    stock = con.execute(f"SELECT {dims}, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr_stock "
+                        f"FROM ({_STOCK_ROWS.format(lo=lo)}) GROUP BY ALL").df()
+    events = con.execute(f"SELECT {dims}, COUNT(*) AS integrations, SUM(CAST(is_ltr AS BIGINT)) AS "
+                         f"ltr_integrations, SUM(CAST(need_ending AS BIGINT)) AS need_ending "
+                         f"FROM ({_EVENT_ROWS}) GROUP BY ALL").df()
+    con.close()
+    cells = stock.merge(events, on=CELL_DIMS, how="outer")
+    counts = ["stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"]
+    cells[counts] = cells[counts].fillna(0).astype("int64")
+    return cells[CELL_DIMS + counts].sort_values(CELL_DIMS).reset_index(drop=True)
+
+
+def _cells_connection(ds, lo: int, hi: int, segments):
+    """A DuckDB connection with ``persons``, ``spells``, the receipt islands ``isl`` and the ``events``."""
+    con = _con(ds, segments)
     con.execute(_islands_sql(lo, hi))
-    prior = """greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"""
-    stock_sql = f"""
+    con.register("events", _events(ds, lo, hi))
+    return con
+
+
+# Long-term receipt in month m: at least 21 of the 24 months up to m in receipt, counting the receipt before
+# entry (``benefit_months``). The months in receipt within [m-23, m] are the overlaps of that window with the
+# person's receipt *islands* (benefit spells merged where they share a month), so no person-month panel has
+# to be expanded for the look-back.
+_PRIOR = "greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"
+_FLAGGED = f"""
+        flagged AS (
+            SELECT c.*, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
+                   (c.observed + least({_PRIOR}, 24)) >= 21 AS is_ltr
+            FROM counted c JOIN persons p USING (person_id))
+        SELECT *, {_AGE_SQL} AS age_group FROM flagged"""
+# one row per person and month in receipt from {lo} (the islands end at the period's last month)
+_STOCK_ROWS = """
         WITH cells AS (
             SELECT person_id, unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(e AS BIGINT) + 1)) AS m
             FROM isl WHERE e >= {lo}),
-        observed AS (
+        counted AS (
             SELECT c.person_id, c.m, SUM(least(i.e, c.m) - greatest(i.s, c.m - 23) + 1) AS observed
             FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 23
-            GROUP BY c.person_id, c.m),
-        flagged AS (
-            SELECT c.m, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
-                   (c.observed + least({prior}, 24)) >= 21 AS is_ltr
-            FROM observed c JOIN persons p USING (person_id))
-        SELECT COUNT(*), SUM(CAST(is_ltr AS INT))
-        FROM (SELECT *, {_AGE_SQL} AS age_group FROM flagged) WHERE TRUE {where}"""
-    stock_months, ltr_months = con.execute(stock_sql, params).fetchall()[0]
-    con.register("events", _events(ds, lo, hi))
-    ev_sql = f"""
+            GROUP BY c.person_id, c.m),""" + _FLAGGED.replace("{", "{{").replace("}", "}}")
+# one row per counted integration (person and month); least/greatest skip NULLs in DuckDB, so an event without
+# an island in its window must be filtered out of the sum, not left to NULL arithmetic
+_EVENT_ROWS = """
         WITH counted AS (
             SELECT ev.person_id, ev.m, ev.need_ending,
-                   coalesce(SUM(least(i.e, ev.m) - greatest(i.s, ev.m - 23) + 1), 0) AS observed
+                   coalesce(SUM(least(i.e, ev.m) - greatest(i.s, ev.m - 23) + 1) FILTER (WHERE i.s IS NOT NULL),
+                            0) AS observed
             FROM events ev LEFT JOIN isl i ON i.person_id = ev.person_id AND i.s <= ev.m AND i.e >= ev.m - 23
-            GROUP BY ev.person_id, ev.m, ev.need_ending),
-        flagged AS (
-            SELECT c.*, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
-                   (c.observed + least({prior}, 24)) >= 21 AS is_ltr
-            FROM counted c JOIN persons p USING (person_id))
-        SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(need_ending AS INT))
-        FROM (SELECT *, {_AGE_SQL} AS age_group FROM flagged) WHERE TRUE {where}"""
-    n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(ev_sql, params).fetchall()[0])
-    con.close()
-    return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
+            GROUP BY ev.person_id, ev.m, ev.need_ending),""" + _FLAGGED
 
 
 def _islands_sql(lo: int, hi: int) -> str:

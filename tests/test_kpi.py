@@ -12,6 +12,7 @@ from casework import kpi, privacy
 from casework.board import cube_figures, kpi_cube
 from casework.store import Dataset
 from tests.datasets import small
+from tests.reference_cube import reference_cube
 
 D = pd.Timestamp
 
@@ -52,6 +53,21 @@ def test_long_term_recipients_by_hand():
     assert kf["ltr_integrations"] == 0  # a integrated in March, before she was long-term
 
 
+def test_integration_without_receipt_in_the_last_24_months_is_not_long_term():
+    # an integration a month before the first benefit spell: no receipt in its window, nothing before entry
+    persons = pd.DataFrame({"person_id": ["p"], "jc_id": "J", "sex": "f", "birth_year": 1970, "benefit_months": 0,
+                            "entry_date": [D("2018-02-01")]})
+    ds = Dataset.from_tables({
+        "persons": persons,
+        "benefits": pd.DataFrame({"spell_id": [1], "person_id": ["p"], "start": [D("2018-02-01")], "end": [pd.NaT]}),
+        "employment": pd.DataFrame({"spell_id": [1], "person_id": ["p"], "start": [D("2018-01-01")], "end": [pd.NaT],
+                                    "kind": ["svb"], "need_ending": [False]}),
+        "assessments": pd.DataFrame({"assessment_id": [1], "person_id": ["p"], "date": [D("2018-01-10")]})})
+    kf = kpi.key_figures(ds, "2018-01-01", "2018-01-01").set_index("kpi")["value"]
+    assert kf["integrations"] == 1 and kf["ltr_integrations"] == 0
+    assert kpi_cube(ds, None, "2018-01-01", "2018-01-01")["ltr_integrations"].sum() == 0
+
+
 def test_filters_by_sex_and_age_group():
     ds = _hand_made()
     f = kpi.key_figures(ds, "2020-01-01", "2020-12-01", {"sex": "f"}).set_index("kpi")["value"]
@@ -72,6 +88,60 @@ def test_dashboard_cube_equals_direct_computation(scenario, period, filters):
     direct = kpi.key_figures(ds, *period, filters).set_index("kpi")["value"]
     for k in ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3", "need_ending"):
         assert cube[k] == pytest.approx(direct[k], rel=1e-12), k
+
+
+@pytest.mark.parametrize("scenario", ["gelsenkirchen", "pankow", "nrw_teilhabe"])
+def test_cube_equals_a_person_month_computation(scenario):
+    ds = small(scenario, 0, 5000)
+    ids = ds.table("persons")["person_id"]
+    segments = pd.Series(np.where(np.arange(len(ids)) % 3 == 0, "marktnah", "komplex"), index=ids.to_numpy())
+    start, end = "2016-01-01", "2019-12-01"
+    pd.testing.assert_frame_equal(kpi_cube(ds, segments, start, end), reference_cube(ds, start, end, segments))
+
+
+_MONTHS = st.integers(0, 59)  # months of 2018-2022
+
+
+@st.composite
+def _case_data(draw):
+    n = draw(st.integers(1, 5))
+    persons = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "jc_id": draw(st.lists(
+        st.sampled_from(["J1", "J2"]), min_size=n, max_size=n)), "sex": draw(st.lists(
+        st.sampled_from(["f", "m"]), min_size=n, max_size=n)), "birth_year": draw(st.lists(
+        st.integers(1958, 2003), min_size=n, max_size=n)), "benefit_months": draw(st.lists(
+        st.integers(0, 30), min_size=n, max_size=n))})
+    spells, jobs = [], []
+    for pid in persons["person_id"]:
+        for _ in range(draw(st.integers(1, 3))):
+            s = draw(_MONTHS)
+            length = draw(st.one_of(st.none(), st.integers(0, 40)))
+            spells.append((pid, _day(s, draw(st.integers(1, 28))), None if length is None else _day(s + length, 28)))
+        for _ in range(draw(st.integers(0, 3))):
+            jobs.append((pid, _day(draw(_MONTHS), draw(st.integers(1, 28))),
+                         draw(st.sampled_from(["svb", "training", "self_employed", "funded_16i"])),
+                         draw(st.booleans())))
+    b = pd.DataFrame(spells, columns=["person_id", "start", "end"])
+    persons["entry_date"] = persons["person_id"].map(b.groupby("person_id")["start"].min())
+    e = pd.DataFrame(jobs, columns=["person_id", "start", "kind", "need_ending"])
+    return Dataset.from_tables({
+        "persons": persons, "benefits": b.assign(spell_id=range(len(b)), end=pd.to_datetime(b["end"])),
+        "employment": e.assign(spell_id=range(len(e)), end=pd.NaT, start=pd.to_datetime(e["start"])),
+        "assessments": pd.DataFrame({"assessment_id": [1], "person_id": ["p0"], "date": [D("2018-01-10")]})})
+
+
+def _day(month: int, day: int) -> pd.Timestamp:
+    return D(year=2018 + month // 12, month=month % 12 + 1, day=day)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_case_data(), st.integers(0, 40), st.integers(0, 20))
+def test_cube_equals_person_months_on_any_spells(ds, first, length):
+    start, end = _day(first, 1), _day(first + length, 1)
+    got, expected = kpi_cube(ds, None, start, end), reference_cube(ds, start, end)
+    if expected.empty:
+        assert got.empty
+    else:
+        pd.testing.assert_frame_equal(got, expected)
 
 
 def test_rates_are_plausible_on_synthetic_data():
