@@ -52,6 +52,14 @@ def load(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def drop(path, benchmarks) -> int:
+    """Remove the records of ``benchmarks`` from the file (they are about to be measured again); returns how
+    many records of other benchmarks were kept."""
+    kept = [r for r in load(path) if r["benchmark"] not in set(benchmarks)]
+    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    return len(kept)
+
+
 def scaling_exponent(sizes, seconds) -> float:
     """Least-squares slope of log(seconds) on log(size): 1 = linear, 2 = quadratic.
 

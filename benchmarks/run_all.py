@@ -6,8 +6,9 @@ through benchmarks/_records.py. This runner executes them in turn with
 single-threaded BLAS, then prints the combined table with a scaling exponent for
 every step timed at several sizes, and writes it to benchmarks/results/bench.md
 and bench.json (git-ignored); the scripts' raw output goes to report.md. Pass
---quick for reduced sizes (a smoke run), --only to run some scripts, --append to
-add to the records of an earlier partial run (one table from several sittings).
+--quick for reduced sizes (a smoke run), --only to run some scripts (their
+figures replace theirs in the table, the others' stay), --append to add to the
+records of an earlier run without replacing any.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def main(argv=None) -> int:
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     records_path = out_dir / "records.jsonl"
-    if not args.append:
-        records_path.write_text("", encoding="utf-8")
+    if not args.append:  # a partial run replaces only its own scripts' figures in the table
+        _records.drop(records_path, args.only if args.only else BENCHMARKS)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            _records.RECORDS_ENV: str(records_path)}
     report = [f"# Benchmark report {dt.datetime.now():%d.%m.%Y %H:%M}", "",

@@ -51,3 +51,15 @@ def test_record_without_the_setting_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.delenv(_records.RECORDS_ENV, raising=False)
     rec = _records.record("b", "l", 1.0, "s")
     assert rec["ratio"] is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_partial_run_replaces_only_its_own_records(tmp_path, monkeypatch):
+    path = tmp_path / "records.jsonl"
+    monkeypatch.setenv(_records.RECORDS_ENV, str(path))
+    _records.record("bench_kpi.py", "cube 1M", 95.0, "s")
+    _records.record("bench_synth.py", "synthetic 1M", 61.0, "s")
+    assert _records.drop(path, ["bench_kpi.py"]) == 1
+    _records.record("bench_kpi.py", "cube 1M", 29.0, "s")
+    assert [(r["benchmark"], r["figure"]) for r in _records.load(path)] == [("bench_synth.py", 61.0),
+                                                                           ("bench_kpi.py", 29.0)]
+    assert _records.drop(tmp_path / "none.jsonl", ["bench_kpi.py"]) == 0
