@@ -174,3 +174,13 @@ def test_interrupted_streaming_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         synth.generate("pankow", seed=1, persons=1500, out=tmp_path / "p")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_are_joined_like_pandas_concat():
+    from casework.synth import _concat
+
+    a = pd.DataFrame({"x": [1, 2], "empty": [None, None], "y": ["a", None]}).astype({"empty": object})
+    b = pd.DataFrame({"x": [3], "empty": [None], "y": ["c"]}).astype({"empty": object})
+    pd.testing.assert_frame_equal(_concat([a, b]), pd.concat([a, b], ignore_index=True))
+    c = b.assign(empty=["filled"])
+    pd.testing.assert_frame_equal(_concat([a, c]), pd.concat([a, c], ignore_index=True))

@@ -140,12 +140,27 @@ class _MemorySink:
         self.truth.append(truth)
 
     def finish(self, gt, meta, name):
-        tables = {t: pd.concat(self.parts[t], ignore_index=True) for t in S.TABLE_ORDER if t in self.parts}
+        tables = {t: _concat(self.parts[t]) for t in S.TABLE_ORDER if t in self.parts}
         return Dataset.from_tables(tables, ground_truth=gt, truth=pd.concat(self.truth, ignore_index=True),
                                    meta=meta, name=name)
 
     def abort(self):
         self.parts.clear()
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks of one table as one frame.
+
+    A column that is empty in every chunk (``assessments.profillage``, filled at import) is added after the
+    concat: pandas checks all-missing object columns value by value when it joins them (5 s at a million
+    persons).
+    """
+    empty = [c for c in parts[0].columns
+             if all(c in p and p[c].dtype == object and not p[c].notna().any() for p in parts)]
+    out = pd.concat([p.drop(columns=empty) for p in parts], ignore_index=True)
+    for c in empty:
+        out.insert(list(parts[0].columns).index(c), c, pd.Series([None] * len(out), dtype=object))
+    return out
 
 
 class _StreamSink:

@@ -232,11 +232,15 @@ def _pick_offers(t, rows, j, offers, rng) -> np.ndarray:
     proj = t["enrolled_project_key"].to_numpy()[rows]
     out = np.empty(len(rows), dtype=object)
     key = pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(jc, kind, proj)])
+    # one pass over the offers instead of a scan per group (400 jobcenters x kinds per chunk)
+    by_jc_kind = {k: (g["offer_id"].to_numpy(), g["project_id"].to_numpy())
+                  for k, g in offers.groupby(["jc_id", "measure"], sort=False)}
+    nothing = np.array([], dtype=object)
     for k, idx in key.groupby(key).groups.items():
         jc_id, measure, project = k.split("|")
-        cand = offers[(offers["jc_id"] == jc_id) & (offers["measure"] == measure)]
-        own = cand[cand["project_id"] == project] if project else cand[cand["project_id"].isna()]
-        pool = (own if len(own) else cand)["offer_id"].to_numpy()
+        cand, cand_project = by_jc_kind.get((jc_id, measure), (nothing, nothing))
+        own = cand[cand_project == project] if project else cand[pd.isna(cand_project)]
+        pool = own if len(own) else cand
         idx = np.asarray(idx)
         out[idx] = pool[(j[idx] + rng.integers(0, len(pool), len(idx))) % len(pool)]
     return out
