@@ -117,12 +117,21 @@ def _project_window(scn: Scenario, proj) -> tuple[int, int]:
 def _first_crossing(logit: np.ndarray, log_v: np.ndarray, at_risk_from: np.ndarray) -> np.ndarray:
     """First month where cumulative log-survival falls to log V (M if never)."""
     n, m = logit.shape
-    log_surv = -np.logaddexp(0.0, logit)  # log(1 - sigmoid(logit))
-    cols = np.arange(m)
-    log_surv = np.where(cols[None, :] >= at_risk_from[:, None], log_surv, 0.0)
-    cum = np.cumsum(log_surv, axis=1)
+    cum = _cumulative_log_survival(np.array(logit, dtype=float), at_risk_from)
     hit = cum <= log_v[:, None]
     return np.where(hit.any(axis=1), hit.argmax(axis=1), m)
+
+
+def _cumulative_log_survival(logit: np.ndarray, at_risk_from: np.ndarray) -> np.ndarray:
+    """Running sum over months of log(1 - sigmoid(logit)), zero before ``at_risk_from``; overwrites ``logit``.
+
+    In place because these are persons x months matrices: fresh arrays for every step cost three times the
+    arithmetic (page faults), at a million persons several seconds.
+    """
+    out = np.logaddexp(0.0, logit, out=logit)
+    np.negative(out, out=out)
+    out[np.arange(out.shape[1])[None, :] < at_risk_from[:, None]] = 0.0
+    return np.cumsum(out, axis=1, out=out)
 
 
 def _eligible(rule: str, p: pd.DataFrame, dur_at_index: np.ndarray) -> np.ndarray:
@@ -387,10 +396,10 @@ def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start):
     y = np.full(len(logit0), np.nan)
     if len(idx) == 0:
         return y
-    lg = logit0[idx] + (0.0 if tau_k is None else tau_k[idx])
-    log_surv = -np.logaddexp(0.0, lg)
-    log_surv[np.arange(lg.shape[1])[None, :] < start[idx][:, None]] = 0.0  # not yet at risk
-    cum = np.cumsum(log_surv, axis=1)
+    lg = logit0[idx]
+    if tau_k is not None:
+        lg += tau_k[idx]
+    cum = _cumulative_log_survival(lg, start[idx])  # not yet at risk before start
     last = np.minimum(landmark[idx] + HORIZON - 1, exit_other[idx] - 1)
     y[idx] = (cum[np.arange(len(idx)), last] <= log_v[idx]).astype(float)
     return y

@@ -233,8 +233,9 @@ def _pick_offers(t, rows, j, offers, rng) -> np.ndarray:
     out = np.empty(len(rows), dtype=object)
     key = pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(jc, kind, proj)])
     # one pass over the offers instead of a scan per group (400 jobcenters x kinds per chunk)
-    by_jc_kind = {k: (g["offer_id"].to_numpy(), g["project_id"].to_numpy())
-                  for k, g in offers.groupby(["jc_id", "measure"], sort=False)}
+    offer_ids, projects = offers["offer_id"].to_numpy(), offers["project_id"].to_numpy()
+    groups = offers.groupby(["jc_id", "measure"], sort=False).indices
+    by_jc_kind = {k: (offer_ids[i], projects[i]) for k, i in groups.items()}
     nothing = np.array([], dtype=object)
     for k, idx in key.groupby(key).groups.items():
         jc_id, measure, project = k.split("|")

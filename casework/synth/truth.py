@@ -63,15 +63,16 @@ def index_profillage(pf: pd.DataFrame, assessments: pd.DataFrame, scn: Scenario)
 def _effect_records(pf: pd.DataFrame, kinds, segments: pd.Series | None, specs) -> list[dict]:
     recs = []
     cohort = pf[pf["in_cohort"]]
-    seg = None if segments is None else cohort["person_id"].map(segments)
+    seg = None if segments is None else cohort["person_id"].map(segments).to_numpy()
+    # one mask per Profillage, not one per measure and estimand (object comparisons over the whole cohort)
+    in_segment = {} if seg is None else {s: seg == s for s in S.PROFILLAGEN}
     for kind in kinds:
         diff = cohort[f"y_{kind}"] - cohort["y0"]
         treated = cohort["measure"] == kind
         ate_rows = (treated | (cohort["measure"] == "none")) & cohort[f"possible_{kind}"]
         for estimand, rows in (("att", treated), ("ate", ate_rows)):
             groups = [(None, rows)]
-            if seg is not None:
-                groups += [(s, rows & (seg == s)) for s in S.PROFILLAGEN]
+            groups += [(s, rows & mask) for s, mask in in_segment.items()]
             for segment, r in groups:
                 n = int(r.sum())
                 if n == 0:
