@@ -124,30 +124,17 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
         end the need for benefits).
 
     The cells are :func:`casework.kpi.key_figure_cells` (the same SQL as :func:`casework.kpi.key_figures`),
-    with the month as a date. Large datasets are condensed piece by piece
-    (:func:`casework.engine.map_partitions`: whole jobcenters, or person-key ranges of a large one; from Parquet
-    or on Dask workers) and the cells added up, so that memory follows the piece size, not the dataset; the cube
-    is the same either way (tests/test_engine.py).
+    with the month as a date. Large datasets are condensed piece by piece (:func:`casework.engine.map_partitions`:
+    whole jobcenters, or person-key ranges of a large one, at most ``CUBE_PIECE_PERSONS``; from Parquet or on Dask
+    workers) and the cells added up, so that memory follows the piece size, not the dataset; the cube is the same
+    either way (tests/test_engine.py).
     """
     from casework import engine
-
-    lo, hi = _bounds(ds, start, end)  # the whole dataset's months, also for each piece
-    parts = engine.map_partitions(ds, _kpi_cube_piece, segments, _month_start([lo])[0], _month_start([hi])[0],
-                                  desc="Kennzahlen-Würfel", tables=("persons", "benefits", "employment"),
-                                  max_persons=min(engine.partition_persons(), CUBE_PIECE_PERSONS))
-    if len(parts) == 1:
-        return parts[0]
-    # a jobcenter cut into pieces by person keys has its cells in several parts: add them up
-    cube = pd.concat(parts, ignore_index=True).groupby(CUBE_DIMS, observed=True, as_index=False)[
-        list(KPI_MEASURES)].sum()
-    return cube.sort_values(CUBE_DIMS).reset_index(drop=True)
-
-
-def _kpi_cube_piece(ds, segments, start, end) -> pd.DataFrame:
-    """The cells of one piece of the dataset (all persons of some jobcenters, or a key range of one)."""
     from casework.kpi import key_figure_cells
 
-    cells = key_figure_cells(ds, start, end, segments)
+    lo, hi = _bounds(ds, start, end)
+    cells = key_figure_cells(ds, _month_start([lo])[0], _month_start([hi])[0], segments,
+                             max_persons=min(engine.partition_persons(), CUBE_PIECE_PERSONS))
     cells.insert(1, "month", _month_start(cells.pop("m").to_numpy()).to_numpy())
     return cells[CUBE_DIMS + list(KPI_MEASURES)].sort_values(CUBE_DIMS).reset_index(drop=True)
 

@@ -68,6 +68,7 @@ KPI_DEFINITIONS = {
 }
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
+CELL_COUNTS = ["stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"]
 _AGE_SQL = """CASE WHEN age < 25 THEN 'unter 25' WHEN age < 35 THEN '25 bis 34'
                    WHEN age < 50 THEN '35 bis 49' ELSE '50 und älter' END"""
 
@@ -138,21 +139,31 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     True
     """
     lo, hi = _ord(start), _ord(end)
-    n_months = hi - lo + 1
     parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, desc="Kennzahlen",
                                   tables=("persons", "benefits", "employment"))
     stock_months, ltr_months, n_int, n_ltr_int, n_need = (int(sum(col)) for col in zip(*parts))
-    avg, avg_ltr = stock_months / n_months, ltr_months / n_months
-    rows = [("integrations", n_int, n_int, np.nan), ("avg_stock", avg, stock_months, n_months),
-            ("k2", n_int / avg if avg else np.nan, n_int, avg),
-            ("ltr_integrations", n_ltr_int, n_ltr_int, np.nan), ("avg_ltr_stock", avg_ltr, ltr_months, n_months),
-            ("k3", n_ltr_int / avg_ltr if avg_ltr else np.nan, n_ltr_int, avg_ltr),
-            ("need_ending", n_need, n_need, np.nan)]
+    n_months = hi - lo + 1
+    f = _figures(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months)
+    rows = [("integrations", f["integrations"], n_int, np.nan), ("avg_stock", f["avg_stock"], stock_months, n_months),
+            ("k2", f["k2"], n_int, f["avg_stock"]),
+            ("ltr_integrations", f["ltr_integrations"], n_ltr_int, np.nan),
+            ("avg_ltr_stock", f["avg_ltr_stock"], ltr_months, n_months),
+            ("k3", f["k3"], n_ltr_int, f["avg_ltr_stock"]), ("need_ending", f["need_ending"], n_need, np.nan)]
     out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
     out.insert(1, "label", [KPI_DEFINITIONS.get(k, (k,))[0] if k in KPI_DEFINITIONS else
                             {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
                             for k in out["kpi"]])
     return out
+
+
+def _figures(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months: int) -> dict:
+    """K2, K3 and their parts from the counts of a period of ``n_months`` months (scalars or arrays)."""
+    avg, avg_ltr = np.divide(stock_months, n_months), np.divide(ltr_months, n_months)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k2 = np.where(avg > 0, np.divide(n_int, np.where(avg > 0, avg, 1)), np.nan)
+        k3 = np.where(avg_ltr > 0, np.divide(n_ltr_int, np.where(avg_ltr > 0, avg_ltr, 1)), np.nan)
+    return {"integrations": n_int, "avg_stock": avg, "k2": k2[()], "ltr_integrations": n_ltr_int,
+            "avg_ltr_stock": avg_ltr, "k3": k3[()], "need_ending": n_need}
 
 
 def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
@@ -169,11 +180,14 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, in
     return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
 
 
-def key_figure_cells(ds, start, end, segments: pd.Series | None = None) -> pd.DataFrame:
+def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_persons: int | None = None
+                     ) -> pd.DataFrame:
     """The key figures' additive counts per jobcenter, month, sex, age group and segment.
 
     Every figure of :func:`key_figures` for any selection of these dimensions is a ratio of sums over these
-    cells (the dashboards' cube, :func:`casework.board.kpi_cube`, is built from them).
+    cells (the dashboards' cube, :func:`casework.board.kpi_cube`, and :func:`integration_rate` are built from
+    them). Large datasets are counted piece by piece (:func:`casework.engine.map_partitions`, pieces of at
+    most ``max_persons``) and the cells added up.
 
     Returns
     -------
@@ -183,6 +197,17 @@ def key_figure_cells(ds, start, end, segments: pd.Series | None = None) -> pd.Da
         need_ending; one row per cell with any count, sorted by the dimensions.
     """
     lo, hi = _ord(start), _ord(end)
+    parts = engine.map_partitions(ds, _cells_of_piece, lo, hi, segments, desc="Kennzahlen-Zellen",
+                                  tables=("persons", "benefits", "employment"), max_persons=max_persons)
+    if len(parts) == 1:
+        return parts[0]
+    # a jobcenter cut into pieces by person keys has its cells in several parts: add them up
+    cells = pd.concat(parts, ignore_index=True).groupby(CELL_DIMS, observed=True, as_index=False)[
+        CELL_COUNTS].sum()
+    return cells.sort_values(CELL_DIMS).reset_index(drop=True)
+
+
+def _cells_of_piece(ds, lo: int, hi: int, segments) -> pd.DataFrame:
     con = _cells_connection(ds, lo, hi, segments)
     dims = ", ".join(CELL_DIMS)
     stock = con.execute(f"SELECT {dims}, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr_stock "
@@ -192,9 +217,8 @@ def key_figure_cells(ds, start, end, segments: pd.Series | None = None) -> pd.Da
                          f"FROM ({_EVENT_ROWS}) GROUP BY ALL").df()
     con.close()
     cells = stock.merge(events, on=CELL_DIMS, how="outer")
-    counts = ["stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"]
-    cells[counts] = cells[counts].fillna(0).astype("int64")
-    return cells[CELL_DIMS + counts].sort_values(CELL_DIMS).reset_index(drop=True)
+    cells[CELL_COUNTS] = cells[CELL_COUNTS].fillna(0).astype("int64")
+    return cells[CELL_DIMS + CELL_COUNTS].sort_values(CELL_DIMS).reset_index(drop=True)
 
 
 def _cells_connection(ds, lo: int, hi: int, segments):
@@ -267,17 +291,33 @@ def _events(ds, lo, hi) -> pd.DataFrame:
 
 
 def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
-    """K2 (and K3) per group: one :func:`key_figures` row set per level of ``by`` (jc_id, sex, age_group,
-    segment), columns by-level, integrations, avg_stock, k2, ltr_integrations, avg_ltr_stock, k3."""
+    """K2 (and K3) per group, from one pass over the data (:func:`key_figure_cells`).
+
+    Parameters
+    ----------
+    by : {"jc_id", "sex", "age_group", "segment"}, optional
+        One row per level (every jobcenter, sex, age group or segment, also those without cases);
+        default one row for all.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``by`` (when given), integrations, avg_stock, k2, ltr_integrations, avg_ltr_stock, k3,
+        need_ending — the values :func:`key_figures` gives with the level as filter.
+    """
     levels = {"jc_id": ds.table("jobcenters")["jc_id"].tolist(), "sex": list(S.SEX),
               "age_group": ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"],
               "segment": sorted(set(segments)) if segments is not None else ["unbekannt"]}
-    groups = [None] if by is None else levels[by]
-    rows = []
-    for level in groups:
-        kf = key_figures(ds, start, end, {by: level} if by else None, segments).set_index("kpi")["value"]
-        rows.append({**({by: level} if by else {}), **kf.to_dict()})
-    return pd.DataFrame(rows)
+    if by is not None and by not in levels:
+        raise ValueError(f"integration_rate: by must be one of {', '.join(levels)}, not {by!r}")
+    cells = key_figure_cells(ds, start, end, segments)
+    if by is None:
+        sums = cells[CELL_COUNTS].sum().to_frame().T
+    else:
+        sums = cells.groupby(by)[CELL_COUNTS].sum().reindex(levels[by], fill_value=0)
+    f = _figures(*(sums[c].to_numpy().astype(float) for c in CELL_COUNTS), _ord(end) - _ord(start) + 1)
+    out = pd.DataFrame({k: np.broadcast_to(v, len(sums)) for k, v in f.items()})
+    return out if by is None else out.assign(**{by: levels[by]})[[by, *f]]
 
 
 def ltr_change(ds, start, end, filters: dict | None = None) -> float:

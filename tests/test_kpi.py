@@ -144,6 +144,32 @@ def test_cube_equals_person_months_on_any_spells(ds, first, length):
         pd.testing.assert_frame_equal(got, expected)
 
 
+@pytest.mark.parametrize("by", [None, "jc_id", "sex", "age_group", "segment"])
+def test_integration_rate_per_level_equals_key_figures_filtered(by):
+    ds = small("pankow", 0, 5000)
+    ids = ds.table("persons")["person_id"]
+    segments = pd.Series(np.where(np.arange(len(ids)) % 4 == 0, "marktnah", "komplex"), index=ids.to_numpy())
+    period = ("2021-01-01", "2021-12-01")
+    rates = kpi.integration_rate(ds, *period, by=by, segments=segments)
+    levels = [None] if by is None else rates[by].tolist()
+    assert len(rates) == len(levels) and (by is None or len(levels) > 1)
+    for i, level in enumerate(levels):
+        direct = kpi.key_figures(ds, *period, {by: level} if by else None, segments).set_index("kpi")["value"]
+        for k in ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3", "need_ending"):
+            assert rates[k].iloc[i] == pytest.approx(direct[k], rel=1e-12, nan_ok=True), (level, k)
+
+
+def test_integration_rate_lists_jobcenters_without_cases_and_refuses_unknown_groups():
+    ds = _hand_made()
+    jobcenters = pd.DataFrame({"jc_id": ["J", "K"], "name": ["Jot", "Ka"]})
+    ds = Dataset.from_tables({**{t: ds.table(t) for t in ds.tables}, "jobcenters": jobcenters})
+    rates = kpi.integration_rate(ds, "2020-01-01", "2020-12-01", by="jc_id").set_index("jc_id")
+    assert rates.loc["J", "avg_stock"] == pytest.approx(2.5) and rates.loc["J", "integrations"] == 2
+    assert rates.loc["K", "avg_stock"] == 0 and np.isnan(rates.loc["K", "k2"])
+    with pytest.raises(ValueError, match="by must be one of"):
+        kpi.integration_rate(ds, "2020-01-01", "2020-12-01", by="district")
+
+
 def test_rates_are_plausible_on_synthetic_data():
     ds = small("gelsenkirchen", 0, 5000)
     k2 = kpi.key_figures(ds, "2017-01-01", "2017-12-01").set_index("kpi")["value"]["k2"]
