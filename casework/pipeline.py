@@ -39,8 +39,20 @@ def run_notebook(notebook: Path, dataset: Path, *, small: bool = False, out_dir:
     target = out_dir / Path(notebook).name
     params = {"dataset": str(Path(dataset).resolve()), "small": bool(small), **(extra or {})}
     pm.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
-                        cwd=str(Path(notebook).parent), progress_bar=False, execution_timeout=timeout)
+                        cwd=str(Path(notebook).parent), progress_bar=False, execution_timeout=timeout,
+                        kernel_manager_class=_kernel_manager_class())
     return target
+
+
+def _kernel_manager_class():
+    """Kernels with CurveZMQ-encrypted channels where pyzmq and the kernel support it (ipykernel 7 warns on
+    every plain-TCP start, and the notebooks' outputs are case data); plain loopback TCP otherwise."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    if not zmq.has("curve"):
+        return AsyncKernelManager
+    return type("EncryptedKernelManager", (AsyncKernelManager,), {"transport_encryption": "auto"})
 
 
 def run(datasets, *, small: bool = False) -> int:
