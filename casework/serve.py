@@ -101,6 +101,7 @@ def voila_command(target: Path | str = DASHBOARDS, *, host: str = "127.0.0.1", p
            "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
            f"--VoilaExecutor.timeout={timeout}", f"--VoilaExecutor.startup_timeout={startup_timeout}",
            "--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_interval=60",
+           "--MappingKernelManager.transport_encryption=auto",
            "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg|csv|xlsx)']",
            f"--VoilaConfiguration.extension_allowlist={list(BOARD_EXTENSIONS)}"]
     if preheat:

@@ -45,12 +45,16 @@ def _is_local(url: str) -> bool:
     return u.scheme in ("data", "blob", "about") or u.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+_SERVER_LOG = {}
+
+
 @pytest.fixture(scope="module")
 def server(board_data, tmp_path_factory):
     psutil = pytest.importorskip("psutil")
     port = free_port()
     jp = prepare_template(tmp_path_factory.mktemp("jupyter"))
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
+    _SERVER_LOG["path"] = log_path
     log = open(log_path, "w")
     proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, pool_size=1), env=voila_env(jp, board_data),
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -213,6 +217,20 @@ def test_index_lists_every_project(server, board_data, page):
     persons = len(Dataset.open(board_data / "pankow", verify=False).table("persons"))
     assert fmt.number(persons) in page.locator("[data-persons='pankow']").inner_text()
     _assert_clean(page)
+
+
+def test_board_kernels_talk_over_encrypted_channels(server, page):
+    import zmq
+
+    if not zmq.has("curve"):
+        pytest.skip("pyzmq without CurveZMQ: kernels fall back to plain loopback TCP")
+    _open(page, server + "pankow.ipynb")
+    page.locator("[data-kpi='integrations'] .cw-value").first.wait_for(state="visible", timeout=60_000)
+    log = _SERVER_LOG["path"].read_text(errors="replace")
+    # kernels were started while this log was written, and their stderr goes to it (ipykernel's warning for a
+    # plain-TCP kernel showed up here before the setting)
+    assert "Kernel started" in log
+    assert "without encryption" not in log
 
 
 def _kernel_process(kernel_id: str):

@@ -23,7 +23,7 @@ def test_defaults_are_loopback_8866_and_safe():
     cmd = voila_command()
     assert "--port=8866" in cmd and "--Voila.ip=127.0.0.1" in cmd
     for flag in ("--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
-                 "--VoilaConfiguration.preheat_kernel=True"):
+                 "--VoilaConfiguration.preheat_kernel=True", "--MappingKernelManager.transport_encryption=auto"):
         assert flag in cmd
     assert any(c.startswith("--VoilaExecutor.timeout=") for c in cmd)
 
