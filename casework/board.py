@@ -2,8 +2,8 @@
 
 Dashboards never touch person-level rows: the pipeline condenses the case data
 into additive cells (numerators and denominators per jobcenter, month, sex,
-age group and segment; :func:`casework.kpi.key_figure_cells`), so that every filter combination is a sum over cells
-and every rate a ratio of sums. Small cells are suppressed only at display
+age group and segment; :func:`casework.kpi.key_figure_cells`), so that every
+filter combination is a sum over cells and every rate a ratio of sums. Small cells are suppressed only at display
 time (:mod:`casework.privacy`), after the filter has summed them up.
 
 Definitions (docs/kpi.md):

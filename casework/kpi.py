@@ -35,6 +35,7 @@ import pandas as pd
 
 from casework import engine
 from casework import schema as S
+from casework.boarddata import AGE_GROUPS, KPI_MEASURES
 from casework.panel import month_ordinal
 
 __all__ = ["KPI_DEFINITIONS", "CELL_DIMS", "key_figures", "key_figure_cells",
@@ -68,7 +69,7 @@ KPI_DEFINITIONS = {
 }
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
-CELL_COUNTS = ["stock", "ltr_stock", "integrations", "ltr_integrations", "need_ending"]
+CELL_COUNTS = list(KPI_MEASURES)  # the cells are what the dashboards' cube stores
 _AGE_SQL = """CASE WHEN age < 25 THEN 'unter 25' WHEN age < 35 THEN '25 bis 34'
                    WHEN age < 50 THEN '35 bis 49' ELSE '50 und älter' END"""
 
@@ -159,11 +160,14 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
 def _figures(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months: int) -> dict:
     """K2, K3 and their parts from the counts of a period of ``n_months`` months (scalars or arrays)."""
     avg, avg_ltr = np.divide(stock_months, n_months), np.divide(ltr_months, n_months)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k2 = np.where(avg > 0, np.divide(n_int, np.where(avg > 0, avg, 1)), np.nan)
-        k3 = np.where(avg_ltr > 0, np.divide(n_ltr_int, np.where(avg_ltr > 0, avg_ltr, 1)), np.nan)
-    return {"integrations": n_int, "avg_stock": avg, "k2": k2[()], "ltr_integrations": n_ltr_int,
-            "avg_ltr_stock": avg_ltr, "k3": k3[()], "need_ending": n_need}
+    return {"integrations": n_int, "avg_stock": avg, "k2": _ratio(n_int, avg), "ltr_integrations": n_ltr_int,
+            "avg_ltr_stock": avg_ltr, "k3": _ratio(n_ltr_int, avg_ltr), "need_ending": n_need}
+
+
+def _ratio(numerator, denominator):
+    """numerator ÷ denominator, NaN where the denominator is 0."""
+    out = np.full(np.shape(denominator), np.nan)
+    return np.divide(numerator, denominator, out=out, where=np.asarray(denominator) > 0)[()]
 
 
 def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
@@ -306,7 +310,7 @@ def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series 
         need_ending — the values :func:`key_figures` gives with the level as filter.
     """
     levels = {"jc_id": ds.table("jobcenters")["jc_id"].tolist(), "sex": list(S.SEX),
-              "age_group": ["unter 25", "25 bis 34", "35 bis 49", "50 und älter"],
+              "age_group": list(AGE_GROUPS),
               "segment": sorted(set(segments)) if segments is not None else ["unbekannt"]}
     if by is not None and by not in levels:
         raise ValueError(f"integration_rate: by must be one of {', '.join(levels)}, not {by!r}")
