@@ -1,4 +1,4 @@
-"""Import fuzzing at volume: the hypothesis property tests of casework.io with many examples.
+"""Import fuzzing at volume: the hypothesis property tests of casework.ingest with many examples.
 
 Run: python benchmarks/bench_fuzz.py [--examples 10000] [--quick]
 Runs tests/test_io.py's property tests (every input row accepted or quarantined with the right column named)

@@ -3,7 +3,7 @@
 Per-table rules (types, required fields, allowed values, ranges, unique keys)
 are expressed as pandera schemas built from :mod:`casework.schema`; rules
 across rows and tables (foreign keys, date order, overlapping spells,
-plausible ages) are checked with pandas. Every problem becomes one
+plausible ages) are the rules of :mod:`casework.datarules`, shared with the import. Every problem becomes one
 :class:`ValidationIssue` naming table, row, column and what is wrong.
 """
 
@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from casework import schema as S
+from casework.datarules import OVERLAP_MESSAGE, dangling_references, overlapping_spells, row_rules
 
 __all__ = ["ValidationIssue", "ValidationReport", "validate", "pandera_schema"]
 
@@ -191,30 +192,22 @@ def _check_foreign_keys(tables: dict[str, pd.DataFrame], out: _Collector) -> Non
             if ref_table not in tables or ref_col not in tables[ref_table].columns:
                 continue
             vals = df[f.name].reset_index(drop=True)
-            bad = vals.notna() & ~vals.isin(tables[ref_table][ref_col])
+            bad = dangling_references(vals, tables[ref_table][ref_col])
             if bad.any():
                 out.add_rows("foreign_key", name, vals.index[bad], f.name,
                              f"refers to a missing {ref_table}.{ref_col}", vals[bad].tolist())
 
 
-def _check_date_order(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
-    for name, early, late in S.DATE_ORDER:
-        df = tables.get(name)
-        if df is None or early not in df.columns or late not in df.columns:
-            continue
-        a, b = df[early].reset_index(drop=True), df[late].reset_index(drop=True)
-        if not (pd.api.types.is_datetime64_any_dtype(a) and pd.api.types.is_datetime64_any_dtype(b)):
-            continue
-        bad = a.notna() & b.notna() & (b < a)
-        if bad.any():
-            out.add_rows("date_order", name, a.index[bad], late, f"{late} is before {early}",
-                         b[bad].tolist())
-    refs = tables.get("referrals")
-    if refs is not None and {"ended", "started"} <= set(refs.columns):
-        r = refs.reset_index(drop=True)
-        bad = r["ended"].notna() & r["started"].isna()
-        if bad.any():
-            out.add_rows("date_order", "referrals", r.index[bad], "started", "ended without a start date")
+def _check_row_rules(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
+    for name, df in tables.items():
+        frame = df.reset_index(drop=True)
+        for rule in row_rules(name):
+            if not rule.applies(frame.columns):
+                continue
+            bad = rule.test(frame)
+            if bad.any():
+                out.add_rows(rule.check, name, frame.index[bad], rule.column, rule.message,
+                             frame.loc[bad, rule.column].tolist())
 
 
 def _check_spells(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
@@ -222,30 +215,10 @@ def _check_spells(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
         df = tables.get(name)
         if df is None or not {"person_id", start, end} <= set(df.columns):
             continue
-        d = df[["person_id", start, end]].reset_index(drop=True)
-        if not pd.api.types.is_datetime64_any_dtype(d[start]):
-            continue
-        d = d.assign(_row=d.index, _end=d[end].fillna(pd.Timestamp.max)).sort_values(["person_id", start])
-        prev_end = d.groupby("person_id", sort=False)["_end"].shift()
-        bad = prev_end.notna() & (d[start] <= prev_end)
+        d = df.reset_index(drop=True)
+        bad = overlapping_spells(d, start, end)
         if bad.any():
-            out.add_rows("overlap", name, d.loc[bad, "_row"], start,
-                         "spell overlaps the previous spell of the same person", d.loc[bad, start].tolist())
-
-
-def _check_ages(tables: dict[str, pd.DataFrame], out: _Collector) -> None:
-    p = tables.get("persons")
-    if p is None or not {"birth_year", "entry_date"} <= set(p.columns):
-        return
-    p = p.reset_index(drop=True)
-    if not pd.api.types.is_datetime64_any_dtype(p["entry_date"]) or not pd.api.types.is_numeric_dtype(p["birth_year"]):
-        return
-    age = p["entry_date"].dt.year - p["birth_year"]
-    lo, hi = S.ELB_AGE
-    bad = age.notna() & ((age < lo) | (age > hi))
-    if bad.any():
-        out.add_rows("plausibility", "persons", p.index[bad], "birth_year",
-                     f"age at entry outside {lo}-{hi} (SGB II eLb age range)", p.loc[bad, "birth_year"].tolist())
+            out.add_rows("overlap", name, d.index[bad], start, OVERLAP_MESSAGE, d.loc[bad, start].tolist())
 
 
 def validate(dataset) -> ValidationReport:
@@ -280,9 +253,8 @@ def validate(dataset) -> ValidationReport:
         if name in tables:
             _check_table(name, tables[name], out)
     _check_foreign_keys(tables, out)
-    _check_date_order(tables, out)
+    _check_row_rules(tables, out)
     _check_spells(tables, out)
-    _check_ages(tables, out)
     return ValidationReport(tuple(out.issues), dict(out.counts), {n: len(df) for n, df in tables.items()})
 
 

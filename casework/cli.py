@@ -76,9 +76,9 @@ def _validate(args) -> int:
 
 
 def _import(args) -> int:
-    from casework import io
+    from casework import ingest
 
-    report = io.import_source(args.source, args.mapping, args.out)
+    report = ingest.import_source(args.source, args.mapping, args.out)
     print(report.summary())
     return 0 if report.ok else 1
 

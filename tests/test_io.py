@@ -18,9 +18,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casework import io
+from casework import ingest as io
+from casework import schema as S
 from casework.cli import main
-from casework.pseudonym import KEY_ENV, KEY_FILE_ENV, PseudonymKey, load_key, pseudonymise
+from casework.ingest.convert import _convert_value
+from casework.ingest.pseudonym import KEY_ENV, KEY_FILE_ENV, PseudonymKey, load_key, pseudonymise
 from casework.schema import validate
 from casework.store import Dataset
 
@@ -152,7 +154,7 @@ def test_german_csv_round_trip(tmp_path, encoding):
     _check_persons(persons, export)
     assert persons["entry_date"].dtype == "datetime64[ns]" and persons["birth_year"].dtype == "int64"
     assert persons["single_parent"].dtype == bool
-    assert list(persons.columns) == io.S.TABLES["persons"].columns
+    assert list(persons.columns) == S.TABLES["persons"].columns
     # tables join through the same person pseudonym; open spells have no end
     assert set(ds.table("contacts")["person_id"]) == set(persons["person_id"])
     benefits = ds.table("benefits")
@@ -200,9 +202,9 @@ def test_numbers_and_dates_german_format(tmp_path):
     start = Dataset.open(tmp_path / "o").table("benefits")["start"]
     assert start.tolist() == [pd.Timestamp(d) for d in ("2020-02-01", "2020-02-01", "2020-02-03", "2020-02-03")]
     # decimal comma in a whole-number column: 24,0 -> 24; 1.2 is not German; 12,5 is not whole; 1.000 -> 1000
-    f = io.S.TABLES["persons"].field("benefit_months")
+    f = S.TABLES["persons"].field("benefit_months")
     spec = io.ColumnSpec("benefit_months")
-    got = [io._convert_value(f, spec, v) for v in ("24,0", "1.2", "12,5", "1.000", " 3 ", "1.234,5")]
+    got = [_convert_value(f, spec, v) for v in ("24,0", "1.2", "12,5", "1.000", " 3 ", "1.234,5")]
     assert got[0] == 24 and got[4] == 3
     assert [str(g) for g in (got[1], got[2], got[3])] == [
         "not a number (expected German format such as 1.234,5)", "not a whole number", "above maximum 600"]
@@ -620,3 +622,26 @@ def test_damaged_utf8_with_bom_names_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=rf"kunden\.csv: line {line}, byte {bad}: not valid utf-8"):
         io.import_source(tmp_path, _persons_only(), tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_old_import_paths_still_work():
+    """casework.io and casework.pseudonym stay importable for one release (issue 21)."""
+    import casework.io as old_io
+    import casework.pseudonym as old_pseudonym
+
+    assert old_io.import_source is io.import_source and old_io.load_mapping is io.load_mapping
+    assert old_io.ImportReport is io.ImportReport and old_io.read_source is io.read_source
+    assert old_pseudonym.PseudonymKey is PseudonymKey and old_pseudonym.pseudonymise is pseudonymise
+
+
+def test_import_report_results_face(tmp_path):
+    export = make_export(8, seed=3)
+    export["kunden"].loc[2, "Geschlecht"] = "unbekannt"
+    r = io.import_source(write_export(tmp_path / "s", export), MAPPING, tmp_path / "o", progress=False)
+    frame = r.to_frame()
+    assert frame.columns.tolist() == ["table", "file", "input", "accepted", "quarantined", "issues", "balanced"]
+    assert frame.set_index("table").loc["persons", ["input", "accepted", "quarantined"]].tolist() == [8, 7, 1]
+    assert frame["balanced"].all()
+    html = r._repr_html_()
+    assert "<table" in html and "persons" in html and "kunden.csv" in html
+    assert "Import finished: " in r.summary()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from casework.pseudonym import KEY_ENV, KEY_FILE_ENV
+from casework.ingest.pseudonym import KEY_ENV, KEY_FILE_ENV
 from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
 from tests.test_io import MAPPING, make_export, write_export
 

@@ -1,0 +1,236 @@
+"""Reading export files as they are: German CSV, Excel, SPSS, Stata (no typing).
+
+Row numbers follow the spreadsheet convention: the header is row 1, the first
+data record row 2 (for CSV the record number, which equals the line number
+unless a quoted field contains a line break; the quarantine gives the physical
+``line`` as well; for SPSS/Stata the case number plus one).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io as _io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FORMATS", "read_source"]
+
+#: File formats and the suffixes that select them.
+FORMATS = {"csv": (".csv", ".txt"), "xlsx": (".xlsx", ".xlsm"), "sav": (".sav", ".zsav"), "dta": (".dta",)}
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise ValueError(f"{path}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = path.suffix.lower()
+    for name, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return name
+    if suffix == ".xls":
+        raise ValueError(f"{path}: old Excel format .xls is not supported; save the file as .xlsx")
+    raise ValueError(f"{path}: cannot tell the format from the suffix {suffix!r}; "
+                     f"set format: to one of {', '.join(FORMATS)} in the mapping")
+
+
+def _decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
+    if encoding not in (None, "auto"):
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ValueError(f"{path}: cannot be read as {encoding} ({exc}); leave encoding unset to detect it") \
+                from None
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16"), "utf-16"
+    except UnicodeDecodeError as exc:  # a byte order mark promises an encoding the bytes then break
+        offset = exc.start + (len(codecs.BOM_UTF8) if exc.encoding == "utf-8" else 0)
+        line = data[:offset].count(b"\n") + 1
+        raise ValueError(f"{path}: line {line}, byte {offset}: not valid {exc.encoding} although the file starts "
+                         f"with its byte order mark ({exc.reason}); the file is damaged or mixes encodings") from None
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1"), "latin-1"
+
+
+def _header(names, path: Path) -> list[str]:
+    out = []
+    for i, name in enumerate(names, start=1):
+        text = "" if name is None else str(name).strip()
+        out.append(text or f"_unnamed_{i}")
+    dup = sorted({c for c in out if out.count(c) > 1})
+    if dup:
+        raise ValueError(f"{path}: column name(s) {dup} occur more than once in the header")
+    return out
+
+
+@dataclass
+class _Source:
+    frame: pd.DataFrame  # index: row number (header = 1); object values
+    bad_rows: list  # dicts: row, line, fields, expected
+    lines: dict  # row -> physical first line (CSV only)
+    encoding: str | None = None
+
+
+def _read_csv(path: Path, encoding, sep: str) -> _Source:
+    text, used = _decode(path.read_bytes(), encoding, path)
+    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=sep, quotechar='"', doublequote=True)
+    header, rows, index, lines, bad = None, [], [], {}, []
+    last_line, number = 0, 0
+    try:
+        for record in reader:
+            number += 1
+            first_line, last_line = last_line + 1, reader.line_num
+            if header is None:
+                if not any(c.strip() for c in record):
+                    number -= 1  # blank lines before the header do not count
+                    continue
+                header = _header(record, path)
+                continue
+            if not any(c.strip() for c in record):
+                continue  # blank line: not a data row
+            if len(record) != len(header):
+                bad.append({"row": number, "line": first_line, "fields": len(record), "expected": len(header)})
+                continue
+            rows.append(record)
+            index.append(number)
+            lines[number] = first_line
+    except csv.Error as exc:
+        raise ValueError(f"{path}, line {reader.line_num}: broken CSV ({exc})") from None
+    if header is None:
+        raise ValueError(f"{path}: the file is empty (no header line)")
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row"), dtype=object)
+    return _Source(frame, bad, lines, used)
+
+
+def _read_xlsx(path: Path, sheet) -> _Source:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(sheet, int):
+            ws = wb.worksheets[sheet]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise ValueError(f"{path}: no sheet {sheet!r}; sheets are {wb.sheetnames}")
+        header, rows, index, bad = None, [], [], []
+        for number, cells in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = list(cells)
+            while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
+                cells.pop()
+            if header is None:
+                if number != 1 and not cells:
+                    continue
+                header = _header(cells, path)
+                continue
+            if not cells:
+                continue
+            if len(cells) > len(header):
+                bad.append({"row": number, "line": number, "fields": len(cells), "expected": len(header)})
+                continue
+            rows.append(cells + [None] * (len(header) - len(cells)))
+            index.append(number)
+    finally:
+        wb.close()
+    if header is None:
+        raise ValueError(f"{path}: the sheet is empty (no header row)")
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row"), dtype=object)
+    return _Source(frame, bad, {})
+
+
+def _read_stat(path: Path, fmt: str, encoding) -> _Source:
+    import pyreadstat
+
+    reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+    kwargs = {"apply_value_formats": True, "formats_as_category": False}
+    if encoding not in (None, "auto"):
+        kwargs["encoding"] = encoding
+    try:
+        df, _meta = reader(str(path), **kwargs)
+    except Exception as exc:  # pyreadstat raises its own error types
+        raise ValueError(f"{path}: cannot be read as {fmt} ({exc})") from exc
+    df = df.astype(object).where(df.notna(), None)
+    df.columns = _header(df.columns, path)
+    df.index = pd.Index(np.arange(2, len(df) + 2), name="row")
+    return _Source(df, [], {})
+
+
+def _read(path, fmt=None, encoding=None, sep: str = ";", sheet=None) -> _Source:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: source file not found")
+    kind = _format_of(path, fmt)
+    if kind == "csv":
+        return _read_csv(path, encoding, sep)
+    if kind == "xlsx":
+        return _read_xlsx(path, sheet)
+    return _read_stat(path, kind, encoding)
+
+
+def read_source(path, fmt=None, encoding=None, *, sep: str = ";", sheet=None) -> pd.DataFrame:
+    """Read an export file as it is, without typing.
+
+    CSV is read as German systems write it: ``;`` separator, fields in
+    double quotes may hold ``;``, quotes (doubled) and line breaks; the
+    encoding is detected (UTF-8 with or without BOM, UTF-16 with BOM,
+    otherwise cp1252, finally latin-1). Every CSV cell stays text (decimal
+    commas and ``dd.mm.yyyy`` dates are converted by :func:`import_source`,
+    which knows the target type). Excel (``.xlsx``, first sheet unless
+    ``sheet``) keeps the cell types. SPSS (``.sav``) and Stata (``.dta``) are
+    read with pyreadstat with value labels applied (``1`` -> ``"weiblich"``).
+
+    Parameters
+    ----------
+    path : str or Path
+    fmt : {"csv", "xlsx", "sav", "dta"}, optional
+        Default: from the suffix.
+    encoding : str, optional
+        Force an encoding (``None`` or ``"auto"``: detect).
+    sep : str
+        CSV field separator.
+    sheet : str or int, optional
+        Excel sheet name or position.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The source columns (object dtype, empty Excel/SPSS cells ``None``,
+        empty CSV cells ``""``), indexed by row number (header = 1, so the
+        first data row is 2). Blank lines are skipped. Rows with the wrong
+        number of fields are left out and listed in ``frame.attrs["bad_rows"]``
+        (dicts with row, line, fields, expected).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file when it does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "k.csv"
+    >>> _ = p.write_bytes('Nr;Betrag;Notiz\\n1;1.234,5;"a;b"\\n2;3\\n'.encode("cp1252"))
+    >>> df = read_source(p)
+    >>> df.loc[2, "Betrag"], df.loc[2, "Notiz"], df.attrs["bad_rows"]
+    ('1.234,5', 'a;b', [{'row': 3, 'line': 3, 'fields': 2, 'expected': 3}])
+    """
+    src = _read(path, fmt, encoding, sep, sheet)
+    frame = src.frame.copy()
+    frame.attrs["bad_rows"] = list(src.bad_rows)
+    if src.encoding:
+        frame.attrs["encoding"] = src.encoding
+    return frame
+
