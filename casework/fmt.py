@@ -12,7 +12,7 @@ import datetime as dt
 import math
 
 __all__ = ["is_missing", "number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
-           "MONTHS_DE"]
+           "mde_sentence", "MONTHS_DE"]
 
 MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
              "November", "Dezember"]
@@ -97,10 +97,26 @@ def interval(lo, hi, decimals: int = 1, scale: float = 100) -> str:
     return f"{number(scale * lo, decimals)} bis {number(scale * hi, decimals)}"
 
 
+def mde_sentence(mde: float, decimals: int = 1) -> str:
+    """The board sentence for a minimum detectable effect (a difference in proportions).
+
+    Examples
+    --------
+    >>> mde_sentence(0.0412)
+    'Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab 4,1 Prozentpunkten sicher erkennen.'
+    """
+    return (f"Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab {number(100 * mde, decimals)} "
+            "Prozentpunkten sicher erkennen.")
+
+
 def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high: float,
                     outcome_label: str = "den Anteil der Integrationen innerhalb von 12 Monaten",
-                    assumption: bool = False, decimals: int = 1) -> str:
+                    assumption: bool = False, decimals: int = 1, mde: float | None = None) -> str:
     """One plain-German sentence for a board.
+
+    With ``mde`` (the minimum detectable effect at 80 % power, a difference in
+    proportions) a sentence whose interval includes zero adds how large an
+    effect would have to be to be seen with these numbers of participants.
 
     Examples
     --------
@@ -108,6 +124,8 @@ def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high:
     'von 12 Monaten um 3,1 Prozentpunkte (95-%-Intervall 1,2 bis 5,0).'
     >>> effect_sentence("an der Schuldnerberatung", 0.01, -0.01, 0.03).endswith("nicht sicher von null unterscheiden.")
     True
+    >>> effect_sentence("an der Schuldnerberatung", 0.01, -0.01, 0.03, mde=0.032)[-97:]
+    'Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab 3,2 Prozentpunkten sicher erkennen.'
     """
     subject = f"Die Teilnahme {measure_label}"
     if is_missing(estimate):
@@ -119,6 +137,8 @@ def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high:
         text = (f"{subject} verändert {outcome_label} geschätzt um {number(100 * estimate, decimals)} "
                 f"Prozentpunkte (95-%-Intervall {interval(ci_low, ci_high, decimals)}); "
                 "der Effekt lässt sich nicht sicher von null unterscheiden.")
+        if mde is not None and not is_missing(mde):
+            text += " " + mde_sentence(mde, decimals)
     if assumption:
         text += " Hinweis: In den Beispieldaten ist dieser Effekt eine Annahme des Szenarios, kein Befund."
     return text

@@ -18,6 +18,12 @@ group and the integration offers they need), per jobcenter:
 4. **Offered**: the capacity of the jobcenter's offers of that kind.
 
 All rates are estimates from the data and are returned in ``frame.attrs``.
+
+**Is the effect measurable?** :func:`minimum_detectable_effect` gives the
+smallest effect on an integration share that a comparison of ``n_treated``
+participants with ``n_control`` others detects with 80 % power (two-sided 5 %
+test), and :func:`participants_needed` the number of places a project needs
+for a hoped-for effect; :func:`casework.fmt.mde_sentence` says it to a board.
 """
 
 from __future__ import annotations
@@ -28,7 +34,56 @@ import pandas as pd
 from casework import schema as S
 from casework.panel import month_ordinal
 
-__all__ = ["plan_capacity"]
+__all__ = ["plan_capacity", "minimum_detectable_effect", "participants_needed"]
+
+
+def _z_sum(alpha: float, power: float) -> float:
+    from scipy import stats
+
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+
+
+def minimum_detectable_effect(n_treated: int, n_control: int, outcome_rate: float, *, alpha: float = 0.05,
+                              power: float = 0.8, design_effect: float = 1.0) -> float:
+    """The smallest difference in proportions detectable with ``power`` by a two-sided test at level ``alpha``.
+
+    ``(z_{1-alpha/2} + z_power) * sqrt(design_effect * p (1 - p) (1/n_treated + 1/n_control))`` with ``p``
+    the outcome rate (normal approximation). ``design_effect`` > 1 for clustered samples or weights
+    (``1 + (m - 1) icc``; or ``n / ESS``); adjustment for covariates makes the realised MDE smaller. For an
+    estimate already made, :attr:`casework.effects.EffectResult.mde` uses its own standard error.
+
+    Examples
+    --------
+    >>> round(minimum_detectable_effect(300, 3000, 0.25), 4)
+    0.0735
+    """
+    if n_treated < 1 or n_control < 1:
+        raise ValueError(f"need at least one treated and one control person, got {n_treated} and {n_control}")
+    if not 0 < outcome_rate < 1:
+        raise ValueError(f"outcome_rate must lie in (0, 1), got {outcome_rate}")
+    var = design_effect * outcome_rate * (1 - outcome_rate) * (1 / n_treated + 1 / n_control)
+    return _z_sum(alpha, power) * float(np.sqrt(var))
+
+
+def participants_needed(effect: float, outcome_rate: float, *, controls_per_participant: float = 5.0,
+                        alpha: float = 0.05, power: float = 0.8, design_effect: float = 1.0) -> int:
+    """Participants a project needs so that an effect of ``effect`` (difference in proportions) is detectable.
+
+    The inverse of :func:`minimum_detectable_effect` with ``controls_per_participant`` comparison persons per
+    participant.
+
+    Examples
+    --------
+    >>> participants_needed(0.05, 0.25, controls_per_participant=10)
+    648
+    """
+    if effect <= 0:
+        raise ValueError(f"effect must be positive, got {effect}")
+    k = controls_per_participant
+    var = design_effect * outcome_rate * (1 - outcome_rate) * (1 + 1 / k)
+    return int(np.ceil(var * (_z_sum(alpha, power) / effect) ** 2))
 
 
 def _quarter_label(ts: pd.Timestamp) -> str:

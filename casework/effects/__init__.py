@@ -4,9 +4,13 @@
   AIPW, matching; ATT or ATE), returning an immutable :class:`EffectResult`.
 * :func:`measure_effects` — one row per measure kind of a dataset, keyed like
   the ground truth.
+* Refusals are :class:`ValueError` subclasses: :class:`EffectInputError`
+  (bad input), :class:`OverlapError`, :class:`WeightError` (the guards).
 """
 
+from casework.effects._guards import GUARD_LIMITS, EffectInputError, OverlapError, WeightError
 from casework.effects.core import ESTIMANDS, METHODS, Diagnostics, EffectResult, estimate
 from casework.effects.dataset import measure_effects
 
-__all__ = ["estimate", "EffectResult", "Diagnostics", "METHODS", "ESTIMANDS", "measure_effects"]
+__all__ = ["estimate", "EffectResult", "Diagnostics", "METHODS", "ESTIMANDS", "measure_effects",
+           "EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS"]

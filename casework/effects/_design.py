@@ -3,7 +3,14 @@
 The propensity and outcome models of :mod:`casework.effects` run on scaled
 inputs: numeric columns are standardised, categorical columns one-hot coded
 (first level dropped), constant columns removed. Missing values are never
-imputed silently: they raise an error that names the column.
+imputed silently: they raise an error that names the column; infinite values,
+dates, identifiers and categoricals with very many levels are refused
+(:mod:`casework.effects._guards`).
+
+The default nuisance models are penalised: a modest ridge (``alpha=1``, the
+penalty of a standard-normal prior on each standardised coefficient) keeps an
+out-of-fold prediction for a person with extreme covariates from running off
+to 0 or 1, and it fades as the sample grows.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
+
+from casework.effects._guards import EffectInputError, check_covariates, label
 
 __all__ = ["Design", "design_matrix", "Logit", "check_inputs"]
 
@@ -30,25 +39,27 @@ class Design:
 
 
 def check_inputs(df: pd.DataFrame, treatment: str, outcome: str, covariates, cluster=None) -> None:
-    """Raise a clear error for missing columns, missing values or a non-binary treatment."""
+    """Raise a clear error (:class:`EffectInputError`, a ValueError) for missing columns, missing or infinite
+    values, a non-binary treatment, and covariates that cannot be baseline characteristics."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
     cols = [treatment, outcome, *covariates] + ([cluster] if cluster else [])
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise ValueError(f"column(s) not in the frame: {', '.join(map(str, missing))}")
+        raise EffectInputError(f"column(s) not in the frame: {', '.join(map(str, missing))}")
     for c in cols:
         n_na = int(df[c].isna().sum())
         if n_na:
             first = df.index[df[c].isna().to_numpy()][0]
-            raise ValueError(f"column {c!r} has {n_na} missing value(s) (first at index {first!r}); "
-                             "impute or drop them before estimating")
+            raise EffectInputError(f"column {c!r} has {n_na} missing value(s) (first at index {label(first)!r}); "
+                                   "impute or drop them before estimating")
     values = set(pd.unique(df[treatment]))
     if not values <= {0, 1}:
         shown = sorted(map(str, values))[:5]
-        raise ValueError(f"treatment {treatment!r} must be binary 0/1, found values {shown}")
+        raise EffectInputError(f"treatment {treatment!r} must be binary 0/1, found values {shown}")
     if not (pd.api.types.is_numeric_dtype(df[outcome]) or pd.api.types.is_bool_dtype(df[outcome])):
-        raise ValueError(f"outcome {outcome!r} must be numeric (0/1 or continuous)")
+        raise EffectInputError(f"outcome {outcome!r} must be numeric (0/1 or continuous)")
+    check_covariates(df, treatment, outcome, list(covariates), cluster)
 
 
 def design_matrix(df: pd.DataFrame, covariates) -> Design:
@@ -121,14 +132,18 @@ class Logit(ClassifierMixin, BaseEstimator):
     Unlike an lbfgs fit with default tolerances, Newton steps on standardised
     inputs converge in a handful of iterations even with skewed covariates;
     convergence is checked (``converged_``) and a :class:`ConvergenceWarning`
-    is raised when it fails. ``l2`` is a ridge on the coefficients (not the
-    intercept) scaled by the number of rows; the default ``1e-6`` only keeps
-    the Hessian invertible under (quasi-)separation.
+    is raised when it fails. The ridge on the coefficients (not the
+    intercept) is ``alpha + l2 * n``: ``alpha`` a fixed penalty (``alpha=1``
+    is scikit-learn's ``C=1``, the default nuisance model of
+    :func:`~casework.effects.estimate`), ``l2`` one per observation whose
+    default ``1e-6`` only keeps the Hessian invertible under separation.
 
     Parameters
     ----------
     l2 : float
         Ridge penalty per observation.
+    alpha : float
+        Fixed ridge penalty (independent of the sample size).
     max_iter : int
     tol : float
         Stop when the largest absolute Newton step (standardised coefficients) is below ``tol``.
@@ -143,8 +158,9 @@ class Logit(ClassifierMixin, BaseEstimator):
     (True, 1.0)
     """
 
-    def __init__(self, l2: float = 1e-6, max_iter: int = 50, tol: float = 1e-6):
+    def __init__(self, l2: float = 1e-6, max_iter: int = 50, tol: float = 1e-6, alpha: float = 0.0):
         self.l2 = l2
+        self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
 
@@ -167,14 +183,14 @@ class Logit(ClassifierMixin, BaseEstimator):
         w = np.ones(n) if unweighted else np.asarray(sample_weight, dtype="float64")
         if init is None and hessian is None and n > 200_000 and sample_weight is None:
             sub = slice(0, n, n // 100_000)
-            pilot = Logit(self.l2, self.max_iter, 1e-4).fit(np.ascontiguousarray(X[sub]), y[sub])
+            pilot = Logit(self.l2, self.max_iter, 1e-4, self.alpha).fit(np.ascontiguousarray(X[sub]), y[sub])
             init = np.r_[pilot.intercept_, pilot.coef_]
             hessian = pilot.hessian_ * (n / len(y[sub]))
         beta = np.zeros(k + 1) if init is None else np.asarray(init, dtype="float64").copy()
         if init is None:
             p0 = np.clip(y.mean(), 1e-6, 1 - 1e-6)
             beta[0] = np.log(p0 / (1 - p0))
-        pen = np.full(k + 1, self.l2 * w.sum())
+        pen = np.full(k + 1, self.l2 * w.sum() + self.alpha)
         pen[0] = 0.0
         self.converged_ = False
         self.n_iter_ = 0

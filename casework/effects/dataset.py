@@ -12,7 +12,7 @@ from casework.effects.core import estimate
 __all__ = ["measure_effects", "effect_sample", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["measure", "label", "method", "estimand", "outcome", "estimate", "se", "ci_low", "ci_high",
-                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "outcome_mean_treated", "note"]
+                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "outcome_mean_treated", "mde", "note"]
 
 
 def effect_sample(cohort: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -54,7 +54,10 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         One row per measure kind: measure (ground-truth key), label (German),
         method, estimand, outcome, estimate, se, ci_low, ci_high, p_value,
         n_treated, n_control, n_trimmed, max_abs_smd_after, outcome_mean_treated
-        (share with the outcome among the treated, for E-values), note.
+        (the mean outcome under treatment in the estimand's population: among
+        the treated for the ATT, the estimated E[Y(1)] for the ATE; for
+        E-values), mde (minimum detectable effect at 80 % power), note (why
+        there is no estimate, or the result's warnings joined by " | ").
     """
     from casework.panel import COHORT_COVARIATES, analysis_cohort
 
@@ -76,12 +79,12 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         except ValueError as err:
             rows.append({**base, "note": str(err)})
             continue
-        row = {**r.to_frame().iloc[0].to_dict(), "outcome_mean_treated": r.spec["outcome_mean_treated"]}
+        row = {**r.to_frame().iloc[0].to_dict(), "outcome_mean_treated": r.spec["mean_y1"]}
         rows.append({**base, **{k: row[k] for k in EFFECT_COLUMNS if k in row and k not in ("method", "estimand",
                                                                                             "outcome")},
-                     "note": ""})
+                     "note": " | ".join(r.warnings)})
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "max_abs_smd_after", "outcome_mean_treated"):
+    for c in ("estimate", "se", "ci_low", "ci_high", "p_value", "max_abs_smd_after", "outcome_mean_treated", "mde"):
         out[c] = out[c].astype("float64")
     out["n_trimmed"] = out["n_trimmed"].fillna(0).astype(int)
     out["note"] = out["note"].fillna("")

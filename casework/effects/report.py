@@ -26,6 +26,9 @@ MEASURE_PHRASE = {
 def board_effects(effects: pd.DataFrame, ground_truth: dict | None = None) -> pd.DataFrame:
     """Add ``truth`` and ``assumption`` (synthetic data) and a German ``sentence`` to a measure-effects table.
 
+    Where the interval includes zero and the table has ``mde``, the sentence
+    says from which size on an effect could be seen with these numbers.
+
     Parameters
     ----------
     effects : DataFrame
@@ -51,7 +54,8 @@ def board_effects(effects: pd.DataFrame, ground_truth: dict | None = None) -> pd
             if r:
                 out.at[i, "truth"] = r["value"]
                 out.at[i, "assumption"] = bool(r.get("assumption", False))
-    out["sentence"] = [fmt.effect_sentence(MEASURE_PHRASE.get(m, f"an {m}"), e, lo, hi, assumption=a)
-                       for m, e, lo, hi, a in zip(out["measure"], out["estimate"], out["ci_low"], out["ci_high"],
-                                                  out["assumption"])]
+    mdes = out["mde"] if "mde" in out else [None] * len(out)
+    out["sentence"] = [fmt.effect_sentence(MEASURE_PHRASE.get(m, f"an {m}"), e, lo, hi, assumption=a, mde=d)
+                       for m, e, lo, hi, a, d in zip(out["measure"], out["estimate"], out["ci_low"], out["ci_high"],
+                                                     out["assumption"], mdes)]
     return out

@@ -52,6 +52,9 @@ class Refutation:
     passed: bool
     text: str
     text_de: str
+    draws: int = 1
+    p_value: float = float("nan")
+    share_failed: float = float("nan")
 
 
 def _e_from_rr(rr: float) -> float:
@@ -60,7 +63,8 @@ def _e_from_rr(rr: float) -> float:
 
 
 def e_value_for(estimate: float, ci_low: float, ci_high: float, outcome_mean_treated: float) -> EValue:
-    """E-value of a difference in proportions given the outcome share among the treated (table rows).
+    """E-value of a difference in proportions given the mean outcome under treatment (table rows: for the ATT
+    the outcome share among the treated, for the ATE the estimated E[Y(1)]).
 
     Examples
     --------
@@ -70,28 +74,30 @@ def e_value_for(estimate: float, ci_low: float, ci_high: float, outcome_mean_tre
     from types import MappingProxyType
 
     r = EffectResult(estimate, float("nan"), ci_low, ci_high, float("nan"), 0, 0, "", "", "", "", None,
-                     spec=MappingProxyType({"outcome_mean_treated": outcome_mean_treated, "binary_outcome": True}))
+                     spec=MappingProxyType({"mean_y1": outcome_mean_treated, "binary_outcome": True}))
     return e_value(r)
 
 
 def e_value(result: EffectResult) -> EValue:
-    """E-value of an :class:`EffectResult` (risk ratio from the difference in proportions).
+    """E-value of an :class:`EffectResult` (VanderWeele & Ding 2017).
 
-    For a binary outcome the risk ratio is ``p1 / (p1 - effect)`` with ``p1``
-    the outcome share among the treated; for a continuous outcome the
-    standardised difference ``d`` is converted with ``RR = exp(0.91 d)``.
+    For a binary outcome the risk ratio is ``E[Y(1)] / (E[Y(1)] - effect)``
+    with the mean outcome under treatment *in the estimand's population*: the
+    outcome share among the treated for the ATT, the estimated overall
+    ``E[Y(1)]`` for the ATE (not the treated share). For a continuous outcome
+    the standardised difference ``d`` is converted with ``RR = exp(0.91 d)``.
 
     Examples
     --------
     >>> from types import MappingProxyType
     >>> r = EffectResult(0.05, 0.01, 0.03, 0.07, 0.0, 100, 100, "ols", "att", "t", "y", None,
-    ...                  spec=MappingProxyType({"outcome_mean_treated": 0.25, "binary_outcome": True, "outcome_sd": 1}))
+    ...                  spec=MappingProxyType({"mean_y1": 0.25, "binary_outcome": True, "outcome_sd": 1}))
     >>> round(e_value(r).point, 2)
     1.81
     """
     spec = result.spec
     if spec.get("binary_outcome", True):
-        p1 = spec["outcome_mean_treated"]
+        p1 = spec.get("mean_y1", spec.get("outcome_mean_treated"))
 
         def rr(effect):
             p0 = min(max(p1 - effect, 1e-9), 1.0)
@@ -112,27 +118,66 @@ def e_value(result: EffectResult) -> EValue:
 
 
 def _rerun(df, result, **changes):
+    """Re-estimate like ``result`` with changes; one cross-fitting split and guards that only warn (fast, and a
+    refuter must see the number the guards would have refused)."""
     spec = dict(result.spec)
-    kw = {k: spec[k] for k in ("method", "estimand", "cluster", "seed", "trim", "n_folds", "caliper", "min_treated")}
+    kw = {k: spec[k] for k in ("method", "estimand", "cluster", "seed", "trim", "n_folds", "caliper", "min_treated")
+          if k in spec}
+    kw.update(n_rep=1, guards="warn")
     covariates = list(changes.pop("covariates", spec["covariates"]))
     treatment = changes.pop("treatment", result.treatment)
     outcome = changes.pop("outcome", result.outcome)
     return estimate(df, treatment, outcome, covariates, **{**kw, **changes})
 
 
-def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0) -> Refutation:
-    """Replace the treatment by a random permutation of it: the effect should vanish."""
-    rng = np.random.default_rng(seed)
+def _binomial_tolerance(share: float, draws: int) -> float:
+    """An upper limit for a share of draws that should be ``share``: three binomial standard deviations above."""
+    return share + 3 * math.sqrt(share * (1 - share) / max(draws, 1))
+
+
+def _runs(df, result, draws, make):
+    """Re-estimates for ``draws`` random variations (``make(rng) -> (frame, changes)``); refusals are counted."""
+    rng = np.random.default_rng(result.spec.get("seed", 0) + 7919)
+    out, refused = [], 0
+    for _ in range(draws):
+        frame, changes = make(rng)
+        try:
+            out.append(_rerun(frame, result, **changes))
+        except ValueError:
+            refused += 1
+    return out, refused
+
+
+def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0, draws: int = 100) -> Refutation:
+    """Replace the treatment by random permutations of it (``draws`` times): the effects should vanish.
+
+    Fails when more placebo intervals exclude zero than the 5 % a calibrated
+    method allows (with three binomial standard deviations of slack): then the
+    method finds effects that are not there, or its intervals are too narrow.
+    ``p_value`` is the permutation p-value of the original estimate (the
+    share of placebo estimates at least as far from zero).
+    """
     col = "__placebo_treatment"
-    d = df.assign(**{col: rng.permutation(df[result.treatment].to_numpy())})
-    r = _rerun(d, result, treatment=col)
-    ok = r.ci_low <= 0 <= r.ci_high
-    return Refutation("placebo treatment", result.estimate, r.estimate, r.ci_low, r.ci_high, bool(ok),
-                      f"With a randomly permuted treatment the estimate is {r.estimate:.4f} "
-                      + ("(no effect, as it should be)." if ok
-                         else "(NOT zero: the method finds effects that are not there)."),
-                      "Mit einer zufällig vertauschten Teilnahme zeigt sich "
-                      + ("kein Effekt – wie erwartet." if ok else "ein Effekt – das spricht gegen die Schätzung."))
+    treat = df[result.treatment].to_numpy()
+
+    def make(rng):
+        return df.assign(**{col: rng.permutation(treat)}), {"treatment": col}
+
+    runs, refused = _runs(df, result, draws, lambda rng: make(np.random.default_rng([seed, rng.integers(1 << 31)])))
+    ests = np.array([r.estimate for r in runs])
+    false_hits = float(np.mean([not (r.ci_low <= 0 <= r.ci_high) for r in runs])) if runs else 1.0
+    p = float((1 + np.sum(np.abs(ests) >= abs(result.estimate))) / (len(ests) + 1))
+    ok = bool(runs) and false_hits <= _binomial_tolerance(0.05, len(runs))
+    lo, hi = (float(np.quantile(ests, 0.025)), float(np.quantile(ests, 0.975))) if runs else (np.nan, np.nan)
+    return Refutation("placebo treatment", result.estimate, float(np.mean(ests)) if runs else np.nan, lo, hi, ok,
+                      f"Over {len(runs)} randomly permuted treatments {false_hits:.0%} of the intervals exclude zero "
+                      f"(5 % expected; permutation p-value of the estimate {p:.3f}"
+                      + (f"; {refused} refused" if refused else "") + ") "
+                      + ("- no effect where there is none, as it should be." if ok
+                         else "- the method finds effects that are not there or its intervals are too narrow."),
+                      "Mit zufällig vertauschter Teilnahme zeigt sich "
+                      + ("kein Effekt – wie erwartet." if ok else "zu oft ein Effekt – das spricht gegen die Schätzung."),
+                      draws=len(runs), p_value=p, share_failed=false_hits)
 
 
 def placebo_outcome(df: pd.DataFrame, result: EffectResult, outcome: str | None = None,
@@ -154,21 +199,38 @@ def placebo_outcome(df: pd.DataFrame, result: EffectResult, outcome: str | None 
                       f"On a placebo outcome ({outcome or 'random noise'}) the estimate is {r.estimate:.4f}"
                       + (" (no effect, as it should be)." if ok else " (NOT zero: suspect residual confounding)."),
                       "Auf eine Größe, die die Maßnahme nicht beeinflussen kann, zeigt sich "
-                      + ("kein Effekt – wie erwartet." if ok else "ein Effekt – Hinweis auf verbliebene Verzerrung."))
+                      + ("kein Effekt – wie erwartet." if ok else "ein Effekt – Hinweis auf verbliebene Verzerrung."),
+                      draws=1, p_value=float(r.p_value), share_failed=float(not ok))
 
 
-def random_common_cause(df: pd.DataFrame, result: EffectResult, seed: int = 0) -> Refutation:
-    """Add a random covariate: a sound estimate barely moves (less than half a standard error)."""
-    rng = np.random.default_rng(seed)
+def random_common_cause(df: pd.DataFrame, result: EffectResult, seed: int = 0, draws: int = 100) -> Refutation:
+    """Add a random covariate (``draws`` times): a sound estimate barely moves.
+
+    Fails when more than 5 % of the draws (plus binomial slack) move the
+    estimate by more than half its standard error: then a meaningless column
+    changes the answer, the signature of weights carried by a few persons.
+    ``p_value`` is that share of draws.
+    """
     col = "__random_common_cause"
-    d = df.assign(**{col: rng.normal(size=len(df))})
-    r = _rerun(d, result, covariates=[*result.spec["covariates"], col])
-    ok = abs(r.estimate - result.estimate) <= 0.5 * result.se
-    return Refutation("random common cause", result.estimate, r.estimate, r.ci_low, r.ci_high, bool(ok),
-                      f"With an added random covariate the estimate is {r.estimate:.4f} "
-                      f"(was {result.estimate:.4f}; {'stable' if ok else 'UNSTABLE'}).",
+    covs = [*result.spec["covariates"], col]
+
+    def make(rng):
+        return df.assign(**{col: rng.normal(size=len(df))}), {"covariates": covs}
+
+    runs, refused = _runs(df, result, draws, lambda rng: make(np.random.default_rng([seed, rng.integers(1 << 31)])))
+    base = _rerun(df, result)  # the same single split without the random column
+    moves = np.array([abs(r.estimate - base.estimate) for r in runs])
+    share = float(np.mean(moves > 0.5 * result.se)) if runs else 1.0
+    ok = bool(runs) and share <= _binomial_tolerance(0.05, len(runs)) and refused == 0
+    ests = np.array([r.estimate for r in runs]) if runs else np.array([np.nan])
+    return Refutation("random common cause", result.estimate, float(np.mean(ests)), float(np.min(ests)),
+                      float(np.max(ests)), ok,
+                      f"With an added random covariate ({len(runs)} draws) the estimate moved by more than half a "
+                      f"standard error in {share:.0%} of the draws (largest move {np.max(moves, initial=0):.4g}"
+                      + (f"; {refused} refused" if refused else "") + f"): {'stable' if ok else 'UNSTABLE'}.",
                       "Eine zusätzliche Zufallsvariable verändert die Schätzung "
-                      + ("kaum – sie ist stabil." if ok else "deutlich – sie ist instabil."))
+                      + ("kaum – sie ist stabil." if ok else "deutlich – sie ist instabil."),
+                      draws=len(runs), p_value=share, share_failed=share)
 
 
 def refute(df: pd.DataFrame, result: EffectResult, placebo_outcome_column: str | None = None,

@@ -1,0 +1,372 @@
+"""The four estimators of :func:`casework.effects.estimate` on a prepared, frozen analysis sample.
+
+Each method takes a :class:`Sample` (the rows left by the overlap rule, as
+arrays) and :class:`Options` (the nuisance models and tuning) and returns a
+named :class:`Fit`. Standard errors come from influence functions, summed
+within clusters when there are clusters.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.base import clone
+
+from casework.effects._design import Logit
+from casework.effects._guards import EffectInputError
+
+__all__ = ["Sample", "Options", "Fit", "METHOD_FITS", "fit_propensity", "cross_fitted_propensity",
+           "default_n_rep", "se_from_influence"]
+
+#: Ridge of the default nuisance models (on standardised covariates; see _design.Logit).
+RIDGE = 1.0
+#: Clip of cross-fitted scores: a numerical floor only, the weight guards act long before it matters.
+NUMERIC_FLOOR = 1e-3
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The analysis sample after the overlap rule: standardised design, treatment, outcome, cluster codes."""
+
+    X: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    estimand: str
+    binary: bool
+    groups: np.ndarray | None = None
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.groups is None else int(self.groups.max()) + 1
+
+
+@dataclass(frozen=True)
+class Options:
+    """Nuisance models and tuning of one estimate."""
+
+    propensity_model: object
+    outcome_model: object | None
+    n_folds: int
+    n_rep: int
+    seed: int
+    caliper: float
+    propensity_fitted: object | None = None  # the full-sample fit when it is the analysis sample's
+
+    def _replace_fitted(self, fitted) -> Options:
+        from dataclasses import replace
+
+        return replace(self, propensity_fitted=fitted)
+
+
+class Fit(NamedTuple):
+    """What a method returns: the estimate, its SE, weights and scores used, and the mean of Y(1)."""
+
+    estimate: float
+    se: float
+    weights: np.ndarray | None
+    propensity: np.ndarray
+    converged: bool
+    y1_mean: float
+    n_unmatched: int = 0
+    rep_estimates: tuple = ()
+
+
+def default_n_rep(n: int) -> int:
+    """Repetitions of the cross-fitting: many where rows are few (the split matters), one where they are many.
+
+    Under 2,000 rows 15, under 20,000 9, under 200,000 3, from 200,000 rows 1.
+    """
+    if n < 2_000:
+        return 15
+    if n < 20_000:
+        return 9
+    return 3 if n < 200_000 else 1
+
+
+def se_from_influence(psi, groups) -> float:
+    n = len(psi)
+    if groups is None:
+        return float(np.sqrt(np.sum(np.square(psi))) / n)
+    sums = np.bincount(groups, weights=psi)
+    g = len(sums)
+    return float(np.sqrt(np.sum(np.square(sums)) * g / max(g - 1, 1)) / n)
+
+
+def fit_propensity(model, X, t):
+    """Fit a propensity model; returns (scores, converged, fitted model). Convergence warnings pass through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = clone(model).fit(X, t)
+    converged = bool(getattr(m, "converged_", True)) and not any(
+        "converge" in str(w.message).lower() for w in caught)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return m.predict_proba(X)[:, 1], converged, m
+
+
+def _analysis_propensity(s: Sample, o: Options):
+    if o.propensity_fitted is not None:
+        return o.propensity_fitted
+    return clone(o.propensity_model).fit(s.X, s.t)
+
+
+def _ipw_weights(e, t, estimand):
+    if estimand == "ate":
+        return np.where(t == 1, 1 / e, 1 / (1 - e))
+    return np.where(t == 1, 1.0, e / (1 - e))
+
+
+# --------------------------------------------------------------------------- OLS (Lin 2013)
+
+
+def _ols(s: Sample, o: Options) -> Fit:
+    """Lin's interacted regression; the SE includes the variance of the centring means (influence function)."""
+    X, t, y = s.X, s.t, s.y
+    n = len(t)
+    target = (t == 1) if s.estimand == "att" else np.ones(n, dtype=bool)
+    centre = X[target].mean(axis=0)
+    Xc = X - centre
+    Z = np.column_stack([np.ones(n), t, Xc, Xc * t[:, None]])
+    beta, *_ = np.linalg.lstsq(Z, y, rcond=None)
+    resid = y - Z @ beta
+    k = X.shape[1]
+    delta = beta[2 + k:]
+    row = np.linalg.pinv(Z.T @ Z / n)[1]
+    psi = (Z @ row) * resid + target * (Xc @ delta) / target.mean()
+    psi = psi * np.sqrt(n / max(n - Z.shape[1], 1))  # HC1's small-sample factor
+    model = _analysis_propensity(s, o)
+    e = model.predict_proba(X)[:, 1]
+    y1 = float(y[t == 1].mean()) if s.estimand == "att" else float(beta[0] + beta[1])
+    return Fit(float(beta[1]), se_from_influence(psi, s.groups), None, e,
+               bool(getattr(model, "converged_", True)), y1)
+
+
+# --------------------------------------------------------------------------- IPW
+
+
+def _ipw(s: Sample, o: Options) -> Fit:
+    X, t, y = s.X, s.t, s.y
+    model = _analysis_propensity(s, o)
+    e = model.predict_proba(X)[:, 1]
+    w = _ipw_weights(e, t, s.estimand)
+    n = len(t)
+    mu1 = np.sum(w * t * y) / np.sum(w * t)
+    mu0 = np.sum(w * (1 - t) * y) / np.sum(w * (1 - t))
+    psi1 = t * w * (y - mu1)
+    psi0 = (1 - t) * w * (y - mu0)
+    d1, d0 = np.mean(w * t), np.mean(w * (1 - t))
+    if isinstance(model, Logit):  # M-estimation: the estimated propensity's share of the variance
+        Xa = np.column_stack([np.ones(n), X])
+        h = (Xa * (e * (1 - e))[:, None]).T @ Xa / n
+        if_beta = np.linalg.solve(h, (Xa * (t - e)[:, None]).T).T
+        dw0 = e / (1 - e) if s.estimand == "ate" else w
+        a0 = np.mean(((1 - t) * dw0 * (y - mu0))[:, None] * Xa, axis=0)
+        a1 = (np.mean((-t * (1 - e) / e * (y - mu1))[:, None] * Xa, axis=0) if s.estimand == "ate"
+              else np.zeros(Xa.shape[1]))
+        psi1 = psi1 + if_beta @ a1
+        psi0 = psi0 + if_beta @ a0
+    infl = psi1 / d1 - psi0 / d0
+    return Fit(float(mu1 - mu0), se_from_influence(infl, s.groups), w, e,
+               bool(getattr(model, "converged_", True)), float(mu1))
+
+
+# --------------------------------------------------------------------------- AIPW
+
+
+def folds(t, n_folds, rng, groups=None):
+    """Fold numbers, stratified by arm; with clusters, whole clusters go to one fold."""
+    if groups is not None:
+        g = int(groups.max()) + 1
+        k = min(n_folds, g)
+        of_cluster = rng.permutation(np.arange(g) % k)
+        fold = of_cluster[groups]
+        for f in range(k):
+            train = t[fold != f]
+            if (train == 1).sum() < 2 or (train == 0).sum() < 2:
+                raise EffectInputError(f"with {g} clusters the cross-fitting folds (whole clusters, {k} folds) "
+                                       "leave a training fold without treated or untreated persons; use fewer "
+                                       "folds (n_folds=2) or method='ipw'")
+        return fold
+    fold = np.empty(len(t), dtype=int)
+    for arm in (0, 1):
+        idx = np.flatnonzero(t == arm)
+        fold[idx] = rng.permutation(np.arange(len(idx)) % n_folds)
+    return fold
+
+
+def _fit_outcome(X, y, binary, outcome_model, start=None):
+    """Fit the outcome model; returns (predict function, warm start for the next fold)."""
+    if outcome_model is not None:
+        m = clone(outcome_model).fit(X, y)
+        if binary and hasattr(m, "predict_proba"):
+            return (lambda Z: m.predict_proba(Z)[:, 1]), None
+        return m.predict, None
+    if binary and 0 < y.mean() < 1:
+        init, hessian = (None, None) if start is None else (start[0], start[1] * (len(y) / start[2]))
+        m = Logit(alpha=RIDGE).fit(X, y, init=init, hessian=hessian)
+        return (lambda Z: m.predict_proba(Z)[:, 1]), (np.r_[m.intercept_, m.coef_], m.hessian_, len(y))
+    Xa = np.column_stack([np.ones(len(y)), X])
+    gram = Xa.T @ Xa
+    gram[1:, 1:] += RIDGE * np.eye(X.shape[1])
+    beta = np.linalg.solve(gram, Xa.T @ y) if np.linalg.matrix_rank(gram) == gram.shape[0] else \
+        np.linalg.lstsq(gram, Xa.T @ y, rcond=None)[0]
+    return (lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta), None
+
+
+def _fold_propensity(o: Options, X, t, train, full_ps):
+    ps = clone(o.propensity_model)
+    if isinstance(ps, Logit) and isinstance(full_ps, Logit):  # warm start at the full-sample solution
+        return ps.fit(X[train], t[train], init=np.r_[full_ps.intercept_, full_ps.coef_],
+                      hessian=full_ps.hessian_ * (train.sum() / len(t)))
+    return ps.fit(X[train], t[train])
+
+
+def cross_fitted_propensity(s: Sample, o: Options, rep: int = 0) -> np.ndarray:
+    """Out-of-fold propensity scores of repetition ``rep`` (its split), the scores AIPW's weights are made of."""
+    rng = np.random.default_rng([o.seed, rep])
+    fold = folds(s.t, o.n_folds, rng, s.groups)
+    full_ps = _analysis_propensity(s, o)
+    e = np.empty(len(s.t))
+    for k in np.unique(fold):
+        e[fold == k] = _fold_propensity(o, s.X, s.t, fold != k, full_ps).predict_proba(s.X[fold == k])[:, 1]
+    return e
+
+
+def _aipw_once(s: Sample, o: Options, rep: int, full_ps):
+    X, t, y = s.X, s.t, s.y
+    n = len(t)
+    fold = folds(t, o.n_folds, np.random.default_rng([o.seed, rep]), s.groups)
+    e, mu0, mu1 = np.empty(n), np.empty(n), np.empty(n)
+    conv = True
+    start = {0: None, 1: None}  # each outcome fold starts at the previous fold's solution
+    for k in np.unique(fold):
+        tr, te = fold != k, fold == k
+        ps = _fold_propensity(o, X, t, tr, full_ps)
+        conv = conv and bool(getattr(ps, "converged_", True))
+        X_te = X[te]
+        e[te] = ps.predict_proba(X_te)[:, 1]
+        for arm, target in ((0, mu0), (1, mu1)) if s.estimand == "ate" else ((0, mu0),):
+            rows = tr & (t == arm)
+            predict, start[arm] = _fit_outcome(X[rows], y[rows], s.binary, o.outcome_model, start[arm])
+            target[te] = predict(X_te)
+    e = np.clip(e, NUMERIC_FLOOR, 1 - NUMERIC_FLOOR)
+    if s.estimand == "ate":
+        est, psi, y1 = _hajek_aipw_ate(t, y, e, mu0, mu1)
+    else:
+        w = e / (1 - e)
+        r = y - mu0
+        d0 = np.mean((1 - t) * w)
+        th1 = np.sum(t * r) / t.sum()
+        th0 = np.sum((1 - t) * w * r) / np.sum((1 - t) * w)
+        psi = t * (r - th1) / t.mean() - (1 - t) * w * (r - th0) / d0
+        est, y1 = float(th1 - th0), float(y[t == 1].mean())
+    return est, se_from_influence(psi, s.groups), e, conv, y1
+
+
+def _hajek_aipw_ate(t, y, e, mu0, mu1):
+    """Normalised AIPW for the ATE: the weighted residual corrections use weights that sum to one per arm."""
+    w1, w0 = t / e, (1 - t) / (1 - e)
+    c1 = np.sum(w1 * (y - mu1)) / w1.sum()
+    c0 = np.sum(w0 * (y - mu0)) / w0.sum()
+    m1, m0 = mu1.mean() + c1, mu0.mean() + c0
+    psi = ((mu1 - mu1.mean()) + w1 / w1.mean() * (y - mu1 - c1)
+           - (mu0 - mu0.mean()) - w0 / w0.mean() * (y - mu0 - c0))
+    return float(m1 - m0), psi, float(m1)
+
+
+def _aipw(s: Sample, o: Options) -> Fit:
+    """Cross-fitted AIPW, repeated ``n_rep`` times over fresh splits; median aggregation (DoubleML's n_rep)."""
+    full_ps = _analysis_propensity(s, o)
+    runs = [_aipw_once(s, o, rep, full_ps) for rep in range(o.n_rep)]
+    ests = np.array([r[0] for r in runs])
+    ses = np.array([r[1] for r in runs])
+    est = float(np.median(ests))
+    se = float(np.sqrt(np.median(np.square(ses) + np.square(ests - est))))
+    pick = int(np.argmin(np.abs(ests - est)))  # the repetition nearest the median shows its weights
+    e = runs[pick][2]
+    return Fit(est, se, _ipw_weights(e, s.t, s.estimand), e, all(r[3] for r in runs),
+               float(np.median([r[4] for r in runs])), 0, tuple(float(v) for v in ests))
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _nearest(lp_from, lp_to):
+    """Index into lp_to of the nearest value for every lp_from (1-D, by sorting)."""
+    order = np.argsort(lp_to, kind="stable")
+    srt = lp_to[order]
+    pos = np.clip(np.searchsorted(srt, lp_from), 1, len(srt) - 1)
+    left, right = srt[pos - 1], srt[pos]
+    pick = np.where(np.abs(lp_from - left) <= np.abs(right - lp_from), pos - 1, pos)
+    return order[pick]
+
+
+def _within_arm_variance(lp, y):
+    """Abadie-Imbens conditional variance: half the squared difference to the nearest same-arm neighbour."""
+    order = np.argsort(lp, kind="stable")
+    srt, ys = lp[order], y[order]
+    n = len(srt)
+    out = np.empty(n)
+    if n < 2:
+        return np.zeros(n)
+    d_left = np.r_[np.inf, np.diff(srt)]
+    d_right = np.r_[np.diff(srt), np.inf]
+    nb = np.where(d_left <= d_right, np.arange(n) - 1, np.arange(n) + 1)
+    out[order] = np.square(ys - ys[nb]) / 2
+    return out
+
+
+def _fit_linear(X, y):
+    Xa = np.column_stack([np.ones(len(y)), X])
+    beta = np.linalg.lstsq(Xa, y, rcond=None)[0]
+    return lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta
+
+
+def _match(s: Sample, o: Options) -> Fit:
+    X, t, y = s.X, s.t, s.y
+    model = _analysis_propensity(s, o)
+    e = model.predict_proba(X)[:, 1]
+    lp = np.log(np.clip(e, 1e-12, 1 - 1e-12) / np.clip(1 - e, 1e-12, 1))
+    cal = o.caliper * lp.std()
+    idx1, idx0 = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+    fits = {arm: _fit_linear(X[t == arm], y[t == arm]) for arm in (0, 1)}
+    sigma2 = np.empty(len(t))
+    for idx in (idx1, idx0):
+        sigma2[idx] = _within_arm_variance(lp[idx], y[idx])
+    uses = np.zeros(len(t))
+    imputed = {}
+    unmatched = np.zeros(len(t), dtype=bool)
+    targets = {"att": [(idx1, idx0, 0)], "ate": [(idx1, idx0, 0), (idx0, idx1, 1)]}[s.estimand]
+    for src, dst, arm in targets:
+        j = dst[_nearest(lp[src], lp[dst])]
+        ok = np.abs(lp[src] - lp[j]) <= cal
+        unmatched[src[~ok]] = True
+        np.add.at(uses, j[ok], 1)
+        f = fits[arm]
+        imputed[arm] = (src[ok], y[j[ok]] + f(X[src[ok]]) - f(X[j[ok]]))
+    if s.estimand == "att":
+        i, y0hat = imputed[0]
+        diff = y[i] - y0hat
+        y1_mean = float(y[i].mean())
+        weights = np.where(t == 1, (~unmatched).astype(float), uses)
+    else:
+        y1 = y.astype("float64").copy()
+        y0 = y.astype("float64").copy()
+        i0, v0 = imputed[0]
+        i1, v1 = imputed[1]
+        y0[i0], y1[i1] = v0, v1
+        i = np.flatnonzero(~unmatched)
+        diff = y1[i] - y0[i]
+        y1_mean = float(y1[i].mean())
+        weights = np.where(unmatched, 0.0, 1.0 + uses)
+    tau = float(diff.mean())
+    n_t = len(diff)
+    var = (np.sum(np.square(diff - tau)) + np.sum((uses * (uses - 1) * sigma2)[~unmatched])) / n_t ** 2
+    return Fit(tau, float(np.sqrt(var)), weights, e, bool(getattr(model, "converged_", True)), y1_mean,
+               int(unmatched.sum()))
+
+
+METHOD_FITS = {"ols": _ols, "ipw": _ipw, "aipw": _aipw, "match": _match}

@@ -1,0 +1,196 @@
+"""Guards of :func:`casework.effects.estimate`: bad input, the overlap rule, and weights that carry too little.
+
+Every refusal is a subclass of :class:`ValueError` whose message says what is
+wrong and what to do. The limits are module constants, documented in
+docs/effects.md ("Guards that act"):
+
+=====================================  ===========  ==========
+check (per weighted arm)               warning      error
+=====================================  ===========  ==========
+effective sample size (ESS)            < 50         < 10
+largest unit's share of the arm weight > 5 %        > 20 %
+max |SMD| after weighting              > 0.1        > 0.5
+=====================================  ===========  ==========
+
+An arm is *weighted* when its units carry unequal weights: the controls of an
+ATT, both arms of an ATE. The treated of an ATT all weigh one, so their number
+is a sample size, not a weighting problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS", "check_covariates", "overlap_rule",
+           "weight_guards"]
+
+#: (warning, error) limits of the weight guards.
+GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.5)}
+#: A non-numeric covariate with more levels than this is refused (group it first).
+MAX_LEVELS = 50
+
+
+class EffectInputError(ValueError):
+    """The input cannot be used as given (the message names the column and the row)."""
+
+
+class OverlapError(ValueError):
+    """Treated and untreated do not overlap enough for the requested estimand."""
+
+
+class WeightError(ValueError):
+    """The weights leave too few effective persons, one person carries the estimate, or balance fails."""
+
+
+def check_covariates(df: pd.DataFrame, treatment: str, outcome: str, covariates, cluster=None) -> None:
+    """Refuse covariates that cannot be baseline characteristics: the outcome, the treatment, dates, IDs,
+    categoricals with very many levels, infinite values."""
+    for role, col in (("outcome", outcome), ("treatment", treatment)):
+        if col in covariates:
+            raise EffectInputError(f"the {role} {col!r} is listed among the covariates; a covariate must be a "
+                                   f"baseline characteristic measured before the treatment, not the {role} itself")
+    if len(set(covariates)) != len(covariates):
+        dup = sorted({c for c in covariates if list(covariates).count(c) > 1})
+        raise EffectInputError(f"covariate(s) listed twice: {', '.join(map(str, dup))}")
+    n = len(df)
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) or _holds_dates(s):
+            raise EffectInputError(f"covariate {c!r} is a date/time column; use a number derived from it "
+                                   "(e.g. age in years, months since entry, the calendar year) instead")
+        numeric = pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+        n_levels = int(s.nunique())
+        if _looks_like_id(c, s, numeric, n_levels, n):
+            raise EffectInputError(f"covariate {c!r} looks like an identifier ({n_levels:,} distinct values in "
+                                   f"{n:,} rows); identifiers are no characteristics: leave it out, or use "
+                                   "cluster= for group ids")
+        if not numeric and n_levels > MAX_LEVELS:
+            raise EffectInputError(f"covariate {c!r} has {n_levels:,} categories (more than {MAX_LEVELS}); "
+                                   "group it into fewer, coarser categories first")
+    for c in [treatment, outcome, *covariates] + ([cluster] if cluster else []):
+        _check_finite(df[c], c)
+
+
+def _holds_dates(s: pd.Series) -> bool:
+    if s.dtype != object or len(s) == 0:
+        return False
+    import datetime
+
+    first = s.iloc[0]
+    return isinstance(first, (datetime.date, datetime.datetime, pd.Timestamp, np.datetime64))
+
+
+def _looks_like_id(name, s, numeric, n_levels, n) -> bool:
+    if n < 20:
+        return False
+    lowered = str(name).lower()
+    named = lowered == "id" or lowered.endswith("_id") or lowered.endswith("id_")
+    if named and n_levels > 0.5 * n:
+        return True
+    if not numeric:
+        return n_levels > 0.9 * n
+    if pd.api.types.is_integer_dtype(s) and n_levels == n:
+        v = np.sort(s.to_numpy())
+        return bool((np.diff(v) == 1).all())  # a running number 1, 2, 3, ...
+    return False
+
+
+def label(value):
+    """An index label as the user wrote it (plain Python, not ``np.int64(17)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_finite(s: pd.Series, name) -> None:
+    if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
+        return
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isinf(values)
+    if bad.any():
+        first = s.index[bad][0]
+        raise EffectInputError(f"column {name!r} has {int(bad.sum())} infinite value(s) (first at index "
+                               f"{label(first)!r}, value {values[bad][0]}); replace or drop them before estimating")
+
+
+def overlap_rule(e, t, trim: float, estimand: str):
+    """The overlap rule, relative to the treated share.
+
+    With treated share ``p``, persons are kept whose propensity ``e`` satisfies
+    ``e >= trim * min(1, 2p)`` (ATE only) and ``1 - e >= trim * min(1, 2(1 - p))``.
+    At ``p = 0.5`` this is the familiar ``[trim, 1 - trim]``; for a rare
+    treatment the lower bound shrinks with ``p``, so a treatment taken by 1 %
+    is not trimmed away merely for being rare (the ATE weights ``1/e`` are
+    then large for everybody alike, and normalised weights only see their
+    ratios). Returns (keep mask, rule text).
+    """
+    if trim == 0:
+        return np.ones(len(e), dtype=bool), "no trimming"
+    p = float(np.mean(t))
+    lower = trim * min(1.0, 2 * p)
+    upper = 1 - trim * min(1.0, 2 * (1 - p))
+    why = f"trim={trim:g} at a treated share of {p:.1%}"
+    if estimand == "ate":
+        return (e >= lower) & (e <= upper), f"propensity within [{lower:.3g}, {upper:.4g}] ({why})"
+    return e <= upper, f"propensity at most {upper:.4g} ({why})"
+
+
+def overlap_error(excluded_share, rule, treatment, p_treated, max_excluded, scores) -> OverlapError:
+    return OverlapError(
+        f"too little overlap in {treatment!r}: the overlap rule ({rule}, on the {scores} propensity scores) "
+        f"excludes {excluded_share:.0%} of the rows (more than max_excluded={max_excluded:g}) although "
+        f"{p_treated:.1%} are treated; the covariates separate treated from untreated almost completely. "
+        "Use fewer or coarser covariates, the ATT (estimand='att') or restrict the sample to comparable persons")
+
+
+def weighted_arms(estimand: str, method: str):
+    """The arms whose weights vary: ATT controls, both arms of an ATE (the matched controls for matching)."""
+    return (0, 1) if estimand == "ate" else (0,)
+
+
+def _arm_name(arm):
+    return "treated" if arm == 1 else "control"
+
+
+def weight_guards(weights, t, max_abs_smd_after, estimand, method, *, raise_errors=True):
+    """Plain-sentence warnings for weights below the warning limits; an error past the error limits.
+
+    Returns (warnings, checks) with checks a dict ess_<arm> / max_share_<arm> / max_abs_smd_after.
+    """
+    messages, checks, errors = [], {}, []
+    if weights is None:
+        return messages, checks
+    (ess_warn, ess_err), (share_warn, share_err), (smd_warn, smd_err) = (
+        GUARD_LIMITS["ess"], GUARD_LIMITS["max_share"], GUARD_LIMITS["smd"])
+    for arm in weighted_arms(estimand, method):
+        w = weights[t == arm]
+        total = w.sum()
+        if total <= 0:
+            errors.append(f"the {_arm_name(arm)} persons carry no weight at all")
+            continue
+        ess = float(total ** 2 / np.square(w).sum())
+        share = float(w.max() / total)
+        checks[f"ess_{_arm_name(arm)}"], checks[f"max_share_{_arm_name(arm)}"] = ess, share
+        who = _arm_name(arm)
+        if ess < ess_err:
+            errors.append(f"after weighting only {ess:.1f} effective {who} persons remain (limit {ess_err:g})")
+        elif ess < ess_warn:
+            messages.append(f"After weighting only {ess:.0f} effective {who} persons remain (of {len(w):,}): "
+                            "the estimate rests on few people and may move with small changes to the data.")
+        if share > share_err:
+            errors.append(f"one {who} person carries {share:.0%} of the {who} weight (limit {share_err:.0%})")
+        elif share > share_warn:
+            messages.append(f"One {who} person carries {share:.0%} of the {who} weight: check that person's "
+                            "covariates for extreme or wrong values.")
+    if np.isfinite(max_abs_smd_after):
+        checks["max_abs_smd_after"] = float(max_abs_smd_after)
+        if max_abs_smd_after > smd_err:
+            errors.append(f"after weighting the groups still differ by {max_abs_smd_after:.2f} standard "
+                          f"deviations in a covariate (limit {smd_err:g})")
+        elif max_abs_smd_after > smd_warn:
+            messages.append(f"After weighting the groups still differ by up to {max_abs_smd_after:.2f} standard "
+                            "deviations in a covariate (see diagnostics.balance): the adjustment is incomplete.")
+    if errors and raise_errors:
+        raise WeightError("; ".join(errors) + ". No trustworthy estimate: trim more (trim=0.05), use fewer or "
+                          "coarser covariates (cap extreme values), another estimand (the ATT needs overlap "
+                          "only among the treated), or matching (method='match').")
+    return messages + [e[0].upper() + e[1:] + " (past the error limit)." for e in errors], checks
