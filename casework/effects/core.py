@@ -34,7 +34,7 @@ are logits / linear models with a modest ridge on standardised covariates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np

@@ -12,7 +12,8 @@ from casework.effects.core import estimate
 __all__ = ["measure_effects", "effect_sample", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["measure", "label", "method", "estimand", "outcome", "estimate", "se", "ci_low", "ci_high",
-                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "outcome_mean_treated", "mde", "note"]
+                  "p_value", "n_treated", "n_control", "n_trimmed", "max_abs_smd_after", "outcome_mean_treated", "mde",
+                  "note"]
 
 
 def effect_sample(cohort: pd.DataFrame, kind: str) -> pd.DataFrame:

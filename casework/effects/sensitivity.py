@@ -176,7 +176,8 @@ def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0, dra
                       + ("- no effect where there is none, as it should be." if ok
                          else "- the method finds effects that are not there or its intervals are too narrow."),
                       "Mit zufällig vertauschter Teilnahme zeigt sich "
-                      + ("kein Effekt – wie erwartet." if ok else "zu oft ein Effekt – das spricht gegen die Schätzung."),
+                      + ("kein Effekt – wie erwartet." if ok
+                         else "zu oft ein Effekt – das spricht gegen die Schätzung."),
                       draws=len(runs), p_value=p, share_failed=false_hits)
 
 
