@@ -11,7 +11,7 @@ DATASETS := gelsenkirchen pankow nrw_teilhabe
 CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install data pipeline run serve lab test test-fast lint format bench dictionary clean chromium
+.PHONY: help install data pipeline run serve lab notebooks test test-fast test-interpreters lint format bench dictionary clean chromium
 
 ## help: list the targets
 help:
@@ -57,6 +57,12 @@ serve: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
 
+## notebooks: sync each notebook with its .py source both ways (the newer file wins), then strip outputs
+NOTEBOOKS_DIR ?= notebooks
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS_DIR)/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN $(NOTEBOOKS_DIR)/[0-9]*.ipynb
+
 ## test: install everything (venv, chromium) and run the whole test suite
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
@@ -66,6 +72,10 @@ test: $(STAMP) chromium
 ## test-fast: the test suite without browser and notebook tests
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not notebook"
+
+## test-interpreters: install and run the fast tests on every supported Python found (3.11, 3.12, 3.13)
+test-interpreters:
+	python3 tools/check_interpreters.py
 
 ## lint: ruff
 lint: $(STAMP)

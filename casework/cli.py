@@ -8,7 +8,10 @@ Commands::
     casework info DIR
     casework dictionary
     casework pipeline DIR [DIR ...]
-    casework serve [--host H] [--port P] [--base-url U] [--token T]
+    casework serve [--host H] [--port P] [--base-url U] [--token T] [--data DIR] [--dashboards DIR] ...
+    casework --version
+
+``python -m casework`` is the same command.
 
 Exit codes: 0 success, 1 invalid data (validate) or a failed step, 2 usage errors.
 """
@@ -25,7 +28,11 @@ __all__ = ["main", "build_parser"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from casework import __version__
+    from casework.serve import add_arguments
+
     p = argparse.ArgumentParser(prog="casework", description="Research environment for jobcenter casework (SGB II).")
+    p.add_argument("--version", action="version", version=f"casework {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="generate a synthetic dataset with ground truth")
     s.add_argument("scenario", help="gelsenkirchen, pankow, nrw_teilhabe or scale")
@@ -45,9 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("pipeline", help="run the analysis notebooks on datasets (results for dashboards)")
     pl.add_argument("paths", nargs="+", type=Path)
     pl.add_argument("--small", action="store_true", help="fast settings (for tests)")
-    sv = sub.add_parser("serve", help="serve the dashboards with Voila")
-    sv.add_argument("rest", nargs=argparse.REMAINDER,
-                    help="--host H --port P --base-url U --token T --data DIR --pool-size N --no-preheat")
+    add_arguments(sub.add_parser("serve", help="serve the dashboards with Voila",
+                                 description="Serve every dashboard in the dashboards folder with Voila."))
     return p
 
 
@@ -118,7 +124,7 @@ def _pipeline(args) -> int:
 def _serve(args) -> int:
     from casework import serve
 
-    return serve.main(args.rest)
+    return serve.serve(args)
 
 
 _COMMANDS = {"synth": _synth, "validate": _validate, "import": _import, "info": _info,
@@ -128,10 +134,6 @@ _COMMANDS = {"synth": _synth, "validate": _validate, "import": _import, "info": 
 def main(argv=None) -> int:
     """Entry point of the ``casework`` command (returns the exit code)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv[1:2]):
-        from casework import serve  # its own options (--host, --port, --base-url, --token, ...)
-
-        return serve.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

@@ -14,9 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from casework import paths
+
 __all__ = ["run", "run_notebook", "NOTEBOOKS", "NOTEBOOK_DIR"]
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+#: the notebooks run by default (casework.paths: ./notebooks or the ones shipped in the package)
+NOTEBOOK_DIR = paths.notebooks_dir()
 
 #: notebook file -> which datasets it runs on ("*" = every dataset)
 NOTEBOOKS = {
@@ -55,12 +58,13 @@ def _kernel_manager_class():
     return type("EncryptedKernelManager", (AsyncKernelManager,), {"transport_encryption": "auto"})
 
 
-def run(datasets, *, small: bool = False) -> int:
-    """Run every declared notebook on each dataset; returns 0 when all ran."""
+def run(datasets, *, small: bool = False, notebooks: Path | None = None) -> int:
+    """Run every declared notebook (from ``notebooks``, default :data:`NOTEBOOK_DIR`) on each dataset;
+    returns 0 when all ran."""
     failures = 0
     for ds in map(Path, datasets):
         for name, which in NOTEBOOKS.items():
-            nb = NOTEBOOK_DIR / name
+            nb = Path(notebooks or NOTEBOOK_DIR) / name
             if which != "*" and ds.name not in which:
                 continue
             if not nb.exists():

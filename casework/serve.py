@@ -3,7 +3,7 @@
 * sources stripped, tracebacks off, an execution timeout, idle kernels culled;
 * a preheated kernel pool for the dashboards (Voila's ``preheat_kernel``);
 * only the front-end extensions the boards need (the widget managers): other
-  JupyterLab extensions installed for analysts (plotly's, anywidget's) would
+  JupyterLab extensions installed for analysts (plotly's, jupytext's) would
   add ~5 MB of JavaScript to every page;
 * a template derived from Voila's own ``lab`` template without its two CDN
   stylesheet links (Font Awesome ships inside Voila's bundle anyway), so a page
@@ -14,7 +14,10 @@
   (``CASEWORK_VOILA_TOKEN``) or ``--token``; behind a reverse proxy set
   ``--base-url /prefix/``.
 
-``casework serve [--host 127.0.0.1] [--port 8866] [--base-url /] [--token T]``
+``casework serve [--host 127.0.0.1] [--port 8866] [--base-url /] [--token T] [--data DIR] [--dashboards DIR]``
+
+Which dashboards and data are served follows :mod:`casework.paths` (the checkout's folders, or the ones
+shipped in an installed wheel).
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["voila_command", "voila_env", "prepare_template", "free_port", "wait_until_serving", "main", "ROOT",
-           "DASHBOARDS", "TEMPLATE_NAME", "BOARD_EXTENSIONS"]
+from casework import paths
 
-ROOT = Path(__file__).resolve().parents[1]
-DASHBOARDS = ROOT / "dashboards"
+__all__ = ["voila_command", "voila_env", "prepare_template", "free_port", "wait_until_serving", "main", "ROOT",
+           "DASHBOARDS", "TEMPLATE_NAME", "BOARD_EXTENSIONS", "add_arguments", "serve"]
+
+#: the home folder at import (tests and benchmarks run Voila from it); see casework.paths
+ROOT = paths.home()
+#: the dashboards served by default (casework.paths: ./dashboards or the ones shipped in the package)
+DASHBOARDS = paths.dashboards_dir()
 TEMPLATE_NAME = "casework"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # the boards use ipywidgets only; Voila's widget manager needs the JupyterLab one beside it
@@ -43,7 +50,7 @@ def prepare_template(target: Path | None = None) -> Path:
     """Write the ``casework`` Voila template (lab minus external links); returns the JUPYTER_PATH root."""
     import voila
 
-    root = Path(target) if target else ROOT / "artifacts" / "jupyter"
+    root = Path(target) if target else paths.artifacts_dir() / "jupyter"
     lab = _voila_templates_dir(voila) / "lab"
     out = root / "voila" / "templates" / TEMPLATE_NAME
     out.mkdir(parents=True, exist_ok=True)
@@ -64,8 +71,12 @@ def _with_kernel_watch(template: str) -> str:
 
 
 def _voila_templates_dir(voila_module) -> Path:
-    candidates = [Path(sys.prefix) / "share" / "jupyter" / "voila" / "templates",
-                  Path(voila_module.__file__).resolve().parents[3] / "share" / "jupyter" / "voila" / "templates"]
+    from jupyter_core.paths import jupyter_path
+
+    prefix = Path(voila_module.__file__).resolve().parents[4]  # <prefix>/lib/pythonX.Y/site-packages/voila
+    candidates = [Path(p) / "templates" for p in jupyter_path("voila")]
+    candidates += [Path(sys.prefix) / "share" / "jupyter" / "voila" / "templates",
+                   prefix / "share" / "jupyter" / "voila" / "templates"]
     for c in candidates:
         if (c / "lab" / "index.html.j2").exists():
             return c
@@ -76,7 +87,7 @@ def voila_env(jupyter_path: Path, data_dir: Path | None = None) -> dict:
     """Environment for the Voila process: our template on JUPYTER_PATH, the data folder for dashboards."""
     env = dict(os.environ)
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), env.get("JUPYTER_PATH", "")]))
-    env["CASEWORK_DATA"] = str(data_dir or env.get("CASEWORK_DATA") or ROOT / "data")
+    env["CASEWORK_DATA"] = str(data_dir or paths.data_dir())
     env.setdefault("MPLBACKEND", "Agg")
     return env
 
@@ -145,25 +156,43 @@ def wait_until_serving(root_url: str, *, proc=None, timeout: float = 90, log_pat
             time.sleep(0.2)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="casework serve", description="Serve the board dashboards with Voila.")
-    ap.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8866)))
-    ap.add_argument("--base-url", default=os.environ.get("CASEWORK_BASE_URL", "/"))
-    ap.add_argument("--token", default=os.environ.get("CASEWORK_VOILA_TOKEN"))
-    ap.add_argument("--data", default=os.environ.get("CASEWORK_DATA", str(ROOT / "data")))
-    ap.add_argument("--pool-size", type=int, default=1)
-    ap.add_argument("--no-preheat", action="store_true")
-    args = ap.parse_args(argv)
+def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``casework serve`` (shared by the ``casework`` command and ``python -m casework.serve``)."""
+    ap.add_argument("--host", metavar="HOST", default=os.environ.get("HOST", "127.0.0.1"),
+                    help="address to listen on (default 127.0.0.1; any other needs a token)")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8866)), help="port (default 8866)")
+    ap.add_argument("--base-url", metavar="PREFIX", default=os.environ.get("CASEWORK_BASE_URL", "/"),
+                    help="URL prefix behind a reverse proxy, e.g. /boards/ (default /)")
+    ap.add_argument("--token", metavar="TOKEN", default=os.environ.get("CASEWORK_VOILA_TOKEN"),
+                    help="access token (default $CASEWORK_VOILA_TOKEN; generated when serving beyond loopback)")
+    ap.add_argument("--data", type=Path, metavar="DIR", default=None,
+                    help="folder of the datasets (default $CASEWORK_DATA or ./data)")
+    ap.add_argument("--dashboards", type=Path, metavar="DIR", default=None,
+                    help="folder of the dashboards (default ./dashboards, else the ones shipped with casework)")
+    ap.add_argument("--pool-size", type=int, metavar="N", default=1, help="preheated kernels per dashboard (default 1)")
+    ap.add_argument("--no-preheat", action="store_true", help="start each page's kernel on request")
+    return ap
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run Voila in the foreground with the options of :func:`add_arguments`; returns its exit code."""
     if args.host not in _LOOPBACK and not args.token:
         args.token = secrets.token_urlsafe(24)
         print(f"Serving on {args.host}: a token is required; generated one (shown once): {args.token}")
+    dashboards = (args.dashboards or paths.dashboards_dir()).resolve()
+    if not (dashboards / "index.ipynb").is_file():
+        raise FileNotFoundError(f"{dashboards}: no dashboards folder (index.ipynb missing)")
     jp = prepare_template()
-    cmd = voila_command(DASHBOARDS, host=args.host, port=args.port, base_url=args.base_url, token=args.token,
+    cmd = voila_command(dashboards, host=args.host, port=args.port, base_url=args.base_url, token=args.token,
                         pool_size=args.pool_size, preheat=not args.no_preheat)
     url = f"http://{args.host}:{args.port}{args.base_url}voila/render/index.ipynb"
     print(f"Dashboards: {url}\nAnalysts: make lab (JupyterLab on 127.0.0.1)", flush=True)
-    return subprocess.call(cmd, env=voila_env(jp, Path(args.data)), cwd=ROOT)
+    return subprocess.call(cmd, env=voila_env(jp, args.data), cwd=dashboards)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="casework serve", description="Serve the board dashboards with Voila.")
+    return serve(add_arguments(ap).parse_args(argv))
 
 
 if __name__ == "__main__":

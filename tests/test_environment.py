@@ -20,10 +20,11 @@ def test_environment_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip = dict(_name_spec(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = dict(_name_spec(d) for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python=",
-                                                                                                          "pip")))
+    conda = dict(_name_spec(d) for d in env["dependencies"]
+                 if isinstance(d, str) and re.match(r"[\w.\-]+", d).group(0) not in ("python", "pip"))
     assert conda == pip, {"only in pyproject": sorted(set(pip) - set(conda)),
                           "only in environment.yml": sorted(set(conda) - set(pip)),
                           "different bounds": sorted(k for k in set(pip) & set(conda) if pip[k] != conda[k])}
-    assert any(d == "python=3.11" for d in env["dependencies"] if isinstance(d, str))
+    python = [d for d in env["dependencies"] if isinstance(d, str) and re.match(r"python\b(?!-)", d)]
+    assert python == ["python" + project["requires-python"]], (python, project["requires-python"])
     assert {"pip": ["-e ."]} in env["dependencies"]

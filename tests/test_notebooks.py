@@ -1,8 +1,10 @@
 """Every analyst notebook executes (papermill) on small synthetic data and is stored without outputs."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,18 +30,56 @@ def test_notebooks_exist_and_are_declared():
         assert name in pipeline.NOTEBOOKS, f"{name} is not run by the pipeline"
 
 
+def _cells(nb) -> list[tuple]:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_has_no_outputs_and_matches_its_source(name):
-    nb = json.loads((ROOT / "notebooks" / name).read_text())
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
-    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
-    assert (ROOT / "notebooks" / name).with_suffix(".py").exists()
+    import jupytext
+    import nbformat
+
+    path = ROOT / "notebooks" / name
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
+        f"{name} has outputs: run make notebooks"
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    source = jupytext.read(path.with_suffix(".py"))
+    assert _cells(nb) == _cells(source), f"{name} differs from its .py source: run make notebooks"
 
 
-def test_notebooks_are_built_from_their_sources():
-    r = subprocess.run([sys.executable, str(ROOT / "notebooks" / "build.py"), "--check"], capture_output=True,
-                       text=True)
+def test_notebooks_are_paired_with_jupytext():
+    from jupytext.config import load_jupytext_configuration_file
+
+    config = load_jupytext_configuration_file(str(ROOT / "notebooks" / "jupytext.toml"))
+    assert config.default_formats(str(ROOT / "notebooks" / NOTEBOOKS[0])) == "ipynb,py:percent"
+
+
+def test_make_notebooks_syncs_both_ways_and_strips_outputs(tmp_path):
+    """An analyst's edit in JupyterLab (the .ipynb) reaches the .py source; an edit of the .py reaches the .ipynb."""
+    import shutil
+
+    import nbformat
+
+    for name in ("jupytext.toml", "0.01-describe-population.py", "0.01-describe-population.ipynb",
+                 "4.01-capacity-planning.py", "4.01-capacity-planning.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    edited = nbformat.read(tmp_path / "0.01-describe-population.ipynb", as_version=4)
+    edited.cells.append(nbformat.v4.new_code_cell("edited_in_lab = 1", outputs=[nbformat.v4.new_output(
+        "stream", text="some output")], execution_count=3))
+    nbformat.write(edited, tmp_path / "0.01-describe-population.ipynb")
+    text = (tmp_path / "4.01-capacity-planning.py").read_text() + "\n# %%\nedited_as_text = 2\n"
+    (tmp_path / "4.01-capacity-planning.py").write_text(text)
+    os.utime(tmp_path / "4.01-capacity-planning.py", (time.time() + 5, time.time() + 5))
+    r = subprocess.run(["make", "-s", "-C", str(ROOT), "-o", ".venv/.installed", "notebooks",
+                        f"NOTEBOOKS_DIR={tmp_path}", f"VENV={Path(sys.executable).parents[1]}"],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "edited_in_lab = 1" in (tmp_path / "0.01-describe-population.py").read_text()
+    back = nbformat.read(tmp_path / "0.01-describe-population.ipynb", as_version=4)
+    assert back.cells[-1].source == "edited_in_lab = 1" and not back.cells[-1].outputs
+    assert nbformat.read(tmp_path / "4.01-capacity-planning.ipynb", as_version=4).cells[-1].source == \
+        "edited_as_text = 2"
 
 
 @pytest.mark.notebook

@@ -1,0 +1,7 @@
+"""``python -m casework``: the ``casework`` command."""
+
+import sys
+
+from casework.cli import main
+
+sys.exit(main())

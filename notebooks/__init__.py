@@ -1,0 +1,1 @@
+"""The analysis notebooks, shipped inside the package as ``casework.notebooks`` (see casework/paths.py)."""
