@@ -160,9 +160,9 @@ def test_sensitivity_objects():
     ev = e_value(r)
     assert ev.point > ev.ci >= 1.0
     assert "Faktor" in ev.text_de
-    assert placebo_treatment(df, r).passed
-    assert random_common_cause(df, r).passed
-    table = sensitivity_table(df, r)
+    assert placebo_treatment(df, r, draws=30).passed
+    assert random_common_cause(df, r, draws=30).passed
+    table = sensitivity_table(df, r, draws=20)
     assert list(table["check"]) == ["E-value", "placebo treatment", "placebo outcome", "random common cause"]
 
 

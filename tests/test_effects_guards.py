@@ -227,3 +227,79 @@ def test_every_estimate_has_a_minimum_detectable_effect():
     assert r.mde == pytest.approx((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * r.se)
     assert r.to_frame()["mde"].iloc[0] == r.mde
     assert "Minimum detectable effect" in r.summary()
+
+
+# --------------------------------------------------------------------------- finding 5: sensitivity that can fail
+
+
+def _broken():
+    """The estimate of finding 1, let through with guards="warn": one control carries the comparison."""
+    df, truth = heavy_tail(seed=0, n_extreme=1)
+    return df, estimate(df, "t", "y", truth["covariates"], trim=0, guards="warn")
+
+
+def test_the_placebo_refuter_fails_the_broken_estimate_and_passes_a_sound_one():
+    from casework.effects.sensitivity import placebo_treatment
+
+    df, bad = _broken()
+    check = placebo_treatment(df, bad, draws=30)
+    assert check.draws == 30 and not check.passed and check.p_value >= 0.05
+    good = estimate(_frame(), "t", "y", ["x", "z"])
+    ok = placebo_treatment(_frame(), good, draws=30)
+    assert ok.passed and ok.p_value < 0.05
+
+
+def test_the_stability_check_flags_findings_1_and_2():
+    from casework.effects.sensitivity import stability
+
+    df, bad = _broken()
+    assert not stability(df, bad, seeds=4, subsets=6).passed
+    trial, cols = _small_trial()
+    single = estimate(trial, "t", "y", cols, n_folds=2, n_rep=1)
+    check = stability(trial, single, seeds=10, subsets=4)
+    assert not check.passed and "spans" in check.text
+    assert stability(_frame(), estimate(_frame(), "t", "y", ["x", "z"]), seeds=4, subsets=6).passed
+
+
+def test_the_ate_e_value_uses_the_mean_outcome_under_treatment():
+    from casework.effects.sensitivity import e_value
+
+    rng = np.random.default_rng(5)
+    n = 8000
+    x = rng.normal(size=n)
+    t = (rng.random(n) < 1 / (1 + np.exp(-(-1 + 1.2 * x)))).astype(int)
+    p0 = 1 / (1 + np.exp(-(-1 + 1.0 * x)))
+    y1, y0 = (rng.random(n) < np.clip(p0 + 0.1, 0, 1)), (rng.random(n) < p0)
+    df = pd.DataFrame({"x": x, "t": t, "y": np.where(t == 1, y1, y0).astype(int)})
+    r = estimate(df, "t", "y", ["x"], estimand="ate")
+    assert r.spec["mean_y1"] == pytest.approx(y1.mean(), abs=0.02)
+    assert abs(df.loc[df.t == 1, "y"].mean() - y1.mean()) > 0.1  # the treated share is not E[Y(1)]
+    ev = e_value(r)
+    assert ev.risk_ratio == pytest.approx(r.spec["mean_y1"] / (r.spec["mean_y1"] - r.estimate))
+
+
+@pytest.mark.parametrize("seed, strength", [(0, 0.3), (1, 0.5), (2, 0.5)])
+def test_the_robustness_value_is_no_larger_than_the_known_confounder(seed, strength):
+    from casework.effects.designs import hidden_confounder
+    from casework.effects.sensitivity import robustness_value
+
+    df, truth = hidden_confounder(seed=seed, strength=strength)
+    r = estimate(df, "t", "y", ["x"], method="ols", estimand="ate")
+    q = (r.estimate - truth["ate"]) / r.estimate  # the share of the estimate that the hidden U produced
+    rng = np.random.default_rng(seed)
+    n = len(df)
+    x, u = rng.normal(size=n), rng.normal(size=n)  # the design's draws of x and U
+
+    def partial_r2(target, given):
+        A = np.column_stack([np.ones(n), *given])
+        a = target - A @ np.linalg.lstsq(A, target, rcond=None)[0]
+        b = u - A @ np.linalg.lstsq(A, u, rcond=None)[0]
+        return np.corrcoef(a, b)[0, 1] ** 2
+
+    assert np.allclose(x, df["x"])
+    strongest = max(partial_r2(df["t"].to_numpy(float), [x]), partial_r2(df["y"].to_numpy(), [x, df["t"]]))
+    # U produced the bias, so it is at least about as strong as the robustness value says is needed
+    assert strongest >= 0.8 * robustness_value(r, q=q).rv
+    assert 0 < robustness_value(r).rv_alpha < robustness_value(r).rv < 1
+    with pytest.raises(ValueError, match="regression-type"):
+        robustness_value(estimate(df, "t", "y", ["x"]))

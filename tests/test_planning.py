@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from casework.planning import plan_capacity
@@ -37,3 +38,27 @@ def test_more_inflow_means_more_cases_and_places(ds):
 def test_unknown_jobcenter(ds):
     with pytest.raises(ValueError, match="JC-XX"):
         plan_capacity(ds, jc_id="JC-XX")
+
+
+def test_minimum_detectable_effect_matches_a_simulated_power_of_80_percent():
+    from scipy import stats
+
+    from casework.fmt import mde_sentence
+    from casework.planning import minimum_detectable_effect, participants_needed
+
+    n1, n0, p = 200, 1000, 0.3
+    mde = minimum_detectable_effect(n1, n0, p)
+    rng = np.random.default_rng(0)
+    reps = 4000
+    a = rng.binomial(n1, p + mde, reps) / n1
+    b = rng.binomial(n0, p, reps) / n0
+    se = np.sqrt(a * (1 - a) / n1 + b * (1 - b) / n0)
+    power = np.mean(np.abs(a - b) / se > stats.norm.ppf(0.975))
+    assert 0.77 <= power <= 0.83
+    assert minimum_detectable_effect(4 * n1, 4 * n0, p) == pytest.approx(mde / 2)
+    need = participants_needed(mde, p, controls_per_participant=n0 / n1)
+    assert abs(need - n1) <= 1
+    assert mde_sentence(0.0412) == ("Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab 4,1 "
+                                    "Prozentpunkten sicher erkennen.")
+    with pytest.raises(ValueError, match="outcome_rate"):
+        minimum_detectable_effect(10, 10, 1.2)

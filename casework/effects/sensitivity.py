@@ -1,4 +1,5 @@
-"""Sensitivity and refutation: E-values, placebo treatment, placebo outcome, random common cause.
+"""Sensitivity and refutation that can fail: E-values, robustness values, repeated placebo and random-cause
+refuters with p-values, and a stability check over seeds and subsets.
 
 Each check is an immutable object to show next to the estimate; ``passed``
 says whether the estimate survived it, ``text`` says so in one English
@@ -15,8 +16,8 @@ import pandas as pd
 
 from casework.effects.core import EffectResult, estimate
 
-__all__ = ["EValue", "Refutation", "e_value", "e_value_for", "placebo_treatment", "placebo_outcome",
-           "random_common_cause", "refute", "sensitivity_table"]
+__all__ = ["EValue", "Refutation", "RobustnessValue", "e_value", "e_value_for", "placebo_treatment",
+           "placebo_outcome", "random_common_cause", "stability", "robustness_value", "refute", "sensitivity_table"]
 
 
 @dataclass(frozen=True)
@@ -148,14 +149,18 @@ def _runs(df, result, draws, make):
     return out, refused
 
 
-def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0, draws: int = 100) -> Refutation:
+def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0, draws: int = 100,
+                      alpha: float = 0.05) -> Refutation:
     """Replace the treatment by random permutations of it (``draws`` times): the effects should vanish.
 
-    Fails when more placebo intervals exclude zero than the 5 % a calibrated
-    method allows (with three binomial standard deviations of slack): then the
-    method finds effects that are not there, or its intervals are too narrow.
     ``p_value`` is the permutation p-value of the original estimate (the
-    share of placebo estimates at least as far from zero).
+    share of placebo estimates at least as far from zero). Fails when more
+    placebo intervals exclude zero than the 5 % a calibrated method allows
+    (with three binomial standard deviations of slack) - the method finds
+    effects that are not there, or its intervals are too narrow - and when
+    the estimate is significant by its own interval but not against the
+    placebo estimates (p_value >= alpha): then random treatments produce
+    effects as large, as with weights carried by a single person.
     """
     col = "__placebo_treatment"
     treat = df[result.treatment].to_numpy()
@@ -167,13 +172,18 @@ def placebo_treatment(df: pd.DataFrame, result: EffectResult, seed: int = 0, dra
     ests = np.array([r.estimate for r in runs])
     false_hits = float(np.mean([not (r.ci_low <= 0 <= r.ci_high) for r in runs])) if runs else 1.0
     p = float((1 + np.sum(np.abs(ests) >= abs(result.estimate))) / (len(ests) + 1))
-    ok = bool(runs) and false_hits <= _binomial_tolerance(0.05, len(runs))
+    calibrated = false_hits <= _binomial_tolerance(0.05, len(runs))
+    # an interval that excludes zero claims more than random treatments give: the permutation must confirm it
+    confirmed = not (result.p_value < alpha <= p)
+    ok = bool(runs) and calibrated and confirmed
     lo, hi = (float(np.quantile(ests, 0.025)), float(np.quantile(ests, 0.975))) if runs else (np.nan, np.nan)
     return Refutation("placebo treatment", result.estimate, float(np.mean(ests)) if runs else np.nan, lo, hi, ok,
                       f"Over {len(runs)} randomly permuted treatments {false_hits:.0%} of the intervals exclude zero "
                       f"(5 % expected; permutation p-value of the estimate {p:.3f}"
                       + (f"; {refused} refused" if refused else "") + ") "
                       + ("- no effect where there is none, as it should be." if ok
+                         else "- random treatments give effects as large as the estimate: its interval is too narrow."
+                         if not confirmed
                          else "- the method finds effects that are not there or its intervals are too narrow."),
                       "Mit zufällig vertauschter Teilnahme zeigt sich "
                       + ("kein Effekt – wie erwartet." if ok
@@ -234,20 +244,139 @@ def random_common_cause(df: pd.DataFrame, result: EffectResult, seed: int = 0, d
                       draws=len(runs), p_value=share, share_failed=share)
 
 
+def stability(df: pd.DataFrame, result: EffectResult, seeds: int = 10, subsets: int = 20, fraction: float = 0.8,
+              seed: int = 0) -> Refutation:
+    """Re-estimate over ``seeds`` cross-fitting seeds and ``subsets`` random subsets of ``fraction`` of the rows.
+
+    Flags an estimate that moves with the random split (the estimates over
+    seeds span more than one standard error) or with a few persons (the
+    subset estimates scatter by more than twice what subsampling alone gives,
+    ``sqrt(1/fraction - 1)`` standard errors), and one the guards refuse on
+    some subsets. ``new_ci_low``/``new_ci_high`` are the smallest and largest
+    of all re-estimates.
+    """
+    spec = dict(result.spec)
+    n_rep = spec.get("n_rep")
+    by_seed, refused = [], 0
+    for s in range(seeds):
+        try:
+            by_seed.append(_rerun(df, result, seed=int(spec.get("seed", 0)) + 1 + s, n_rep=n_rep).estimate)
+        except ValueError:
+            refused += 1
+    rng = np.random.default_rng([seed, 104729])
+    by_subset = []
+    size = int(round(fraction * len(df)))
+    for _ in range(subsets):
+        rows = np.sort(rng.choice(len(df), size=size, replace=False))
+        try:
+            by_subset.append(_rerun(df.iloc[rows], result, n_rep=n_rep, guards="raise").estimate)
+        except ValueError:
+            refused += 1
+    se = result.se if result.se > 0 else float("nan")
+    seed_span = float(np.ptp(by_seed)) / se if len(by_seed) > 1 else float("nan")
+    subset_sd = float(np.std(by_subset, ddof=1)) / se if len(by_subset) > 1 else float("nan")
+    expected = math.sqrt(1 / fraction - 1)
+    ok = refused == 0 and seed_span <= 1.0 and subset_sd <= 2 * expected
+    every = np.array(by_seed + by_subset) if by_seed or by_subset else np.array([np.nan])
+    text = (f"Over {len(by_seed)} cross-fitting seeds the estimate spans {seed_span:.2f} standard errors (limit 1); "
+            f"over {len(by_subset)} random {fraction:.0%} subsets it scatters by {subset_sd:.2f} standard errors "
+            f"(subsampling alone gives {expected:.2f}, limit {2 * expected:.2f})"
+            + (f"; {refused} re-estimates were refused by the guards" if refused else "")
+            + (": stable." if ok else ": UNSTABLE - the estimate depends on the split or on a few persons."))
+    text_de = ("Die Schätzung bleibt bei anderer Zufallsaufteilung und ohne einzelne Personen "
+               + ("stabil." if ok else "nicht stabil – sie hängt vom Zufall oder von wenigen Personen ab."))
+    return Refutation("stability", result.estimate, float(np.median(every)), float(np.min(every)),
+                      float(np.max(every)), bool(ok), text, text_de, draws=len(by_seed) + len(by_subset),
+                      p_value=float("nan"), share_failed=float(refused / max(seeds + subsets, 1)))
+
+
+@dataclass(frozen=True)
+class RobustnessValue:
+    """Cinelli & Hazlett (2020): how strong an unobserved confounder must be to explain a regression estimate away.
+
+    ``rv`` is the share of the residual variance of both the treatment and
+    the outcome such a confounder must explain to bring the estimate to zero;
+    ``rv_alpha`` to make it insignificant at level alpha; ``partial_r2`` the
+    treatment's partial R-squared with the outcome (the bound for a confounder
+    explaining all of the outcome's residual variance).
+    """
+
+    rv: float
+    rv_alpha: float
+    partial_r2: float
+    dof: int
+
+    @property
+    def text(self) -> str:
+        return (f"An unobserved confounder explaining {self.rv:.1%} of the residual variance of both the measure "
+                f"and the outcome would bring the estimate to zero; {self.rv_alpha:.1%} would make it "
+                "insignificant (robustness value, Cinelli & Hazlett 2020).")
+
+    @property
+    def text_de(self) -> str:
+        share = f"{100 * self.rv:.1f}".replace(".", ",")
+        return (f"Ein nicht erfasster Einflussfaktor, der je {share} % der verbleibenden Unterschiede in Teilnahme "
+                "und Integration erklärt, könnte den Effekt vollständig erklären.")
+
+
+def _rv(f: float) -> float:
+    return 0.0 if f <= 0 else float(0.5 * (math.sqrt(f ** 4 + 4 * f ** 2) - f ** 2))
+
+
+def robustness_value(result: EffectResult, q: float = 1.0, alpha: float = 0.05) -> RobustnessValue:
+    """The robustness value of a regression estimate (``method="ols"``) for a reduction of ``q`` (1 = to zero).
+
+    ``f = q |t| / sqrt(dof)``, ``RV = (sqrt(f^4 + 4 f^2) - f^2) / 2``; for
+    ``rv_alpha`` ``f`` is first reduced by ``t_crit / sqrt(dof - 1)``. The t
+    statistic uses the estimate's (robust) standard error.
+
+    Examples
+    --------
+    >>> from types import MappingProxyType
+    >>> r = EffectResult(0.1, 0.02, 0.06, 0.14, 0.0, 500, 500, "ols", "att", "t", "y", None,
+    ...                  spec=MappingProxyType({"n_covariate_columns": 3}))
+    >>> round(robustness_value(r).rv, 3)
+    0.147
+    """
+    from scipy import stats
+
+    if result.method != "ols":
+        raise ValueError("the robustness value is defined for regression-type estimates (method='ols'); "
+                         f"this estimate used {result.method!r} - use the E-value (e_value) instead")
+    dof = int(result.n_treated + result.n_control - 2 - 2 * int(result.spec.get("n_covariate_columns", 0)))
+    if dof < 3:
+        raise ValueError(f"too few residual degrees of freedom ({dof}) for a robustness value")
+    t_stat = result.estimate / result.se
+    f = q * abs(t_stat) / math.sqrt(dof)
+    f_alpha = f - float(stats.t(dof - 1).ppf(1 - alpha / 2)) / math.sqrt(dof - 1)
+    return RobustnessValue(rv=_rv(f), rv_alpha=_rv(f_alpha), partial_r2=float(t_stat ** 2 / (t_stat ** 2 + dof)),
+                           dof=dof)
+
+
 def refute(df: pd.DataFrame, result: EffectResult, placebo_outcome_column: str | None = None,
-           seed: int = 0) -> list[Refutation]:
-    """All three refutations of ``result`` on the frame it was estimated from."""
-    return [placebo_treatment(df, result, seed), placebo_outcome(df, result, placebo_outcome_column, seed),
-            random_common_cause(df, result, seed)]
+           seed: int = 0, draws: int = 100) -> list[Refutation]:
+    """All three refutations of ``result`` on the frame it was estimated from (``draws`` repetitions each)."""
+    return [placebo_treatment(df, result, seed, draws), placebo_outcome(df, result, placebo_outcome_column, seed),
+            random_common_cause(df, result, seed, draws)]
 
 
 def sensitivity_table(df: pd.DataFrame, result: EffectResult, placebo_outcome_column: str | None = None,
-                      seed: int = 0) -> pd.DataFrame:
-    """E-value and refutations as one tidy table: check, estimate, ci_low, ci_high, passed, text, text_de."""
+                      seed: int = 0, draws: int = 100, with_stability: bool = False) -> pd.DataFrame:
+    """E-value (robustness value for OLS), refutations and optionally the stability check as one tidy table.
+
+    Columns: check, estimate, ci_low, ci_high, passed, p_value, text, text_de.
+    """
     ev = e_value(result)
     rows = [{"check": "E-value", "estimate": ev.point, "ci_low": np.nan, "ci_high": ev.ci, "passed": np.nan,
-             "text": ev.text, "text_de": ev.text_de}]
-    for r in refute(df, result, placebo_outcome_column, seed):
+             "p_value": np.nan, "text": ev.text, "text_de": ev.text_de}]
+    checks = refute(df, result, placebo_outcome_column, seed, draws)
+    if with_stability:
+        checks.append(stability(df, result, seed=seed))
+    for r in checks:
         rows.append({"check": r.name, "estimate": r.new_estimate, "ci_low": r.new_ci_low, "ci_high": r.new_ci_high,
-                     "passed": r.passed, "text": r.text, "text_de": r.text_de})
+                     "passed": r.passed, "p_value": r.p_value, "text": r.text, "text_de": r.text_de})
+    if result.method == "ols":
+        rv = robustness_value(result)
+        rows.append({"check": "robustness value", "estimate": rv.rv, "ci_low": np.nan, "ci_high": rv.rv_alpha,
+                     "passed": np.nan, "p_value": np.nan, "text": rv.text, "text_de": rv.text_de})
     return pd.DataFrame(rows)
