@@ -47,29 +47,39 @@ def _z_sum(alpha: float, power: float) -> float:
 
 def minimum_detectable_effect(n_treated: int, n_control: int, outcome_rate: float, *, alpha: float = 0.05,
                               power: float = 0.8, design_effect: float = 1.0) -> float:
-    """The smallest difference in proportions detectable with ``power`` by a two-sided test at level ``alpha``.
+    """The smallest rise of a share detectable with ``power`` by a two-sided test at level ``alpha``.
 
-    ``(z_{1-alpha/2} + z_power) * sqrt(design_effect * p (1 - p) (1/n_treated + 1/n_control))`` with ``p``
-    the outcome rate (normal approximation). ``design_effect`` > 1 for clustered samples or weights
-    (``1 + (m - 1) icc``; or ``n / ESS``); adjustment for covariates makes the realised MDE smaller. For an
-    estimate already made, :attr:`casework.effects.EffectResult.mde` uses its own standard error.
+    ``outcome_rate`` is the share without the measure (``p0``); the MDE ``d``
+    solves ``d = (z_{1-alpha/2} + z_power) sqrt(design_effect (p1 (1 - p1) / n_treated + p0 (1 - p0) /
+    n_control))`` with ``p1 = p0 + d`` (normal approximation, by fixed-point
+    iteration). ``design_effect`` > 1 for clustered samples or weights
+    (``1 + (m - 1) icc``, or ``n / ESS``); adjustment for covariates makes
+    the realised MDE smaller. For an estimate already made,
+    :attr:`casework.effects.EffectResult.mde` uses its own standard error.
 
     Examples
     --------
     >>> round(minimum_detectable_effect(300, 3000, 0.25), 4)
-    0.0735
+    0.0792
     """
     if n_treated < 1 or n_control < 1:
         raise ValueError(f"need at least one treated and one control person, got {n_treated} and {n_control}")
     if not 0 < outcome_rate < 1:
         raise ValueError(f"outcome_rate must lie in (0, 1), got {outcome_rate}")
-    var = design_effect * outcome_rate * (1 - outcome_rate) * (1 / n_treated + 1 / n_control)
-    return _z_sum(alpha, power) * float(np.sqrt(var))
+    z, p0 = _z_sum(alpha, power), outcome_rate
+    d = 0.0
+    for _ in range(100):
+        p1 = min(p0 + d, 1.0)
+        new = z * float(np.sqrt(design_effect * (p1 * (1 - p1) / n_treated + p0 * (1 - p0) / n_control)))
+        if abs(new - d) < 1e-12:
+            break
+        d = new
+    return d
 
 
 def participants_needed(effect: float, outcome_rate: float, *, controls_per_participant: float = 5.0,
                         alpha: float = 0.05, power: float = 0.8, design_effect: float = 1.0) -> int:
-    """Participants a project needs so that an effect of ``effect`` (difference in proportions) is detectable.
+    """Participants a project needs so that a rise of the share by ``effect`` is detectable.
 
     The inverse of :func:`minimum_detectable_effect` with ``controls_per_participant`` comparison persons per
     participant.
@@ -77,12 +87,12 @@ def participants_needed(effect: float, outcome_rate: float, *, controls_per_part
     Examples
     --------
     >>> participants_needed(0.05, 0.25, controls_per_participant=10)
-    648
+    719
     """
-    if effect <= 0:
-        raise ValueError(f"effect must be positive, got {effect}")
-    k = controls_per_participant
-    var = design_effect * outcome_rate * (1 - outcome_rate) * (1 + 1 / k)
+    if effect <= 0 or outcome_rate + effect >= 1:
+        raise ValueError(f"effect must be positive and outcome_rate + effect below 1, got {effect}")
+    p0, p1 = outcome_rate, outcome_rate + effect
+    var = design_effect * (p1 * (1 - p1) + p0 * (1 - p0) / controls_per_participant)
     return int(np.ceil(var * (_z_sum(alpha, power) / effect) ** 2))
 
 
