@@ -93,7 +93,7 @@ def step(name: str, path: str, workers: int) -> dict:
 
             extra = {"rows": len(jobcenter_months(ds))}
         else:
-            from casework.board import kpi_cube
+            from casework.boards.build import kpi_cube
 
             extra = {"cells": len(kpi_cube(ds))}
         seconds = time.perf_counter() - t0

@@ -212,7 +212,7 @@ def jobcenter_groups(ds, max_persons: int | None = None) -> list[tuple[str, ...]
 
 
 def _person_keys(ds) -> pd.DataFrame:
-    if ds.path is not None and "persons" not in ds._frames:
+    if ds.path is not None and not ds.is_loaded("persons"):
         import pyarrow.parquet as pq
 
         return pq.read_table(ds.path / "persons.parquet", columns=["person_id", "jc_id"]).to_pandas()
@@ -222,7 +222,7 @@ def _person_keys(ds) -> pd.DataFrame:
 def partition(ds, jc_ids: Sequence[str], id_range: tuple[str, str] | None = None) -> PartitionRef:
     """A reference to the persons of ``jc_ids`` (within ``id_range``) and all their rows."""
     jc_ids = tuple(jc_ids)
-    if ds.path is not None and not ds._frames:
+    if ds.path is not None and not ds.is_loaded():
         return PartitionRef(jc_ids, id_range, path=str(ds.path))
     return PartitionRef(jc_ids, id_range, tables=_slice_tables(ds, jc_ids, id_range), ground_truth=ds.ground_truth)
 
@@ -392,12 +392,12 @@ def needs_pieces(ds, max_persons: int | None = None) -> bool:
     (``max_persons``, default :func:`partition_persons`)."""
     if is_distributed():
         return True
-    if ds.path is not None and "persons" not in ds._frames:
+    if ds.path is not None and not ds.is_loaded("persons"):
         import pyarrow.parquet as pq
 
         n = pq.ParquetFile(ds.path / "persons.parquet").metadata.num_rows
     else:
-        n = len(ds._frames["persons"]) if "persons" in ds._frames else len(ds.table("persons"))
+        n = len(ds.table("persons"))
     return n > (max_persons or partition_persons())
 
 
@@ -413,7 +413,7 @@ def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: S
         return [func(ds, *args, **kwargs)]
     keys = _person_keys(ds)
     specs = pieces(ds, max_persons, keys=keys)
-    if ds.path is not None and not ds._frames:
+    if ds.path is not None and not ds.is_loaded():
         root = str(piece_files(ds, specs, tables, keys))
         refs = [PartitionRef(jcs, rng, path=str(ds.path), piece_files=root, index=i)
                 for i, (jcs, rng) in enumerate(specs)]

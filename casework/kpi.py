@@ -3,7 +3,7 @@
 Each figure has a German definition in :data:`KPI_DEFINITIONS` (docs/kpi.md).
 The functions here compute from the case tables with DuckDB SQL over the
 dataset's Parquet files (or in-memory tables) and serve as the reference the
-dashboards' pre-aggregated cube (:mod:`casework.board`) is tested against.
+dashboards' pre-aggregated cube (:mod:`casework.boards.build`) is tested against.
 
 Definitions:
 
@@ -35,8 +35,7 @@ import pandas as pd
 
 from casework import engine
 from casework import schema as S
-from casework.boarddata import AGE_GROUPS, KPI_MEASURES
-from casework.panel import month_ordinal
+from casework.cells import AGE_GROUPS, KPI_MEASURES, age_band_sql, figures_from_counts, month_ordinal
 
 __all__ = ["KPI_DEFINITIONS", "CELL_DIMS", "key_figures", "key_figure_cells",
            "integration_rate", "ltr_change", "continuous_employment",
@@ -70,8 +69,7 @@ KPI_DEFINITIONS = {
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
 CELL_COUNTS = list(KPI_MEASURES)  # the cells are what the dashboards' cube stores
-_AGE_SQL = """CASE WHEN age < 25 THEN 'unter 25' WHEN age < 35 THEN '25 bis 34'
-                   WHEN age < 50 THEN '35 bis 49' ELSE '50 und älter' END"""
+_AGE_SQL = age_band_sql("age")
 
 
 def _ord(ts) -> int:
@@ -144,7 +142,7 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
                                   tables=("persons", "benefits", "employment"))
     stock_months, ltr_months, n_int, n_ltr_int, n_need = (int(sum(col)) for col in zip(*parts))
     n_months = hi - lo + 1
-    f = _figures(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months)
+    f = figures_from_counts(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months)
     rows = [("integrations", f["integrations"], n_int, np.nan), ("avg_stock", f["avg_stock"], stock_months, n_months),
             ("k2", f["k2"], n_int, f["avg_stock"]),
             ("ltr_integrations", f["ltr_integrations"], n_ltr_int, np.nan),
@@ -155,19 +153,6 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
                             {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
                             for k in out["kpi"]])
     return out
-
-
-def _figures(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months: int) -> dict:
-    """K2, K3 and their parts from the counts of a period of ``n_months`` months (scalars or arrays)."""
-    avg, avg_ltr = np.divide(stock_months, n_months), np.divide(ltr_months, n_months)
-    return {"integrations": n_int, "avg_stock": avg, "k2": _ratio(n_int, avg), "ltr_integrations": n_ltr_int,
-            "avg_ltr_stock": avg_ltr, "k3": _ratio(n_ltr_int, avg_ltr), "need_ending": n_need}
-
-
-def _ratio(numerator, denominator):
-    """numerator ÷ denominator, NaN where the denominator is 0."""
-    out = np.full(np.shape(denominator), np.nan)
-    return np.divide(numerator, denominator, out=out, where=np.asarray(denominator) > 0)[()]
 
 
 def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
@@ -189,14 +174,14 @@ def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_pers
     """The key figures' additive counts per jobcenter, month, sex, age group and segment.
 
     Every figure of :func:`key_figures` for any selection of these dimensions is a ratio of sums over these
-    cells (the dashboards' cube, :func:`casework.board.kpi_cube`, and :func:`integration_rate` are built from
+    cells (the dashboards' cube, :func:`casework.boards.build.kpi_cube`, and :func:`integration_rate` are built from
     them). Large datasets are counted piece by piece (:func:`casework.engine.map_partitions`, pieces of at
     most ``max_persons``) and the cells added up.
 
     Returns
     -------
     DataFrame
-        Columns jc_id, m (month ordinal, see :func:`casework.panel.month_ordinal`), sex, age_group, segment,
+        Columns jc_id, m (month ordinal, see :func:`casework.cells.month_ordinal`), sex, age_group, segment,
         stock, ltr_stock (person-months in receipt, of them long-term), integrations, ltr_integrations,
         need_ending; one row per cell with any count, sorted by the dimensions.
     """
@@ -319,7 +304,7 @@ def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series 
         sums = cells[CELL_COUNTS].sum().to_frame().T
     else:
         sums = cells.groupby(by)[CELL_COUNTS].sum().reindex(levels[by], fill_value=0)
-    f = _figures(*(sums[c].to_numpy().astype(float) for c in CELL_COUNTS), _ord(end) - _ord(start) + 1)
+    f = figures_from_counts(*(sums[c].to_numpy().astype(float) for c in CELL_COUNTS), _ord(end) - _ord(start) + 1)
     out = pd.DataFrame({k: np.broadcast_to(v, len(sums)) for k, v in f.items()})
     return out if by is None else out.assign(**{by: levels[by]})[[by, *f]]
 

@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
+from casework.cells import month_ordinal, month_starts
 
 __all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES",
-           "jobcenter_months", "month_ordinal", "WINDOW_MONTHS", "HORIZON_MONTHS"]
+           "jobcenter_months", "month_ordinal", "data_end", "WINDOW_MONTHS", "HORIZON_MONTHS"]
 
 WINDOW_MONTHS = 3
 #: The tables a cohort is built from.
@@ -51,15 +52,8 @@ COHORT_COVARIATES = [
 ]
 
 
-def month_ordinal(dates) -> np.ndarray:
-    """Months since January 1970 for a datetime Series/array (NaT -> a very large number)."""
-    d = pd.DatetimeIndex(dates)
-    out = (d.year * 12 + d.month - 1 - 1970 * 12).to_numpy(dtype="float64")
-    return np.where(np.isnan(out), np.inf, out)
-
-
 def _month_start(ordinals) -> pd.DatetimeIndex:
-    return pd.PeriodIndex.from_ordinals(np.asarray(ordinals, dtype=np.int64), freq="M").to_timestamp()
+    return pd.DatetimeIndex(month_starts(ordinals).astype("datetime64[ns]"))
 
 
 def cohort_window(ds, cohort_start=None, cohort_end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -108,13 +102,13 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
     from casework import engine
 
     lo, hi = cohort_window(ds, cohort_start, cohort_end)
-    data_end = _data_end(ds)
-    parts = engine.map_partitions(ds, cohort_piece, lo, hi, data_end, desc="Kohorte", tables=COHORT_TABLES)
+    end = data_end(ds)
+    parts = engine.map_partitions(ds, cohort_piece, lo, hi, end, desc="Kohorte", tables=COHORT_TABLES)
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
 
-def _data_end(ds) -> pd.Timestamp:
+def data_end(ds) -> pd.Timestamp:
     """The last observed date: benefit starts and ends, integration starts (censoring point of the outcome)."""
     kinds = ", ".join(f"'{k}'" for k in S.INTEGRATION_KINDS)
     row = ds.sql(f"""SELECT (SELECT max("start") FROM benefits), (SELECT max("end") FROM benefits),

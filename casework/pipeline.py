@@ -83,7 +83,7 @@ def run(datasets, *, small: bool = False, notebooks: Path | None = None) -> int:
 
 def _board_aggregates(path: Path) -> int:
     """Store the dashboards' aggregates (after the notebooks, so the Profillagen exist)."""
-    from casework.board import build_board, stored_segments
+    from casework.boards.build import build_board, stored_segments
     from casework.store import Dataset
 
     t0 = time.perf_counter()

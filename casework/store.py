@@ -152,6 +152,13 @@ class Dataset:
             names = set(self._frames)
         return [t for t in S.TABLE_ORDER if t in names]
 
+    def is_loaded(self, name: str | None = None) -> bool:
+        """Whether table ``name`` (or, without a name, any table) is held in memory rather than read from disk.
+
+        The engine uses this to decide between on-disk piece files and slicing frames in memory.
+        """
+        return bool(self._frames) if name is None else name in self._frames
+
     def table(self, name: str) -> pd.DataFrame:
         """The table ``name`` as a pandas DataFrame (a copy)."""
         if name not in S.TABLES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from casework.board import build_board, stored_segments
+from casework.boards.build import build_board, stored_segments
 from casework.effects import measure_effects
 from casework.effects.did import project_did
 from casework.effects.report import board_effects

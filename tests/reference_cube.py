@@ -1,7 +1,7 @@
 """An independent pandas computation of the dashboards' KPI cube, to test the SQL one against.
 
 It expands every person's months in receipt (person-months) and counts the long-term months with
-:func:`casework.board.person_months`, where :func:`casework.kpi.key_figure_cells` works on receipt islands
+:func:`casework.boards.build.person_months`, where :func:`casework.kpi.key_figure_cells` works on receipt islands
 in DuckDB; the two share no code beyond the age bands and the month numbering.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
-from casework.board import CUBE_DIMS, KPI_MEASURES, age_group, person_months
+from casework.boards.build import CUBE_DIMS, KPI_MEASURES, age_group, person_months
 from casework.panel import month_ordinal
 
 

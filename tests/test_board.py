@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casework import network, privacy
-from casework.board import build_board, project_facts
+from casework.boards.build import build_board, project_facts
 from tests.datasets import small
 
 

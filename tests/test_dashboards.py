@@ -120,7 +120,7 @@ def _open(page, url):
 
     page.goto(url, wait_until="commit", timeout=LOAD_MS)
     expect(page.locator("#loading")).to_have_count(0, timeout=LOAD_MS)
-    # the page shows its title at once and builds the board right after (casework.boardpage)
+    # the page shows its title at once and builds the board right after (casework.boards.page)
     expect(page.locator(".cw-board").first).to_be_visible(timeout=LOAD_MS)
     expect(page.locator("[data-loading]")).to_have_count(0, timeout=LOAD_MS)
 

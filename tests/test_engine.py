@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casework import board, engine, kpi, panel, synth
+from casework import engine, kpi, panel, synth
+from casework.boards import build as board
 from casework.profiling import StatisticalProfiler, profiling_frame
 from casework.profiling.statistical import PROFILING_FEATURES
 

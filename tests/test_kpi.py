@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import kpi, privacy
-from casework.board import cube_figures, kpi_cube
+from casework.boards.build import cube_figures, kpi_cube
 from casework.store import Dataset
 from tests.datasets import small
 from tests.reference_cube import reference_cube

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from casework import privacy
-from casework.dashboard import ALL, BOARDS, Board
+from casework.boards.app import ALL, BOARDS, Board
 from casework.store import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_corrupt_result_file_is_reported_in_german(data, tmp_path, monkeypatch):
 def test_damaged_manifest_is_reported_not_raised(data, tmp_path, monkeypatch):
     import shutil
 
-    from casework.dashboard import index_board
+    from casework.boards.app import index_board
 
     copy = tmp_path / "gelsenkirchen"
     shutil.copytree(data / "gelsenkirchen", copy)

@@ -57,7 +57,7 @@ def test_casework_serve_serves_the_index_page(tmp_path):
             body = r.read().decode("utf-8", "replace")
             assert r.status == 200
         assert "voila" in body.lower() and "cdn.jsdelivr" not in body
-        assert "index_page" not in body and "casework.boardpage" not in body  # sources are stripped
+        assert "index_page" not in body and "casework.boards.page" not in body  # sources are stripped
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,9 +1,9 @@
 """Building blocks of the board dashboards (Voila): one app object per project, built from stored results.
 
-A dashboard notebook calls :func:`casework.boardpage.board_page`, which shows
+A dashboard notebook calls :func:`casework.boards.page.board_page`, which shows
 the page at once and builds the board from here right after the cell::
 
-    from casework.boardpage import board_page
+    from casework.boards.page import board_page
     board_page("pankow")
 
 Everything shown is an aggregate read from the dataset's results (written by
@@ -11,7 +11,7 @@ Everything shown is an aggregate read from the dataset's results (written by
 through :mod:`casework.privacy` before it is shown. Texts are German, numbers
 use German formats (:mod:`casework.fmt`), colours the Okabe-Ito palette.
 
-A board runs without pandas (results read by :mod:`casework.boarddata` with
+A board runs without pandas (results read by :mod:`casework.boards.results` with
 pyarrow and numpy): a board page's kernel starts cold for each viewer, and the
 pandas import alone cost half of its work. Only the export, made on request,
 imports pandas (CSV/XLSX) and matplotlib (PNG).
@@ -32,20 +32,13 @@ import numpy as np
 from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from casework import fmt, privacy, svgchart
+from casework import fmt, privacy
 from casework import schema as S
-from casework.boarddata import (
-    AGE_GROUPS,
-    ALL,
-    KPI_DIMS,
-    REFERRAL_DIMS,
-    BoardData,
-    cube_figures,
-    month_end,
-    month_index,
-    month_start,
-)
-from casework.boardpage import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
+from casework.boards import charts
+from casework.boards import spec as R
+from casework.boards.results import BoardData
+from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
+from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, REFERRAL_DIMS, cube_figures, month_end, month_index, month_start
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
@@ -56,7 +49,7 @@ REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
 
 def data_root() -> Path:
     """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
-    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[1] / "data")
+    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[2] / "data")
 
 
 def open_board_dataset(name: str) -> BoardData | None:
@@ -115,18 +108,8 @@ def _missing_result(what: str, problem: str | None = None) -> str:
             "hier wird nichts geschätzt oder erfunden.</div>")
 
 
-def _meta(ds: BoardData) -> dict:
-    """Data stand and sizes: stored by the pipeline (cheap to read), else computed from the tables."""
-    if ds.has_result("board_meta"):
-        return ds.result("board_meta")
-    from casework.board import board_meta
-    from casework.store import Dataset
-
-    return board_meta(Dataset.open(ds.path, verify=False))
-
-
 def _data_stand(ds) -> str:
-    return f"Datenstand: {fmt.date(_meta(ds)['data_stand'])}"
+    return f"Datenstand: {fmt.date(ds.meta()['data_stand'])}"
 
 
 def _privacy_note() -> str:
@@ -171,8 +154,8 @@ class Board:
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
                                          "nicht vor. Bitte <code>make run</code> ausführen.</div>")])
             return
-        self.cube = self.ds.cube("board_kpi_cube", KPI_DIMS)
-        self.ref = self.ds.cube("board_referrals", REFERRAL_DIMS)
+        self.cube = self.ds.cube(R.BOARD_KPI_CUBE, KPI_DIMS)
+        self.ref = self.ds.cube(R.BOARD_REFERRALS, REFERRAL_DIMS)
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
@@ -216,7 +199,7 @@ class Board:
         return dt.date(int(v), 1, 1), dt.date(int(v), 12, 1)
 
     def selection(self) -> dict:
-        """The current filters as keyword arguments for :func:`casework.board.cube_figures`."""
+        """The current filters as keyword arguments for :func:`casework.cells.cube_figures`."""
         return {k: self.filters[k].value for k in ("jc_id", "segment", "sex", "age_group")}
 
     # ------------------------------------------------------------------ layout
@@ -264,7 +247,7 @@ class Board:
         if getattr(self, "_hold", False):
             return
         if self.cube is None:
-            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.ds.problems.get("board_kpi_cube"))
+            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.ds.problems.get(R.BOARD_KPI_CUBE))
             return
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
@@ -311,7 +294,7 @@ class Board:
         if start is not None and months:
             pos = bisect.bisect_left(months, month_index(start))
             marker = pos if pos < len(months) else None
-        self.trend.value = _h2("Entwicklung") + svgchart.line_chart(
+        self.trend.value = _h2("Entwicklung") + charts.line_chart(
             [f"{d:%m.%Y}" for d in firsts], rate,
             "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
             y_label="je 100 im Bestand", marker_at=marker, marker_label="Projektbeginn")
@@ -335,7 +318,7 @@ class Board:
                  "completed": "abgeschlossen", "dropped_out": "abgebrochen"}
         self.view["referrals"] = {names[c]: v for c, v in shown.items()}
         numeric = privacy.suppressed_values(frame, ["referrals", "started"])
-        chart = svgchart.bar_chart(frame["partner"], {"Zuweisungen": numeric["referrals"],
+        chart = charts.bar_chart(frame["partner"], {"Zuweisungen": numeric["referrals"],
                                                       "begonnen": numeric["started"]},
                                    "Zuweisungen und Beginne je Partnerart") if kinds else ""
         self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
@@ -343,16 +326,16 @@ class Board:
 
     # ------------------------------------------------------------------ results panels
     def _effects_panel(self) -> str:
-        if not self.ds.has_result("effects"):
-            return _missing_result("Wirkungsschätzungen", self.ds.problems.get("effects"))
+        if not self.ds.has_result(R.EFFECTS):
+            return _missing_result("Wirkungsschätzungen", self.ds.problems.get(R.EFFECTS))
         t = privacy.threshold()
-        shown = [r for r in _rows(self.ds.result("effects"))
+        shown = [r for r in _rows(self.ds.result(R.EFFECTS))
                  if r["n_treated"] >= t and not fmt.is_missing(r["estimate"])]
         if not shown:
             return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
                     "belastbare Schätzung.</div>")
         shown.sort(key=lambda r: r["estimate"], reverse=True)
-        chart = svgchart.forest_chart([r["label"] for r in shown], [r["estimate"] for r in shown],
+        chart = charts.forest_chart([r["label"] for r in shown], [r["estimate"] for r in shown],
                                       [r["ci_low"] for r in shown], [r["ci_high"] for r in shown],
                                       "Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, "
                                       "95-%-Intervall)")
@@ -363,9 +346,9 @@ class Board:
         return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
 
     def _did_panel(self) -> str:
-        if not self.ds.has_result("did"):
-            return _missing_result("Vergleich mit anderen Jobcentern", self.ds.problems.get("did"))
-        rows = _rows(self.ds.result("did"))
+        if not self.ds.has_result(R.DID):
+            return _missing_result("Vergleich mit anderen Jobcentern", self.ds.problems.get(R.DID))
+        rows = _rows(self.ds.result(R.DID))
         if not rows:
             return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
         r = rows[0]
@@ -384,9 +367,9 @@ class Board:
         return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>"
 
     def _coverage_panel(self) -> str:
-        if not self.ds.has_result("needs_coverage"):
-            return _missing_result("Bedarfsdeckung", self.ds.problems.get("needs_coverage"))
-        c = self.ds.result("needs_coverage")
+        if not self.ds.has_result(R.NEEDS_COVERAGE):
+            return _missing_result("Bedarfsdeckung", self.ds.problems.get(R.NEEDS_COVERAGE))
+        c = self.ds.result(R.NEEDS_COVERAGE)
         c = {k: c[k] for k in ("label", "needs", "covered", "share")}
         shown = privacy.suppress_columns(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")},
                                          total=False)
@@ -396,16 +379,16 @@ class Board:
         return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
 
     def _project_panel(self) -> str:
-        if not self.ds.has_result("board_project_facts"):
-            return _missing_result("Projektdaten", self.ds.problems.get("board_project_facts"))
+        if not self.ds.has_result(R.BOARD_PROJECT_FACTS):
+            return _missing_result("Projektdaten", self.ds.problems.get(R.BOARD_PROJECT_FACTS))
         person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
         tiles = "".join(_tile(f"project_{r['fact']}", r["label"],
                               privacy.show_count(r["value"]) if r["fact"] in person_counts else fmt.number(r["value"]),
                               people=r["fact"] in person_counts)
-                        for r in _rows(self.ds.result("board_project_facts")))
+                        for r in _rows(self.ds.result(R.BOARD_PROJECT_FACTS)))
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
-        for name, part in (("board_participant_profiles", self._profiles_part), ("board_modules", self._modules_part),
-                           ("board_transitions", self._transitions_part), ("board_jobcenters", self._jobcenters_part)):
+        for name, part in ((R.BOARD_PARTICIPANT_PROFILES, self._profiles_part), (R.BOARD_MODULES, self._modules_part),
+                           (R.BOARD_TRANSITIONS, self._transitions_part), (R.BOARD_JOBCENTERS, self._jobcenters_part)):
             if self.ds.has_result(name):
                 parts.append(part(self.ds.result(name)))
         return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
@@ -519,7 +502,7 @@ def _renamed(columns: dict, names: list) -> dict:
 def project_board(key: str, ds=None) -> W.VBox:
     """The board of one project (``pankow``, ``gelsenkirchen``, ``teilhabe_nrw``), ready to display.
 
-    ``ds``: a dataset folder opened with :class:`casework.boarddata.BoardData` or :class:`casework.store.Dataset`
+    ``ds``: a dataset folder opened with :class:`casework.boards.results.BoardData` or :class:`casework.store.Dataset`
     (default: ``data/<dataset>`` under :func:`data_root`).
     """
     return Board(BOARDS[key], ds=ds).widget
@@ -530,7 +513,7 @@ def _card_body(spec: BoardSpec) -> str:
         ds = open_board_dataset(spec.dataset)
         if ds is None:
             return "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
-        meta = _meta(ds)
+        meta = ds.meta()
     except Exception as exc:  # a damaged dataset: say so, keep the other cards
         return f"<p>Daten nicht verfügbar: der Datensatz ist beschädigt ({type(exc).__name__}).</p>"
     persons, jcs = meta["persons"], meta["jobcenters"]

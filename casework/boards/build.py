@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
-from casework.boarddata import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, cube_figures
-from casework.panel import month_ordinal
+from casework.boards import spec as R
+from casework.cells import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, age_band, cube_figures, month_ordinal, month_starts
 
 __all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
            "CUBE_DIMS", "build_board", "stored_segments",
@@ -33,23 +33,21 @@ CUBE_DIMS = list(KPI_DIMS)
 # DuckDB expands each piece's months in receipt (~85 a person) to count the stock by cell: pieces of at most
 # this many persons keep the build under 1 GB (1M persons: 29 s; pieces of 500,000: 24 s but 2.9 GB)
 CUBE_PIECE_PERSONS = 100_000
-_BINS = [-1, 24, 34, 49, 200]
 
 
-def age_group(age) -> pd.Categorical:
-    """Age bands of the boards.
+def age_group(age) -> pd.Series:
+    """Age bands of the boards (:func:`casework.cells.age_band`) as a categorical Series.
 
     Examples
     --------
     >>> list(age_group(pd.Series([18, 25, 49, 50])))
     ['unter 25', '25 bis 34', '35 bis 49', '50 und älter']
     """
-    return pd.cut(pd.Series(age), _BINS, labels=AGE_GROUPS)
+    return pd.Series(pd.Categorical(age_band(age), categories=AGE_GROUPS))
 
 
 def _month_start(ordinal) -> pd.DatetimeIndex:
-    o = np.asarray(ordinal, dtype="int64")
-    return pd.to_datetime({"year": 1970 + o // 12, "month": o % 12 + 1, "day": 1})
+    return pd.DatetimeIndex(month_starts(ordinal).astype("datetime64[ns]"))
 
 
 def person_months(ds, start=None, end=None) -> pd.DataFrame:
@@ -286,13 +284,13 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
     """Compute and store every aggregate the dashboards read (results ``board_*``)."""
     from casework.network import needs_coverage
 
-    ds.save_result("board_meta", board_meta(ds))
-    out = {"board_kpi_cube": kpi_cube(ds, segments), "board_referrals": referral_cube(ds, segments),
-           "needs_coverage": needs_coverage(ds)}
+    ds.save_result(R.BOARD_META, board_meta(ds))
+    out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments), R.BOARD_REFERRALS: referral_cube(ds, segments),
+           R.NEEDS_COVERAGE: needs_coverage(ds)}
     project = project or _main_project(ds)
     if project:
-        out["board_project_facts"] = project_facts(ds, project)
-        out["board_participant_profiles"] = participant_profiles(ds, project)
+        out[R.BOARD_PROJECT_FACTS] = project_facts(ds, project)
+        out[R.BOARD_PARTICIPANT_PROFILES] = participant_profiles(ds, project)
         from casework.kpi import module_occupancy
 
         modules = module_occupancy(ds, project).groupby("name", sort=False).agg(
@@ -300,12 +298,12 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
             avg_occupied=("avg_occupied", "sum")).reset_index()
         modules["occupancy"] = modules["avg_occupied"] / modules["capacity"].where(modules["capacity"] > 0)
         if len(modules):
-            out["board_modules"] = modules
+            out[R.BOARD_MODULES] = modules
         if ds.table("employment")["kind"].isin(S.FUNDED_KINDS).any():
-            out["board_transitions"] = programme_transitions(ds)
+            out[R.BOARD_TRANSITIONS] = programme_transitions(ds)
         if ds.table("jobcenters")["jc_id"].nunique() > 1:
-            last_full = pd.Timestamp(out["board_kpi_cube"]["month"].max()).year - 1
-            out["board_jobcenters"] = jobcenter_comparison(ds, last_full, project)
+            last_full = pd.Timestamp(out[R.BOARD_KPI_CUBE]["month"].max()).year - 1
+            out[R.BOARD_JOBCENTERS] = jobcenter_comparison(ds, last_full, project)
     for name, frame in out.items():
         ds.save_result(name, frame)
     return out

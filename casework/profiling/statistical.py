@@ -126,10 +126,10 @@ class StatisticalProfiler(ClassifierMixin, BaseEstimator):
         scores are the same either way.
         """
         from casework import engine
-        from casework.panel import COHORT_TABLES, _data_end, cohort_window
+        from casework.panel import COHORT_TABLES, cohort_window, data_end
 
         lo, hi = cohort_window(ds, cohort_start, cohort_end)
-        parts = engine.map_partitions(ds, _score_piece, self, lo, hi, _data_end(ds), desc="Profiling",
+        parts = engine.map_partitions(ds, _score_piece, self, lo, hi, data_end(ds), desc="Profiling",
                                       tables=COHORT_TABLES)
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         return out.sort_values("person_id", kind="stable").reset_index(drop=True)
@@ -162,14 +162,14 @@ def profiling_frame(ds, cohort: pd.DataFrame | None = None) -> pd.DataFrame:
     groups sex, citizenship, age_group, disability (German labels).
     """
     from casework import schema as S
-    from casework.board import age_group
+    from casework.cells import age_band
     from casework.panel import analysis_cohort
 
     c = analysis_cohort(ds) if cohort is None else cohort
     out = c[["person_id", "jc_id", *[f for f in PROFILING_FEATURES if f in c], "integration_12m"]].copy()
     out["sex"] = np.where(c["female"] == 1, "weiblich", "männlich")
     out["citizenship_group"] = c["citizenship"].map(S.CITIZENSHIP).to_numpy()
-    out["age_group"] = age_group(c["age"].to_numpy()).astype(str).to_numpy()
+    out["age_group"] = age_band(c["age"].to_numpy()).astype(str)
     out["disability_group"] = np.where(c["disability"] == 1, "schwerbehindert", "nicht schwerbehindert")
     return out
 

@@ -8,7 +8,7 @@ import sys
 
 import ipywidgets as W
 
-from casework import boardpage
+from casework.boards import page as boardpage
 from casework.serve import ROOT
 
 
@@ -20,20 +20,21 @@ def _html(widget) -> str:
 
 
 def test_importing_the_page_module_leaves_pandas_out():
-    code = ("import sys, casework.boardpage; heavy = {'pandas', 'numpy', 'pyarrow', 'casework.dashboard'}; "
+    code = ("import sys, casework.boards.page; "
+            "heavy = {'pandas', 'numpy', 'pyarrow', 'casework.boards.app', 'casework.cells'}; "
             "print(sorted(heavy & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_outside_a_kernel_the_board_is_built_before_returning(monkeypatch):
-    monkeypatch.setattr("casework.dashboard.project_board", lambda key: W.HTML(f"<b data-built='{key}'>x</b>"))
+    monkeypatch.setattr("casework.boards.app.project_board", lambda key: W.HTML(f"<b data-built='{key}'>x</b>"))
     page = boardpage.board_page("pankow")
     assert "data-built='pankow'" in _html(page) and "data-loading" not in _html(page)
 
 
 def test_in_a_running_loop_the_page_shows_its_title_first_and_the_board_after_the_cell(monkeypatch):
-    monkeypatch.setattr("casework.dashboard.index_board", lambda: W.HTML("<b data-built='index'>x</b>"))
+    monkeypatch.setattr("casework.boards.app.index_board", lambda: W.HTML("<b data-built='index'>x</b>"))
 
     async def cell():
         page = boardpage.index_page()
@@ -50,7 +51,7 @@ def test_a_failing_build_gives_a_german_note_without_traceback(monkeypatch):
     def broken(key):
         raise OSError("disk gone /secret/path")
 
-    monkeypatch.setattr("casework.dashboard.project_board", broken)
+    monkeypatch.setattr("casework.boards.app.project_board", broken)
     text = _html(boardpage.board_page("teilhabe_nrw"))
     assert "Die Seite konnte nicht aufgebaut werden (OSError)" in text
     assert "/secret/path" not in text and "Traceback" not in text
@@ -61,4 +62,4 @@ def test_every_board_notebook_uses_the_light_page():
 
     for nb_path in (ROOT / "dashboards").glob("*.ipynb"):
         code = "".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code")
-        assert "casework.boardpage" in code and "casework.dashboard" not in code, nb_path.name
+        assert "casework.boards.page" in code and "casework.boards.app" not in code, nb_path.name

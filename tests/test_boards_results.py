@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import privacy
-from casework.boarddata import BoardData, BoardDataError, Cube, cube_figures, month_end, read_columns
+from casework.boards.results import BoardData, BoardDataError, read_columns
+from casework.cells import Cube, cube_figures, month_end
 from casework.serve import ROOT
 
 JCS, SEXES, SEGMENTS = ["JC-A", "JC-B", "JC-C"], ["f", "m", "d"], ["markt", "foerder", "unbekannt"]
@@ -115,7 +116,7 @@ def test_damaged_files_are_named_and_remembered(tmp_path):
 def test_a_board_kernel_never_imports_pandas(board_data):
     """What a cold board page costs is mostly imports: building and filtering every board stays pandas-free."""
     code = ("import sys\n"
-            "from casework.dashboard import BOARDS, Board, index_board\n"
+            "from casework.boards.app import BOARDS, Board, index_board\n"
             "index_board()\n"
             "for key in BOARDS:\n"
             "    b = Board(BOARDS[key])\n"
@@ -129,7 +130,7 @@ def test_a_board_kernel_never_imports_pandas(board_data):
 
 
 def test_an_analysts_dataset_opens_as_a_board(board_data):
-    from casework.dashboard import BOARDS, Board
+    from casework.boards.app import BOARDS, Board
     from casework.store import Dataset
 
     board = Board(BOARDS["gelsenkirchen"], ds=Dataset.open(board_data / "gelsenkirchen", verify=False))
