@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-__all__ = ["replicate", "summarise", "truth_frame", "markdown_table", "TARGETS"]
+__all__ = ["replicate", "summarise", "truth_frame", "markdown_table", "TARGETS", "replicate_design",
+           "summarise_design", "HARD_DESIGNS"]
 
 #: Targets from the issue: |bias| < 0.5 percentage points, coverage 93-97 %.
 TARGETS = {"abs_bias": 0.005, "coverage_low": 0.93, "coverage_high": 0.97}
@@ -81,6 +82,74 @@ def summarise(reps: pd.DataFrame, by=("method", "estimand", "measure")) -> pd.Da
     out["meets_targets"] = ((out["bias"].abs() < TARGETS["abs_bias"])
                             & out["coverage"].between(TARGETS["coverage_low"], TARGETS["coverage_high"]))
     return out
+
+
+#: The hard designs of issue 15 (casework.effects.designs) with the arguments the validation uses.
+HARD_DESIGNS = {
+    "kang_schafer": {"observed": "transformed"},
+    "kang_schafer_correct": {"observed": "correct"},
+    "heavy_tail": {},
+    "poor_overlap": {},
+    "few_clusters": {},
+    "hidden_confounder": {"strength": 0.5},
+}
+
+
+def replicate_design(design: str, *, reps: int = 20, methods=("ols", "ipw", "aipw", "match"),
+                     estimands=("att", "ate"), first_seed: int = 0, **design_kwargs) -> pd.DataFrame:
+    """Run the estimators on ``reps`` draws of one hard design, guards acting as they do for users.
+
+    Columns: design, rep, method, estimand, truth, estimate, se, ci_low, ci_high, refused (the guards or the
+    overlap rule raised; no estimate), error_type, warned (let through with warnings), ess_treated, ess_control,
+    covered, error.
+    """
+    from casework.effects import estimate
+    from casework.effects.designs import DESIGNS
+
+    base = design.removesuffix("_correct")
+    kwargs = {**HARD_DESIGNS.get(design, {}), **design_kwargs}
+    rows = []
+    for rep in range(reps):
+        df, truth = DESIGNS[base](seed=first_seed + rep, **kwargs)
+        cluster = truth.get("cluster")
+        for estimand in estimands:
+            for method in methods:
+                if method == "match" and cluster:
+                    continue
+                row = {"design": design, "rep": rep, "method": method, "estimand": estimand,
+                       "truth": truth[estimand], "refused": False, "error_type": "", "warned": False}
+                try:
+                    r = estimate(df, "t", "y", truth["covariates"], method=method, estimand=estimand,
+                                 cluster=cluster, seed=rep)
+                except ValueError as err:
+                    row.update(refused=True, error_type=type(err).__name__)
+                    rows.append(row)
+                    continue
+                row.update(estimate=r.estimate, se=r.se, ci_low=r.ci_low, ci_high=r.ci_high,
+                           warned=bool(r.warnings), ess_treated=r.diagnostics.ess_treated,
+                           ess_control=r.diagnostics.ess_control)
+                rows.append(row)
+    out = pd.DataFrame(rows).reindex(columns=["design", "rep", "method", "estimand", "truth", "estimate", "se",
+                                               "ci_low", "ci_high", "refused", "error_type", "warned",
+                                               "ess_treated", "ess_control"])
+    out["covered"] = (out["ci_low"] <= out["truth"]) & (out["truth"] <= out["ci_high"])
+    out["error"] = out["estimate"] - out["truth"]
+    return out
+
+
+def summarise_design(reps: pd.DataFrame) -> pd.DataFrame:
+    """Per design, method and estimand: reps, refused and warned shares, and over the estimates let through
+    bias, rmse, coverage and mean_se.
+    """
+    def one(g):
+        ok = g[~g["refused"]]
+        err = ok["error"]
+        return pd.Series({"reps": len(g), "refused": g["refused"].mean(), "warned": ok["warned"].mean(),
+                          "bias": err.mean(), "rmse": float(np.sqrt(np.mean(np.square(err)))) if len(ok) else np.nan,
+                          "coverage": ok["covered"].mean(), "mean_se": ok["se"].mean()})
+
+    keys = ["design", "method", "estimand"]
+    return pd.DataFrame([{**dict(zip(keys, k)), **one(g)} for k, g in reps.groupby(keys, sort=False)])
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:

@@ -303,3 +303,36 @@ def test_the_robustness_value_is_no_larger_than_the_known_confounder(seed, stren
     assert 0 < robustness_value(r).rv_alpha < robustness_value(r).rv < 1
     with pytest.raises(ValueError, match="regression-type"):
         robustness_value(estimate(df, "t", "y", ["x"]))
+
+
+# --------------------------------------------------------------------------- hard designs (CI-sized; full run in make bench)
+
+
+def test_hard_designs_small_replication():
+    from casework.effects import GUARD_LIMITS
+    from casework.validation import replicate_design, summarise_design
+
+    reps = pd.concat([replicate_design("heavy_tail", reps=3, methods=("aipw", "ipw"), estimands=("att",)),
+                      replicate_design("poor_overlap", reps=3, methods=("aipw",), estimands=("att", "ate")),
+                      replicate_design("few_clusters", reps=2, methods=("aipw",), estimands=("ate",))])
+    let_through = reps[~reps["refused"]]
+    assert len(let_through) >= 10
+    # whenever an arm's effective size is below the documented error limit, the guards have fired
+    assert (let_through["ess_control"] >= GUARD_LIMITS["ess"][1]).all()
+    aipw = let_through[let_through["method"] == "aipw"]
+    assert aipw["covered"].mean() >= 0.8
+    assert reps.loc[reps["design"] == "few_clusters", "warned"].all()
+    table = summarise_design(reps)
+    assert {"refused", "warned", "bias", "rmse", "coverage", "mean_se"} <= set(table.columns)
+
+
+def test_kang_schafer_is_recovered_when_the_models_are_right():
+    from casework.effects.designs import kang_schafer
+
+    covered = 0
+    for seed in range(4):
+        df, truth = kang_schafer(seed=seed, observed="correct")
+        r = estimate(df, "t", "y", truth["covariates"], estimand="ate")
+        covered += r.ci_low <= truth["ate"] <= r.ci_high
+        assert abs(r.estimate - truth["ate"]) < 0.5
+    assert covered >= 3
