@@ -305,7 +305,7 @@ def test_the_robustness_value_is_no_larger_than_the_known_confounder(seed, stren
         robustness_value(estimate(df, "t", "y", ["x"]))
 
 
-# --------------------------------------------------------------------------- hard designs (CI-sized; full run in make bench)
+# ----------------------------------------------------------- hard designs (CI-sized; the full run in make bench)
 
 
 def test_hard_designs_small_replication():
