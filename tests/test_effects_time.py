@@ -88,8 +88,10 @@ def test_did_recovers_effect_and_reports_pretrend():
     assert r.ci_low < 0.005 < r.ci_high and r.p_value < 0.05
     assert r.pretrend_p > 0.01
     es = r.event_study
-    assert (es.loc[es.event_time == -3, "estimate"] == 0).all()
+    assert list(es["event_time"]) == [-12, -9, -6, -3, 0, 3, 6, 9, 12]
+    assert es.loc[es.event_time == -3, "months"].item() == 2  # the base month -1 is the reference, in no bin
     assert es.loc[es.event_time >= 0, "estimate"].mean() == pytest.approx(0.005, abs=0.002)
+    assert (es["ci_low"] <= es["estimate"]).all() and (es["estimate"] <= es["ci_high"]).all()
 
 
 def test_did_null_effect_is_not_significant_often():
@@ -98,10 +100,10 @@ def test_did_null_effect_is_not_significant_often():
     assert rejections <= 3
 
 
-def test_single_treated_cluster_uses_placebo_inference_and_warns():
+def test_single_treated_cluster_warns():
     r = did(_panel(treated=(0,)), treated=[0], start="2020-07-01", n_boot=99)
     assert "one project jobcenter" in r.warning
-    assert r.ci_high - r.ci_low > 2 * 1.96 * r.se  # wider than the (over-optimistic) cluster-robust interval
+    assert r.exhaustive and r.n_assignments == 12 and r.min_p == pytest.approx(1 / 12)
 
 
 @settings(max_examples=10, deadline=None)
@@ -121,6 +123,7 @@ def test_project_groups_join_phases_and_skip_addons():
     g = project_groups(projects).set_index("key")
     assert set(g.index) == {"pankow", "st"}
     assert g.loc["pankow", "start"] == pd.Timestamp("2020-01-01")
+    assert g.loc["pankow", "starts"] == (pd.Timestamp("2020-01-01"),)
 
 
 def test_project_did_on_synthetic_nrw():
@@ -130,3 +133,4 @@ def test_project_did_on_synthetic_nrw():
     assert set(out["project"]) == set(truth)
     row = out.iloc[0]
     assert row["ci_low"] - 0.002 < truth[row["project"]] < row["ci_high"] + 0.002
+    assert row["sentence"].startswith("Seit Projektbeginn")

@@ -1,37 +1,61 @@
 """Model-project evaluation: difference-in-differences at jobcenter-month level.
 
 The outcome is the monthly integration rate of each jobcenter
-(:func:`casework.panel.jobcenter_months`). Two-way fixed effects (jobcenter
-and month) with one adoption date equal the classic 2x2 comparison: the
-estimate is the mean effect over the project jobcenter-months from the
-project start (unweighted, as in docs/estimands.md).
+(:func:`casework.panel.jobcenter_months`); the estimate is the mean effect
+over the project jobcenter-months from each jobcenter's project start
+(unweighted, as in docs/estimands.md).
 
-Inference with few treated clusters (Pankow is one jobcenter against a
-handful) cannot rely on cluster-robust standard errors. The p-value and
-interval come from the **wild cluster bootstrap** (restricted under the null
-for the p-value, Webb's six-point weights when there are fewer than 12
-clusters, Rademacher otherwise; MacKinnon & Webb 2017); the analytic
-cluster-robust values are reported beside them. With a single treated
-cluster no method can separate the project from that jobcenter's own shocks:
-the result says so (``warning``).
+* **One start date** (all project jobcenters begin together): two-way fixed
+  effects (jobcenter and month), which equals the classic 2x2 comparison.
+* **Staggered starts**: Callaway & Sant'Anna group-time ATTs (the month
+  before each group's start as base; comparison jobcenters never treated or,
+  with ``comparison="not_yet_treated"``, also those not yet started),
+  aggregated to the mean over treated jobcenter-months. Never collapsed to
+  the earliest start.
+
+**Inference by randomisation.** A model project has one or a few project
+jobcenters; cluster-robust errors and the wild bootstrap fail there. The
+p-value compares the estimate with the estimates of every other assignment
+of the same start months to the eligible jobcenters (all of them when there
+are at most ``max_enumerate``, else ``n_boot`` random ones); the interval is
+the set of effects that test does not reject, so interval and p-value agree.
+With ``n`` assignments no p-value can fall below ``1/n`` (one project
+jobcenter of eight: 1/8): when the requested level is out of reach the
+result says so and gives the interval at the highest attainable level
+(``ci_level``). The event study and its pre-trend test use the same
+assignments. The randomisation test assumes the jobcenters are exchangeable
+under the null (similar noise); a project jobcenter far larger or smaller than
+all others makes it conservative or liberal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["DidResult", "did", "event_study", "project_did", "project_groups"]
+from casework import fmt
+from casework.effects import _did_inference as ri
 
-_WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+__all__ = ["DidResult", "did", "event_study", "project_did", "project_groups", "board_sentence"]
+
+_ROW = ("estimate", "se", "ci_low", "ci_high", "ci_level", "level", "p_value", "min_p", "p_value_analytic",
+        "n_clusters", "n_treated_clusters", "n_excluded", "n_obs", "n_assignments", "exhaustive", "staggered",
+        "comparison", "pretrend_p", "warning")
 
 
 @dataclass(frozen=True)
 class DidResult:
-    """A difference-in-differences estimate with wild-cluster-bootstrap inference."""
+    """A difference-in-differences estimate with randomisation inference.
+
+    ``ci_low``/``ci_high`` hold the interval at ``ci_level``: the requested
+    ``level`` when it is attainable, else the highest attainable level
+    ``1 - min_p``. ``se`` is the standard deviation of the estimates under
+    re-assignment (a randomisation standard error, for orientation only).
+    """
 
     estimate: float
     se: float
@@ -46,69 +70,96 @@ class DidResult:
     warning: str = ""
     _event_study: pd.DataFrame | None = field(default=None, repr=False)
     pretrend_p: float = float("nan")
+    level: float = 0.95
+    ci_level: float = 0.95
+    min_p: float = float("nan")
+    n_assignments: int = 0
+    exhaustive: bool = False
+    staggered: bool = False
+    comparison: str = "never_treated"
+    n_excluded: int = 0
+    _group_time: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def event_study(self) -> pd.DataFrame | None:
+        """event_time (first month of the bin, relative to the start), months, estimate, se, ci_low, ci_high,
+        p_value; relative to the month before the start."""
         return None if self._event_study is None else self._event_study.copy()
 
+    @property
+    def group_time(self) -> pd.DataFrame | None:
+        """Group-time ATTs: group (start month), month, att, units."""
+        return None if self._group_time is None else self._group_time.copy()
+
+    @property
+    def level_attainable(self) -> bool:
+        return self.ci_level >= self.level - 1e-12
+
     def to_frame(self) -> pd.DataFrame:
-        """One row: estimate, se, ci_low, ci_high, p_value, p_value_analytic, n_clusters, n_treated_clusters,
+        """One row: estimate, se, ci_low, ci_high, ci_level, level, p_value, min_p, p_value_analytic,
+        n_clusters, n_treated_clusters, n_excluded, n_obs, n_assignments, exhaustive, staggered, comparison,
         pretrend_p, warning."""
-        return pd.DataFrame([{k: getattr(self, k) for k in (
-            "estimate", "se", "ci_low", "ci_high", "p_value", "p_value_analytic", "n_clusters",
-            "n_treated_clusters", "n_obs", "pretrend_p", "warning")}])
+        return pd.DataFrame([{k: getattr(self, k) for k in _ROW}])
 
-    def summary(self) -> str:
-        lines = [f"DiD estimate {self.estimate:.5f} (cluster SE {self.se:.5f})",
-                 f"95% interval (wild cluster bootstrap) [{self.ci_low:.5f}, {self.ci_high:.5f}]",
-                 f"p = {self.p_value:.3g} (bootstrap), {self.p_value_analytic:.3g} (analytic)",
-                 f"{self.n_treated_clusters} treated of {self.n_clusters} jobcenters, {self.n_obs} jobcenter-months",
-                 f"pre-trend test p = {self.pretrend_p:.3g}"]
-        if self.warning:
-            lines.append("WARNING: " + self.warning)
-        return "\n".join(lines)
+    def _rows(self) -> list[tuple[str, str]]:
+        design = ("staggered starts, group-time ATTs (Callaway-Sant'Anna, " + self.comparison.replace("_", "-")
+                  + " comparison)" if self.staggered else "one start date, two-way fixed effects")
+        test = (f"all {self.n_assignments:,} assignments" if self.exhaustive
+                else f"{self.n_assignments - 1:,} random assignments + the observed one")
+        level = f"{self.ci_level:.1%} interval" + ("" if self.level_attainable else
+                                                   f" ({self.level:.0%} not attainable)")
+        return [("Design", design),
+                ("Estimate", f"{self.estimate:.5f} (randomisation SE {self.se:.5f})"),
+                (level.capitalize(), f"[{self.ci_low:.5f}, {self.ci_high:.5f}] (test inversion)"),
+                ("p-value", f"{self.p_value:.3g} (randomisation, {test}; smallest possible {self.min_p:.3g})"),
+                ("Jobcenters", f"{self.n_treated_clusters} treated of {self.n_clusters}"
+                               + (f", {self.n_excluded} of other projects left out" if self.n_excluded else "")),
+                ("Jobcenter-months", f"{self.n_obs:,}"),
+                ("Pre-trend test", f"p = {self.pretrend_p:.3g} (same randomisation)")]
 
+    def summary(self, html: bool = False) -> str:
+        """A short report as text (or HTML), the warning last."""
+        rows = self._rows() + ([("Warning", self.warning)] if self.warning else [])
+        if html:
+            body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+                           for k, v in rows)
+            return f"<table>{body}</table>"
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
-def _demean(x, unit, time, w=None, tol=1e-10, max_iter=500):
-    """Two-way within transformation by alternating projections (works for unbalanced panels)."""
-    x = np.asarray(x, dtype="float64").copy()
-    nu, nt = unit.max() + 1, time.max() + 1
-    cu, ct = np.bincount(unit, minlength=nu), np.bincount(time, minlength=nt)
-    for _ in range(max_iter):
-        x -= (np.bincount(unit, weights=x, minlength=nu) / np.maximum(cu, 1))[unit]
-        mt = np.bincount(time, weights=x, minlength=nt) / np.maximum(ct, 1)
-        x -= mt[time]
-        if np.max(np.abs(mt)) < tol:
-            break
-    return x
+    def _repr_html_(self) -> str:
+        return self.summary(html=True)
 
-
-def _fit(yt, dt, groups):
-    s = dt @ dt
-    delta = (dt @ yt) / s
-    u = yt - delta * dt
-    g = np.bincount(groups, weights=dt * u)
-    n_g = len(g)
-    n, k = len(yt), 1
-    adj = n_g / max(n_g - 1, 1) * (n - 1) / max(n - k, 1)
-    se = np.sqrt(adj * np.sum(g ** 2)) / s
-    return delta, se
+    def __str__(self) -> str:
+        return self.summary()
 
 
-def did(panel: pd.DataFrame, treated, start, outcome: str = "rate", unit: str = "jc_id", time: str = "month",
-        n_boot: int = 999, seed: int = 0, event_window: tuple[int, int] = (-12, 12)) -> DidResult:
-    """Two-way fixed-effects DiD with wild cluster bootstrap and an event study.
+def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: str = "jc_id", time: str = "month",
+        n_boot: int = 999, seed: int = 0, event_window: tuple[int, int] = (-12, 12), *, exclude=(),
+        level: float = 0.95, comparison: str = "never_treated", bin_months: int = 3,
+        max_enumerate: int = 2000) -> DidResult:
+    """Difference-in-differences with randomisation inference and an event study.
 
     Parameters
     ----------
     panel : DataFrame
-        One row per unit and period (e.g. :func:`casework.panel.jobcenter_months`).
-    treated : iterable
-        The units that run the project.
-    start : date
-        First period of the project.
+        One row per unit and month (e.g. :func:`casework.panel.jobcenter_months`).
+    treated : iterable or mapping
+        The units that run the project; a mapping ``unit -> start`` gives each
+        its own start (staggered adoption).
+    start : date or mapping, optional
+        First month of the project (one date for all, or ``unit -> start``).
     n_boot : int
-        Bootstrap draws.
+        Random assignments drawn when there are more than ``max_enumerate``.
+    exclude : iterable
+        Units kept out of the comparison group (e.g. jobcenters of other
+        projects).
+    level : float
+        Requested interval level; see ``DidResult.ci_level`` for the one given.
+    comparison : {"never_treated", "not_yet_treated"}
+        Comparison units for staggered starts.
+    bin_months : int
+        Width of the event-study bins in months.
 
     Examples
     --------
@@ -117,123 +168,220 @@ def did(panel: pd.DataFrame, treated, start, outcome: str = "rate", unit: str = 
     >>> p = pd.DataFrame([(j, m) for j in range(12) for m in months], columns=["jc_id", "month"])
     >>> p["rate"] = 0.02 + 0.001 * p["jc_id"] + rng.normal(0, 0.002, len(p))
     >>> p.loc[(p["jc_id"] < 3) & (p["month"] >= "2020-07-01"), "rate"] += 0.005
-    >>> r = did(p, treated=[0, 1, 2], start="2020-07-01", n_boot=199)
-    >>> bool(r.ci_low < 0.005 < r.ci_high)
-    True
+    >>> r = did(p, treated=[0, 1, 2], start="2020-07-01")
+    >>> bool(r.ci_low < 0.005 < r.ci_high), r.exhaustive, r.n_assignments
+    (True, True, 220)
     """
-    d = panel.dropna(subset=[outcome]).reset_index(drop=True)
-    start = pd.Timestamp(start)
-    treated = set(treated)
-    is_t = d[unit].isin(treated).to_numpy()
-    if not is_t.any() or is_t.all():
-        raise ValueError(f"did needs treated and comparison units in column {unit!r}")
-    post = (pd.to_datetime(d[time]) >= start).to_numpy()
-    if not post.any() or post.all():
-        raise ValueError(f"did needs periods before and after the start {start.date()}")
-    u_codes, t_codes = pd.factorize(d[unit])[0], pd.factorize(d[time], sort=True)[0]
-    y = d[outcome].to_numpy(dtype="float64")
-    D = (is_t & post).astype(float)
-    yt, dt = _demean(y, u_codes, t_codes), _demean(D, u_codes, t_codes)
-    delta, se = _fit(yt, dt, u_codes)
-    n_g = u_codes.max() + 1
+    if comparison not in ("never_treated", "not_yet_treated"):
+        raise ValueError(f"did: comparison must be 'never_treated' or 'not_yet_treated', not {comparison!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"did: level must lie between 0 and 1, not {level!r}")
+    y, units, months = ri.panel_matrix(panel, outcome, unit, time)
+    start_of = _starts(treated, start)
+    excluded = _excluded(exclude, start_of, units)
+    keep = [i for i, u in enumerate(units) if u not in excluded and not np.isnan(y[i]).all()]
+    y, units = y[keep], [units[i] for i in keep]
+    starts = _start_indices(start_of, units, months, unit)
+    if not (starts >= ri.NEVER).any() and comparison == "never_treated":
+        raise ValueError("did: no comparison unit is left (all are treated or excluded); with staggered starts "
+                         "use comparison='not_yet_treated'")
+    staggered = len(set(starts[starts < ri.NEVER])) > 1
+    return _estimate(y, starts, units, months, staggered=staggered, n_boot=n_boot, seed=seed,
+                     window=event_window, level=level, comparison=comparison, bin_months=bin_months,
+                     max_enumerate=max_enumerate, n_excluded=len(excluded & set(_labels(panel, unit))))
+
+
+def _labels(panel, unit):
+    return set(panel[unit].unique())
+
+
+def _starts(treated, start) -> dict:
+    if isinstance(treated, Mapping):
+        return {u: pd.Timestamp(s) for u, s in treated.items()}
+    units = list(dict.fromkeys(treated))
+    if isinstance(start, Mapping):
+        missing = [u for u in units if u not in start]
+        if missing:
+            raise ValueError(f"did: no start given for treated units {missing}")
+        return {u: pd.Timestamp(start[u]) for u in units}
+    if start is None:
+        raise ValueError("did: give the project start (a date, or a mapping unit -> start)")
+    return {u: pd.Timestamp(start) for u in units}
+
+
+def _excluded(exclude, start_of: dict, units: list) -> set:
+    excluded = set(exclude)
+    both = excluded & set(start_of)
+    if both:
+        raise ValueError(f"did: units {sorted(both)} are both treated and excluded")
+    return excluded
+
+
+def _start_indices(start_of: dict, units: list, months: list, unit: str) -> np.ndarray:
+    missing = [u for u in start_of if u not in units]
+    if missing:
+        raise ValueError(f"did: treated units {missing} have no data in column {unit!r} of the panel")
+    month_index = pd.DatetimeIndex(months)
+    starts = np.full(len(units), ri.NEVER, dtype=np.int64)
+    for i, u in enumerate(units):
+        if u not in start_of:
+            continue
+        s = start_of[u].to_period("M").to_timestamp()
+        k = int(month_index.searchsorted(s))
+        if k == 0:
+            raise ValueError(f"did: unit {u!r} starts {s:%Y-%m}, but the panel has no month before its start "
+                             f"(first month {months[0]:%Y-%m})")
+        if k >= len(months):
+            raise ValueError(f"did: unit {u!r} starts {s:%Y-%m}, after the panel's last month "
+                             f"{months[-1]:%Y-%m}")
+        starts[i] = k
+    if not (starts < ri.NEVER).any():
+        raise ValueError("did: no treated unit")
+    return starts
+
+
+def _bins(window: tuple[int, int], bin_months: int) -> tuple[list[int], list[list[int]]]:
+    """Event-time bins (first month, members); the base month -1 belongs to none."""
+    by_bin: dict[int, list[int]] = {}
+    for e in range(window[0], window[1] + 1):
+        if e != -1:
+            by_bin.setdefault(e // bin_months * bin_months, []).append(e)
+    keys = sorted(by_bin)
+    return keys, [by_bin[k] for k in keys]
+
+
+def _estimate(y, starts, units, months, *, staggered, n_boot, seed, window, level, comparison, bin_months,
+              max_enumerate, n_excluded) -> DidResult:
+    n_t = len(months)
+    valid = ~np.isnan(y)
+    d_obs = ri.treatment_matrix(starts, n_t, valid)
+    keys, members = _bins(window, bin_months)
+    rel = np.arange(n_t)[None, :] - starts[:, None]
+    d_bins = [np.where(valid, np.isin(rel, m) & (starts < ri.NEVER)[:, None], np.nan) for m in members]
+    y_pre = np.where(d_obs == 1, np.nan, y)  # no treated month: the pre-trend test sees no effect at all
+    stack = np.stack([y, d_obs, *d_bins, y_pre])
     rng = np.random.default_rng(seed)
-    weights = _WEBB if n_g < 12 else np.array([-1.0, 1.0])
-    t_obs = delta / se
-    # restricted (null imposed) residuals: y demeaned is the residual of the FE-only model
-    ur = yt
-    # unrestricted residuals for the interval
-    uu = yt - delta * dt
-    t_r, t_u = np.empty(n_boot), np.empty(n_boot)
-    for b in range(n_boot):
-        v = rng.choice(weights, size=n_g)[u_codes]
-        ys = _demean(v * ur, u_codes, t_codes)
-        db, sb = _fit(ys, dt, u_codes)
-        t_r[b] = db / sb if sb > 0 else 0.0
-        ys = delta * dt + _demean(v * uu, u_codes, t_codes)
-        db, sb = _fit(ys, dt, u_codes)
-        t_u[b] = (db - delta) / sb if sb > 0 else 0.0
-    p_boot = float(np.mean(np.abs(t_r) >= abs(t_obs)))
-    q_lo, q_hi = np.quantile(t_u, [0.025, 0.975])
-    n_treated = len(treated & set(d[unit]))
-    ci_low, ci_high = delta - q_hi * se, delta - q_lo * se
-    warning = ""
-    if n_treated == 1:
-        # Conley & Taber (2011): with one treated cluster, the bootstrap and cluster-robust errors are far too
-        # optimistic; the placebo estimates of the comparison units give the distribution of the error.
-        placebo = _placebo_effects(d, treated, start, outcome, unit, time)
-        ci_low, ci_high = delta - np.max(placebo), delta - np.min(placebo)
-        p_boot = float((1 + np.sum(np.abs(placebo) >= abs(delta))) / (1 + len(placebo)))
-        warning = (f"Only one project jobcenter: inference by placebo projects in the {len(placebo)} comparison "
-                   "jobcenters (Conley-Taber); the interval is wide by necessity and the estimate cannot be told "
-                   "apart from that jobcenter's own changes at the same time.")
-    es, pre_p = event_study(d, treated, start, outcome, unit, time, window=event_window)
-    return DidResult(estimate=float(delta), se=float(se), ci_low=float(ci_low),
-                     ci_high=float(ci_high), p_value=p_boot,
-                     p_value_analytic=float(2 * stats.t.sf(abs(t_obs), df=max(n_g - 1, 1))),
-                     n_clusters=int(n_g), n_treated_clusters=int(n_treated), n_obs=len(d), start=start,
-                     warning=warning, _event_study=es, pretrend_p=pre_p)
+    assignments, exhaustive = ri.arrangements(starts, max_enumerate, n_boot, rng)
+    main, es_a, es_b, pre = _statistics(stack, assignments, staggered, comparison, n_t, members)
+    leads = [j for j, k in enumerate(keys) if k < 0]
+    n_assign = len(assignments)
+    min_p = 1.0 / n_assign
+    alpha = max(1 - level, min_p)
+    a, b = main
+    lo, hi = ri.invert(a, b, a[0], b[0], alpha)
+    estimate = float(a[0] / b[0])
+    es = _event_frame(keys, members, es_a, es_b, alpha, estimate)
+    pre_stat = np.nansum(pre[:, leads] ** 2, axis=1) if leads else None
+    pretrend_p = float(np.mean(pre_stat >= pre_stat[0] * (1 - 1e-12))) if leads and np.isfinite(pre_stat[0]) \
+        else float("nan")
+    n_treated = int((starts < ri.NEVER).sum())
+    result = dict(estimate=estimate, se=float(np.nanstd(a - estimate * b)), ci_low=lo, ci_high=hi,
+                  p_value=ri.p_value(a, b, a[0], b[0]),
+                  p_value_analytic=float("nan") if staggered else _analytic_p(y, starts),
+                  n_clusters=len(units), n_treated_clusters=n_treated, n_obs=int(valid.sum()),
+                  start=pd.Timestamp(months[int(starts.min())]), level=level, ci_level=1 - alpha, min_p=min_p,
+                  n_assignments=n_assign, exhaustive=exhaustive, staggered=staggered, comparison=comparison,
+                  n_excluded=n_excluded, pretrend_p=pretrend_p, _event_study=es,
+                  _group_time=_group_time_frame(y, starts, months, comparison))
+    return DidResult(warning=_warning(result, level), **result)
 
 
-def _placebo_effects(d, treated, start, outcome, unit, time) -> np.ndarray:
-    """DiD estimates with each comparison unit in turn as the only 'treated' one (project units left out)."""
-    controls = d[~d[unit].isin(treated)].reset_index(drop=True)
-    u_codes, t_codes = pd.factorize(controls[unit])[0], pd.factorize(controls[time], sort=True)[0]
-    yt = _demean(controls[outcome].to_numpy(dtype="float64"), u_codes, t_codes)
-    post = (pd.to_datetime(controls[time]) >= start).to_numpy()
-    out = []
-    for j in range(u_codes.max() + 1):
-        dt = _demean(((u_codes == j) & post).astype(float), u_codes, t_codes)
-        out.append((dt @ yt) / (dt @ dt))
-    return np.asarray(out)
+def _statistics(stack, assignments, staggered, comparison, n_t, members):
+    """Main estimate on (y, d_obs), event bins on y and on each bin's indicator, pre-trend bins, per assignment."""
+    n_b = len(members)
+    a, b = np.empty(len(assignments)), np.empty(len(assignments))
+    es_a, es_b, pre = (np.empty((len(assignments), n_b)) for _ in range(3))
+    for r, s in enumerate(assignments):
+        groups, att, w = ri.group_time(stack, s, comparison)
+        bins = ri.event_bins(groups, att, w, n_t, members)
+        main = ri.simple_att(groups, att, w, n_t)[:2] if staggered else ri.twfe(stack[:2], s)
+        a[r], b[r] = main
+        es_a[r], pre[r] = bins[0], bins[-1]
+        es_b[r] = np.diagonal(bins[2:2 + n_b]) if n_b else []
+    # an assignment whose estimate is undefined counts as at least as extreme as the observed one (conservative)
+    undefined = ~np.isfinite(a) | ~np.isfinite(b)
+    a[undefined], b[undefined] = np.inf, 0.0
+    return (a, b), es_a, es_b, pre
 
 
-def event_study(panel, treated, start, outcome="rate", unit="jc_id", time="month", window=(-12, 12), bin_months=3):
-    """Leads and lags of the project (in bins of ``bin_months``), relative to the bin before the start.
+def _event_frame(keys, members, es_a, es_b, alpha, estimate) -> pd.DataFrame:
+    rows = []
+    for j, k in enumerate(keys):
+        a, b = es_a[:, j], es_b[:, j]
+        if not np.isfinite(a[0]) or not np.isfinite(b[0]) or b[0] == 0:
+            continue
+        ok = np.isfinite(a) & np.isfinite(b)
+        a_c, b_c = np.where(ok, a, np.inf), np.where(ok, b, 0.0)
+        lo, hi = ri.invert(a_c, b_c, a[0], b[0], alpha)
+        est = a[0] / b[0]
+        rows.append({"event_time": k, "months": len(members[j]), "estimate": est,
+                     "se": float(np.std((a - est * b)[ok])), "ci_low": lo, "ci_high": hi,
+                     "p_value": ri.p_value(a_c, b_c, a[0], b[0])})
+    return pd.DataFrame(rows, columns=["event_time", "months", "estimate", "se", "ci_low", "ci_high", "p_value"])
 
-    Returns ``(frame, pretrend_p)``: frame columns event_time (months, bin
-    start), estimate, se, ci_low, ci_high; ``pretrend_p`` is the cluster-robust
-    Wald test that all leads are zero.
+
+def _group_time_frame(y, starts, months, comparison) -> pd.DataFrame:
+    groups, att, w = ri.group_time(y[None], starts, comparison)
+    gi, t = np.nonzero(w[0] > 0)
+    return pd.DataFrame({"group": [months[groups[g]] for g in gi], "month": [months[k] for k in t],
+                         "att": att[0][gi, t], "units": w[0][gi, t].astype(int)})
+
+
+def _analytic_p(y, starts) -> float:
+    """Cluster-robust t-test of the TWFE coefficient with t(G - 1) (shown for comparison only)."""
+    valid = ~np.isnan(y)
+    dt = ri._demean(ri.treatment_matrix(starts, y.shape[1], valid), valid)
+    yt = ri._demean(y, valid)
+    s = np.sum(dt * dt)
+    delta = np.sum(dt * yt) / s
+    scores = np.sum(dt * (yt - delta * dt), axis=1)
+    n_g, n = len(scores), int(valid.sum())
+    se = np.sqrt(n_g / max(n_g - 1, 1) * (n - 1) / max(n - 1, 1) * np.sum(scores ** 2)) / s
+    return float(2 * stats.t.sf(abs(delta / se), df=max(n_g - 1, 1))) if se > 0 else float("nan")
+
+
+def _warning(r: dict, level: float) -> str:
+    parts = []
+    if r["ci_level"] < level - 1e-12:
+        parts.append(f"With {r['n_treated_clusters']} treated of {r['n_clusters']} jobcenters there are only "
+                     f"{r['n_assignments']} possible assignments, so no p-value can fall below "
+                     f"1/{r['n_assignments']} = {r['min_p']:.3f}: a {level:.0%} interval is not attainable; the "
+                     f"interval shown is the {r['ci_level']:.1%} interval.")
+    if r["n_treated_clusters"] == 1:
+        parts.append("Only one project jobcenter: the estimate cannot be told apart from that jobcenter's own "
+                     "changes at the same time.")
+    if not np.isfinite(r["ci_low"]) or not np.isfinite(r["ci_high"]):
+        parts.append("The interval is unbounded: the data cannot rule out effects of any size in that direction.")
+    if r["pretrend_p"] <= 0.05:
+        parts.append(f"The project jobcenters already moved apart before the start (pre-trend p = "
+                     f"{r['pretrend_p']:.3f}): the comparison is doubtful.")
+    return " ".join(parts)
+
+
+def event_study(panel, treated, start=None, outcome="rate", unit="jc_id", time="month", window=(-12, 12),
+                bin_months=3, **kwargs):
+    """Leads and lags of the project in bins of ``bin_months``, relative to the month before the start.
+
+    Returns ``(frame, pretrend_p)`` (see :attr:`DidResult.event_study`); the
+    pre-trend p-value is the randomisation test that all leads are zero,
+    computed without the treated months. Other keyword arguments go to
+    :func:`did`.
     """
-    import statsmodels.api as sm
+    r = did(panel, treated, start, outcome, unit, time, event_window=window, bin_months=bin_months, **kwargs)
+    return r.event_study, r.pretrend_p
 
-    d = panel.dropna(subset=[outcome]).reset_index(drop=True)
-    start = pd.Timestamp(start)
-    m = pd.to_datetime(d[time])
-    rel = (m.dt.year - start.year) * 12 + (m.dt.month - start.month)
-    rel = rel.clip(window[0], window[1])
-    b = np.floor_divide(rel, bin_months) * bin_months
-    is_t = d[unit].isin(set(treated)).to_numpy()
-    bins = sorted(set(b[is_t]) - {-bin_months})
-    u_codes, t_codes = pd.factorize(d[unit])[0], pd.factorize(d[time], sort=True)[0]
-    X = np.column_stack([((b == k) & is_t).to_numpy(dtype=float) for k in bins])
-    Xt = np.column_stack([_demean(X[:, j], u_codes, t_codes) for j in range(X.shape[1])])
-    yt = _demean(d[outcome].to_numpy(dtype="float64"), u_codes, t_codes)
-    keep = Xt.std(axis=0) > 1e-12
-    Xt, bins = Xt[:, keep], [k for k, ok in zip(bins, keep) if ok]
-    fit = sm.OLS(yt, Xt).fit(cov_type="cluster", cov_kwds={"groups": u_codes})
-    ci = fit.conf_int()
-    frame = pd.DataFrame({"event_time": bins, "estimate": fit.params, "se": fit.bse, "ci_low": ci[:, 0],
-                          "ci_high": ci[:, 1]})
-    frame = pd.concat([frame, pd.DataFrame([{"event_time": -bin_months, "estimate": 0.0, "se": 0.0,
-                                             "ci_low": 0.0, "ci_high": 0.0}])]).sort_values("event_time")
-    leads = [i for i, k in enumerate(bins) if k < -bin_months]
-    pre_p = float("nan")
-    if leads:
-        R = np.zeros((len(leads), len(bins)))
-        R[np.arange(len(leads)), leads] = 1
-        pre_p = float(fit.wald_test(R, scalar=True).pvalue)
-    return frame.reset_index(drop=True), pre_p
 
 
 def project_groups(projects: pd.DataFrame) -> pd.DataFrame:
-    """Projects evaluated together by DiD: key, jc_ids, start, names.
+    """Projects evaluated together by DiD: key, jc_ids, start (the earliest), starts (per jobcenter), names.
 
     Rows that share the part of ``project_id`` before "/" form one project
     (one row per jobcenter); phases of one project (``pankow_modell``,
     ``pankow_verstetigung``: same jobcenters, same prefix before "_") are
     joined; a project whose jobcenters are a strict subset of another's
     running at the same time is an add-on (e.g. state-funded coaching) and is
-    not evaluated on its own.
+    not evaluated on its own. ``starts`` holds each jobcenter's own first
+    project month (staggered adoption when they differ).
     """
     p = projects.assign(key=projects["project_id"].str.split("/").str[0])
     g = p.groupby("key").agg(jc_ids=("jc_id", lambda s: tuple(sorted(set(s)))), start=("start", "min"),
@@ -241,34 +389,92 @@ def project_groups(projects: pd.DataFrame) -> pd.DataFrame:
     g = g.reset_index()
     g["stem"] = g["key"].str.split("_").str[0]
     merged = g.groupby(["stem", "jc_ids"]).agg(
-        key=("key", lambda s: s.iloc[0] if len(s) == 1 else s.iloc[0].split("_")[0]),
+        key=("key", lambda s: s.iloc[0] if len(s) == 1 else s.iloc[0].split("_")[0]), members=("key", tuple),
         start=("start", "min"), names=("names", lambda s: tuple(n for t in s for n in t))).reset_index()
+    first = p.groupby(["key", "jc_id"])["start"].min()
+    merged["starts"] = [tuple(min(first[(k, j)] for k in members if (k, j) in first.index) for j in jcs)
+                        for members, jcs in zip(merged["members"], merged["jc_ids"])]
     sets = [set(j) for j in merged["jc_ids"]]
     addon = [any(a < b for b in sets) for a in sets]
-    return merged.loc[~np.array(addon, dtype=bool), ["key", "jc_ids", "start", "names"]].reset_index(drop=True)
+    return merged.loc[~np.array(addon, dtype=bool),
+                      ["key", "jc_ids", "start", "starts", "names"]].reset_index(drop=True)
 
 
-def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0) -> pd.DataFrame:
-    """DiD of every model project of a dataset against its other jobcenters.
+def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0, *,
+                comparison: str = "never_treated") -> pd.DataFrame:
+    """DiD of every model project of a dataset against the jobcenters without any project.
+
+    Jobcenters of other projects (of the ``projects`` table) never enter the
+    comparison group; each project jobcenter starts at its own first project
+    month (staggered adoption when these differ).
 
     Returns
     -------
     DataFrame
-        Columns project (ground-truth key), start, jobcenters, estimate, se,
-        ci_low, ci_high, p_value, p_value_analytic, n_clusters,
-        n_treated_clusters, n_obs, pretrend_p, warning.
+        Columns project (ground-truth key), start (earliest), jobcenters, the
+        columns of :meth:`DidResult.to_frame` and ``sentence`` (German, for
+        boards).
     """
     from casework.panel import jobcenter_months
 
-    groups = project_groups(ds.table("projects"))
+    projects = ds.table("projects")
+    groups = project_groups(projects)
     if project is not None:
         groups = groups[groups["key"] == project]
-    all_jcs = set(ds.table("jobcenters")["jc_id"])
+    all_jcs, in_projects = set(ds.table("jobcenters")["jc_id"]), set(projects["jc_id"])
     panel = jobcenter_months(ds)
     rows = []
     for g in groups.itertuples():
-        if set(g.jc_ids) >= all_jcs:
-            continue
-        r = did(panel, g.jc_ids, g.start, n_boot=n_boot, seed=seed)
-        rows.append({"project": g.key, "start": g.start, "jobcenters": len(g.jc_ids), **r.to_frame().iloc[0]})
+        if not all_jcs - in_projects:
+            continue  # every jobcenter runs some project: no comparison group
+        r = did(panel, dict(zip(g.jc_ids, g.starts)), exclude=in_projects - set(g.jc_ids), n_boot=n_boot,
+                seed=seed, comparison=comparison)
+        row = {"project": g.key, "start": g.start, "jobcenters": len(g.jc_ids), **r.to_frame().iloc[0]}
+        rows.append({**row, "sentence": board_sentence(row)})
     return pd.DataFrame(rows)
+
+
+def _level_label(level: float) -> str:
+    return fmt.number(100 * level, 1).removesuffix(",0") + "-%-Intervall"
+
+
+def board_sentence(row: Mapping) -> str:
+    """The plain-German board text of one row of :func:`project_did`.
+
+    Examples
+    --------
+    >>> row = {"start": "2020-01-01", "jobcenters": 1, "estimate": 0.0021, "ci_low": -0.001, "ci_high": 0.004,
+    ...        "ci_level": 0.875, "level": 0.95, "p_value": 0.25, "min_p": 0.125, "n_clusters": 8,
+    ...        "n_treated_clusters": 1, "staggered": False, "pretrend_p": 0.5}
+    >>> "ein 95-%-Intervall ist deshalb nicht möglich" in board_sentence(row)
+    True
+    """
+    per100 = 100 * float(row["estimate"])
+    where = "dem Projektjobcenter" if row["jobcenters"] == 1 else f"den {row['jobcenters']} Projektjobcentern"
+    since = (f"Seit den gestaffelten Projektstarts (ab {fmt.date(row['start'])})" if row.get("staggered")
+             else f"Seit Projektbeginn ({fmt.date(row['start'])})")
+    lo, hi, label = row["ci_low"], row["ci_high"], _level_label(row["ci_level"])
+    bounds = (f"{label} {fmt.number(100 * lo, 2)} bis {fmt.number(100 * hi, 2)}" if np.isfinite([lo, hi]).all()
+              else f"ein {label} lässt sich nach {'unten' if not np.isfinite(lo) else 'oben'} nicht eingrenzen")
+    text = (f"{since} lag die monatliche Integrationsrate in {where} um {fmt.number(abs(per100), 2)} "
+            f"Integrationen je 100 Personen im Bestand {'höher' if per100 >= 0 else 'niedriger'} als ohne das "
+            f"Projekt zu erwarten ({bounds}).")
+    attainable = row["ci_level"] >= row["level"] - 1e-12
+    if not attainable:
+        n_t, n = row["n_treated_clusters"], row["n_clusters"]
+        who = "einem Projektjobcenter" if n_t == 1 else f"{n_t} Projektjobcentern"
+        text += (f" Mit {who} unter {n} Jobcentern kann der Vergleich keine Irrtumswahrscheinlichkeit unter "
+                 f"{fmt.percent(row['min_p'])} erreichen; ein {_level_label(row['level'])} ist deshalb nicht "
+                 f"möglich, angegeben ist das {label}. Ob der Unterschied mehr als Zufall ist, lässt sich so "
+                 "nicht sichern.")
+    elif row["p_value"] <= 1 - row["level"]:
+        text += " Der Unterschied ist statistisch gesichert."
+    else:
+        text += " Der Unterschied ist statistisch nicht gesichert."
+    if row["n_treated_clusters"] == 1:
+        text += (" Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen Veränderungen "
+                 "in diesem Jobcenter trennen.")
+    if row.get("pretrend_p", 1.0) <= 0.05:
+        text += (" Achtung: Schon vor Projektbeginn entwickelten sich Projekt- und Vergleichsjobcenter "
+                 "unterschiedlich; der Vergleich ist deshalb fraglich.")
+    return text

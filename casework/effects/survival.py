@@ -6,6 +6,20 @@ In the discrete-time hazard model a measure enters as a *time-varying* state:
 ended, so that neither the waiting time before a measure nor the months in it
 are credited to its effect (immortal-time bias), and the lock-in effect is
 separated from the effect after it.
+
+What the "lock-in" and "post" ratios condition on: each compares, in the
+same month since the landmark and at equal baseline covariates, persons who
+are still without integration and currently *in* the measure (lock-in) or
+*past its end* (post) with persons still without integration who are not (yet)
+in one. Both condition on having survived to that month without
+integration; "post" also on having ended the measure - who ends it, and
+when, may itself depend on prospects, and the comparison group includes
+later participants. They are ratios of hazards (odds of the monthly
+integration chance), not differences in the share integrated: for the
+latter, :func:`adjusted_cumulative_incidence` gives the adjusted shares with
+and without treatment by a given time. A causal reading needs no unmeasured
+confounding of the measure start by prospects that change after the
+landmark (sequential ignorability).
 """
 
 from __future__ import annotations
@@ -15,15 +29,28 @@ import pandas as pd
 
 from casework import schema as S
 from casework.effects._design import Logit, design_matrix
+from casework.effects._survival_data import (
+    _check_events,
+    _finite,
+    _need_columns,
+    covariate_frame,
+    cox_time_varying,
+    episodes,
+)
 
-__all__ = ["kaplan_meier", "km_plot", "cox", "person_months", "discrete_hazard", "HORIZON"]
+__all__ = ["kaplan_meier", "km_plot", "cox", "adjusted_cumulative_incidence", "cox_time_varying", "episodes",
+           "person_months", "discrete_hazard", "HORIZON", "UNITS"]
 
-HORIZON = 24
+HORIZON = 24  # months after the landmark: the person-month expansion of the analysis cohort only
+UNITS = ("days", "weeks", "months", "years")
 
 
 def kaplan_meier(cohort: pd.DataFrame, by: str | None = None, duration: str = "months_to_event",
-                 event: str = "event", horizon: float = HORIZON) -> pd.DataFrame:
+                 event: str = "event", *, horizon: float | None = None, unit: str | None = None) -> pd.DataFrame:
     """Kaplan-Meier share still without integration, by group.
+
+    ``horizon`` (optional) censors at that time, in the ``unit`` of
+    ``duration``; a horizon without its unit is refused.
 
     Returns
     -------
@@ -32,6 +59,9 @@ def kaplan_meier(cohort: pd.DataFrame, by: str | None = None, duration: str = "m
     """
     from lifelines import KaplanMeierFitter
 
+    if horizon is not None and unit not in UNITS:
+        raise ValueError(f"a horizon needs the unit of column {duration!r}: unit= one of {UNITS}")
+    horizon = np.inf if horizon is None else horizon
     frames = []
     groups = [("alle", cohort)] if by is None else list(cohort.groupby(by, observed=True))
     for level, sub in groups:
@@ -67,20 +97,113 @@ def km_plot(km: pd.DataFrame, ax=None, labels: dict | None = None):
 
 
 def cox(cohort: pd.DataFrame, covariates, treatment: str = "treated", duration: str = "months_to_event",
-        event: str = "event", horizon: float = HORIZON, penalizer: float = 0.01) -> pd.DataFrame:
-    """Cox proportional hazards with the treatment status at the landmark (lifelines).
+        event: str = "event", *, horizon: float | None = None, unit: str | None = None, penalizer: float = 0.0,
+        robust: bool = False) -> pd.DataFrame:
+    """Cox proportional hazards with the treatment status at time zero (lifelines).
+
+    Parameters
+    ----------
+    covariates : list of str
+        Baseline columns (numeric, bool or categorical; categories become
+        indicators against the first).
+    horizon : float, optional
+        Administrative censoring at ``horizon`` (in the unit of ``duration``);
+        none by default. A horizon needs its ``unit``.
+    unit : str, optional
+        The unit of ``duration`` ("days", "weeks", "months", "years"); required
+        with ``horizon`` so that "24" is never read in the wrong unit.
+    penalizer : float
+        Ridge penalty on the *covariates* only; the treatment coefficient is
+        never penalised. 0 (none) by default.
+    robust : bool
+        Sandwich standard errors (lifelines' ``robust=True``).
 
     Returns the lifelines summary (coef, exp(coef), its 95 % limits, p) indexed by term.
+
+    Examples
+    --------
+    >>> from lifelines.datasets import load_rossi
+    >>> s = cox(load_rossi(), ["age", "race", "wexp", "mar", "paro", "prio"], treatment="fin", duration="week",
+    ...         event="arrest")
+    >>> round(float(s.loc["fin", "coef"]), 4)
+    -0.3794
     """
+    frame = _survival_frame(cohort, covariates, treatment, duration, event, horizon, unit)
+    fit = _fit_cox(frame, treatment, penalizer, robust)
+    return fit.summary
+
+
+def _survival_frame(df, covariates, treatment, duration, event, horizon, unit) -> pd.DataFrame:
+    _need_columns(df, [treatment, duration, event, *covariates])
+    frame = covariate_frame(df, covariates)
+    frame[treatment] = _finite(df, treatment)
+    t, e = _finite(df, duration), _finite(df, event)
+    _check_events(df, event, e)
+    if (t < 0).any():
+        raise ValueError(f"column {duration!r} is negative in row {df.index[np.argmax(t < 0)]!r}")
+    if horizon is not None:
+        if unit not in UNITS:
+            raise ValueError(f"a horizon needs the unit of column {duration!r}: unit= one of {UNITS}")
+        e = e * (t <= horizon)
+        t = np.minimum(t, horizon)
+    frame["_T"], frame["_E"] = t, e.astype(int)
+    return frame
+
+
+def _fit_cox(frame: pd.DataFrame, treatment: str, penalizer: float, robust: bool):
     from lifelines import CoxPHFitter
 
-    design = design_matrix(cohort, list(covariates))
-    frame = pd.DataFrame(design.X, columns=design.names, index=cohort.index)
-    frame[treatment] = cohort[treatment].astype(float)
-    frame["_T"] = cohort[duration].clip(upper=horizon, lower=1e-3)
-    frame["_E"] = (cohort[event].astype(bool) & (cohort[duration] <= horizon)).astype(int)
-    fit = CoxPHFitter(penalizer=penalizer).fit(frame, duration_col="_T", event_col="_E")
-    return fit.summary
+    names = [c for c in frame.columns if c not in ("_T", "_E")]
+    pen = np.array([0.0 if c == treatment else float(penalizer) for c in names]) if penalizer else 0.0
+    return CoxPHFitter(penalizer=pen).fit(frame, duration_col="_T", event_col="_E", robust=robust)
+
+
+def adjusted_cumulative_incidence(df: pd.DataFrame, covariates, times, treatment: str = "treated",
+                                  duration: str = "months_to_event", event: str = "event", *,
+                                  among: str = "all", n_boot: int = 200, level: float = 0.95, seed: int = 0,
+                                  horizon: float | None = None, unit: str | None = None) -> pd.DataFrame:
+    """Covariate-adjusted cumulative incidence with and without treatment, and their difference.
+
+    The Cox model of :func:`cox` predicts each person's survival curve twice,
+    once as treated and once as untreated; averaging over ``among`` ("all":
+    the analysed sample; "treated": the treated, an ATT) gives the share with
+    an event by each of ``times`` in both worlds (direct standardisation).
+    The difference is an absolute effect in shares - what a hazard ratio does
+    not say. Intervals: percentile bootstrap over persons (``n_boot`` refits).
+
+    Returns
+    -------
+    DataFrame
+        Columns time, treated, untreated, difference, ci_low, ci_high.
+    """
+    if among not in ("all", "treated"):
+        raise ValueError(f"among must be 'all' or 'treated', not {among!r}")
+    times = np.asarray(list(times), dtype="float64")
+    frame = _survival_frame(df, covariates, treatment, duration, event, horizon, unit)
+    point = _standardised(frame, treatment, times, among)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        sample = frame.iloc[rng.integers(0, len(frame), len(frame))].reset_index(drop=True)
+        if sample[treatment].nunique() < 2 or sample["_E"].sum() == 0:
+            continue
+        draws.append(_standardised(sample, treatment, times, among)[2])
+    q = [(1 - level) / 2, (1 + level) / 2]
+    lo, hi = np.quantile(np.array(draws), q, axis=0) if draws else (np.full(len(times), np.nan),) * 2
+    return pd.DataFrame({"time": times, "treated": point[0], "untreated": point[1], "difference": point[2],
+                         "ci_low": lo, "ci_high": hi})
+
+
+def _standardised(frame, treatment, times, among):
+    fit = _fit_cox(frame, treatment, 0.0, False)
+    x = frame.drop(columns=["_T", "_E"])
+    if among == "treated":
+        x = x[x[treatment] == 1]
+    risk = []
+    for value in (1.0, 0.0):
+        surv = fit.predict_survival_function(x.assign(**{treatment: value}), times=times)
+        risk.append(1 - surv.to_numpy().mean(axis=1))
+    return risk[0], risk[1], risk[0] - risk[1]
 
 
 def person_months(cohort: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
@@ -114,6 +237,11 @@ def person_months(cohort: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
 def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, kinds=None) -> pd.DataFrame:
     """Discrete-time logit of the monthly integration hazard with lock-in and post terms per measure kind.
 
+    Takes the analysis cohort (:func:`casework.panel.analysis_cohort`: columns
+    person_id, landmark, measure, measure_end, months_to_event, event) and
+    follows it ``horizon`` months. For any other data use :func:`episodes`
+    and :func:`cox_time_varying`.
+
     Covariates are standardised; month-since-landmark enters as dummies; the
     terms ``<kind>:lockin`` and ``<kind>:post`` are 0/1 and their odds ratios
     compare to not (yet) participating. Standard errors are clustered by person.
@@ -124,6 +252,7 @@ def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, ki
         Columns term, measure, phase, coef, se, odds_ratio, ci_low, ci_high
         (odds-ratio scale), for the measure terms.
     """
+    _need_columns(cohort, ["person_id", "landmark", "measure", "measure_end", "months_to_event", "event"])
     pm = person_months(cohort, horizon)
     kinds = [k for k in (kinds or S.MEASURES) if (pm["measure"] == k).any()]
     design = design_matrix(pm, list(covariates))
