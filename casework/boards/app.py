@@ -352,6 +352,8 @@ class Board:
         if not rows:
             return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
         r = rows[0]
+        if r.get("sentence"):  # written with the result (casework.effects.did.board_sentence): level and limits
+            return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{r['sentence']}</p></div>"
         per100 = r["estimate"] * 100
         verb = "höher" if per100 >= 0 else "niedriger"
         sure = ("Der Unterschied ist statistisch nicht gesichert." if r["ci_low"] <= 0 <= r["ci_high"]

@@ -450,13 +450,13 @@ def board_sentence(row: Mapping) -> str:
     True
     """
     per100 = 100 * float(row["estimate"])
-    where = "dem Projektjobcenter" if row["jobcenters"] == 1 else f"den {row['jobcenters']} Projektjobcentern"
+    where = "im Projektjobcenter" if row["jobcenters"] == 1 else f"in den {row['jobcenters']} Projektjobcentern"
     since = (f"Seit den gestaffelten Projektstarts (ab {fmt.date(row['start'])})" if row.get("staggered")
              else f"Seit Projektbeginn ({fmt.date(row['start'])})")
     lo, hi, label = row["ci_low"], row["ci_high"], _level_label(row["ci_level"])
     bounds = (f"{label} {fmt.number(100 * lo, 2)} bis {fmt.number(100 * hi, 2)}" if np.isfinite([lo, hi]).all()
               else f"ein {label} lässt sich nach {'unten' if not np.isfinite(lo) else 'oben'} nicht eingrenzen")
-    text = (f"{since} lag die monatliche Integrationsrate in {where} um {fmt.number(abs(per100), 2)} "
+    text = (f"{since} lag die monatliche Integrationsrate {where} um {fmt.number(abs(per100), 2)} "
             f"Integrationen je 100 Personen im Bestand {'höher' if per100 >= 0 else 'niedriger'} als ohne das "
             f"Projekt zu erwarten ({bounds}).")
     attainable = row["ci_level"] >= row["level"] - 1e-12
