@@ -125,13 +125,12 @@ plt.show()
 # on a random sample of 50,000 persons and then classifies everyone.
 
 # %%
-lc = latent_classes(ds, random_state=0)
-model = lc.attrs["model"]
+latent = latent_classes(ds, random_state=0)
+lc, model = latent.classes, latent.model
 model.bic_table_
 
 # %%
-description = model.describe()
-description
+latent.description
 
 # %%
 items = ds.table("assessments").sort_values(["person_id", "date"]).drop_duplicates("person_id")[model.columns_]
@@ -152,7 +151,7 @@ assert metrics["auc"].min() > 0.55
 ds.save_result("profillagen", prof)
 ds.save_result("profiling_metrics", metrics.reset_index(names="model"))
 ds.save_result("fairness_audit", audit)
-ds.save_result("latent_class_description", description)
+ds.save_result("latent_class_description", latent.description)
 ds.save_result("profillage_transitions", transitions.reset_index(names="from"))
 
 # %% [markdown]

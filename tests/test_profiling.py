@@ -130,7 +130,11 @@ def test_latent_classes_recover_a_simulated_mixture():
 
 def test_latent_classes_match_the_synthetic_truth():
     ds = small("gelsenkirchen", 1, 6000)
-    lc = latent_classes(ds, n_classes=5)
+    result = latent_classes(ds, n_classes=5)
+    lc = result.classes
+    assert list(lc.columns) == ["person_id", "latent_class", "label", "probability"] and not lc.attrs
+    assert len(result.description) == 5 and "Class 0" in result.summary() and "<table>" in result._repr_html_()
+    assert result.to_frame().equals(lc)
     truth = ds.truth.set_index("person_id")["latent_class"].reindex(lc["person_id"])
     ari = adjusted_rand_score(truth, lc["latent_class"])
     # the best possible on these data: classify with the true classes' own item profiles (from the truth)

@@ -11,6 +11,9 @@ classes (``tests/test_profiling.py``).
 
 from __future__ import annotations
 
+import html as _html
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -20,7 +23,7 @@ from tqdm.auto import tqdm
 
 from casework import schema as S
 
-__all__ = ["LatentClassModel", "latent_classes", "NEED_ITEMS"]
+__all__ = ["LatentClassModel", "LatentClassResult", "latent_classes", "NEED_ITEMS"]
 
 NEED_ITEMS = [S.NEED_COLUMNS[k] for k in S.NEEDS]
 
@@ -189,8 +192,51 @@ class LatentClassModel(ClusterMixin, BaseEstimator):
         return np.asarray(out)
 
 
+@dataclass(frozen=True)
+class LatentClassResult:
+    """Latent need classes of a dataset: every person's class, the fitted model and its class description.
+
+    ``classes``: one row per person (person_id, latent_class, label, probability); ``model``: the fitted
+    :class:`LatentClassModel` (BIC table, item profiles, :meth:`~LatentClassModel.bootstrap_stability`);
+    ``description``: one row per class (:meth:`LatentClassModel.describe`).
+    """
+
+    classes: pd.DataFrame
+    model: LatentClassModel
+    description: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The persons' classes (a copy): person_id, latent_class, label, probability."""
+        return self.classes.copy()
+
+    def _rows(self) -> list[tuple[str, str]]:
+        n = len(self.classes)
+        rows = [("Persons classified", f"{n:,}"), ("Classes", f"{self.model.n_classes_} (chosen by BIC)"
+                                                   if self.model.n_classes is None else f"{self.model.n_classes_}"),
+                ("Mean posterior probability", f"{self.classes['probability'].mean():.3f}")]
+        for r in self.description.itertuples():
+            rows.append((f"Class {r.latent_class}", f"{r.share:.1%}  {r.label}"))
+        return rows
+
+    def summary(self, html: bool = False) -> str:
+        """A short report as text (or HTML)."""
+        rows = self._rows()
+        if html:
+            body = "".join(f"<tr><th style='text-align:left'>{_html.escape(k)}</th>"
+                           f"<td style='text-align:left'>{_html.escape(v)}</td></tr>" for k, v in rows)
+            return f"<table>{body}</table>"
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def _repr_html_(self) -> str:
+        return self.summary(html=True)
+
+    def __repr__(self) -> str:
+        return f"LatentClassResult({len(self.classes):,} persons, {self.model.n_classes_} classes)"
+
+
 def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, model: LatentClassModel | None = None,
-                   fit_sample: int | None = 50_000) -> pd.DataFrame:
+                   fit_sample: int | None = 50_000) -> LatentClassResult:
     """Latent need class of every person from the first assessment.
 
     The model is fitted on a seeded random sample of ``fit_sample`` persons when there are more (the
@@ -199,9 +245,9 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
 
     Returns
     -------
-    DataFrame
-        Columns person_id, latent_class (int, largest class 0), label (German), probability.
-        The fitted model is in ``frame.attrs["model"]``.
+    LatentClassResult
+        ``.classes`` has columns person_id, latent_class (int, largest class 0), label (German),
+        probability; ``.model`` is the fitted model, ``.description`` one row per class.
     """
     a = ds.table("assessments").sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
     items = [c for c in NEED_ITEMS if c in a]
@@ -211,8 +257,8 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
     m = model if model is not None else LatentClassModel(n_classes=n_classes, random_state=random_state).fit(fit_rows)
     proba = m.predict_proba(a[items])
     cls = proba.argmax(axis=1)
-    labels = m.describe().set_index("latent_class")["label"]
+    description = m.describe()
+    labels = description.set_index("latent_class")["label"]
     out = pd.DataFrame({"person_id": a["person_id"].to_numpy(), "latent_class": cls,
                         "label": labels.reindex(cls).to_numpy(), "probability": proba.max(axis=1)})
-    out.attrs["model"] = m
-    return out
+    return LatentClassResult(out, m, description)
