@@ -4,7 +4,7 @@ Commands::
 
     casework synth SCENARIO --seed N --out DIR [--persons N] [--confounding X]
     casework validate DIR
-    casework import SOURCE --mapping FILE --out DIR
+    casework import SOURCE --mapping FILE --out DIR [--replace]
     casework info DIR
     casework dictionary
     casework pipeline DIR [DIR ...]
@@ -13,7 +13,10 @@ Commands::
 
 ``python -m casework`` is the same command.
 
-Exit codes: 0 success, 1 invalid data (validate) or a failed step, 2 usage errors.
+Exit codes: 0 success, 1 invalid data (validate) or a failed step, 2 usage errors;
+``casework import``: 0 every row accepted, 3 rows quarantined (the accepted rows are
+written; the summary says how many and why), 1 nothing written (a column or table
+failed as a whole, a wrong mapping, an --out it may not write to).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import a real export with a YAML mapping (pseudonymised)")
     i.add_argument("source", type=Path)
     i.add_argument("--mapping", required=True, type=Path)
-    i.add_argument("--out", required=True, type=Path)
+    i.add_argument("--out", required=True, type=Path, help="a new or empty folder (or a dataset with --replace)")
+    i.add_argument("--replace", action="store_true",
+                   help="replace the casework dataset at --out (its stored results are removed)")
     n = sub.add_parser("info", help="describe a dataset folder")
     n.add_argument("path", type=Path)
     sub.add_parser("dictionary", help="print the data dictionary (Markdown)")
@@ -84,9 +89,9 @@ def _validate(args) -> int:
 def _import(args) -> int:
     from casework import ingest
 
-    report = ingest.import_source(args.source, args.mapping, args.out)
+    report = ingest.import_source(args.source, args.mapping, args.out, replace=args.replace)
     print(report.summary())
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 def _info(args) -> int:

@@ -10,12 +10,12 @@ from casework.ingest import __all__  # noqa: F401
 from casework.ingest.convert import (  # noqa: F401
     DATE_YEARS,
     _Bad,
-    _convert,
     _convert_value,
     _date,
     _is_missing,
     _number,
     _typed,
+    convert_column,
 )
 from casework.ingest.importer import AGE_AT_ENTRY, MASK, _import_table  # noqa: F401
 from casework.ingest.read import _read, _Source  # noqa: F401

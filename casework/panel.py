@@ -34,7 +34,7 @@ import pandas as pd
 from casework import schema as S
 from casework.cells import month_ordinal, month_starts
 
-__all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES",
+__all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES", "available_covariates",
            "jobcenter_months", "month_ordinal", "data_end", "WINDOW_MONTHS", "HORIZON_MONTHS"]
 
 WINDOW_MONTHS = 3
@@ -50,6 +50,34 @@ COHORT_COVARIATES = [
     "receipt_months", "unemployment_months", *NEED_COVARIATES, "strengths", "horizon_12m",
     *CATEGORICAL_COVARIATES,
 ]
+
+
+def available_covariates(cohort: pd.DataFrame, covariates=None, warn: bool = True) -> list[str]:
+    """The covariates without missing values in ``cohort``; the others are left out, saying so.
+
+    Optional fields of the model (``unemployment_months``, ``disability``) are
+    empty when an export did not provide them; an analysis adjusts only for
+    what was observed and warns which covariates it left out and why.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> c = pd.DataFrame({"age": [30, 40], "disability": [np.nan, 1.0]})
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     kept = available_covariates(c, ["age", "disability"])
+    >>> kept, "disability" in str(w[0].message)
+    (['age'], True)
+    """
+    import warnings
+
+    covariates = list(COHORT_COVARIATES if covariates is None else covariates)
+    missing = {c: int(cohort[c].isna().sum()) for c in covariates if c in cohort and cohort[c].isna().any()}
+    if missing and warn:
+        shown = ", ".join(f"{c} (missing for {n:,} of {len(cohort):,} persons)" for c, n in missing.items())
+        warnings.warn(f"left out of the covariates, not provided by the data: {shown}; the estimates do not "
+                      f"adjust for them", stacklevel=2)
+    return [c for c in covariates if c not in missing]
 
 
 def _month_start(ordinals) -> pd.DatetimeIndex:
@@ -192,9 +220,14 @@ def _covariates(c: pd.DataFrame) -> pd.DataFrame:
         female=(c["sex"] == "f").astype(int),
         receipt_months=receipt.round(1),
         index_year=idx_year.astype(str),
-        **{k: c[k].astype(int) for k in ["single_parent", "children_under_3", "health_restriction", "disability",
-                                          "horizon_12m"]},
+        **{k: _flag(c[k]) for k in ["single_parent", "children_under_3", "health_restriction", "disability",
+                                     "horizon_12m"]},
     )
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    """Yes/no as 0/1; an optional field the export lacked stays missing (float NaN) instead of becoming 0."""
+    return values.astype(float) if values.isna().any() else values.astype(int)
 
 
 def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:

@@ -334,9 +334,11 @@ _TABLE_LIST = [
         Field("benefit_months", "int", "Bezugsdauer (Monate)", "Months in benefit receipt at entry into the data",
               min=0, max=600),
         Field("unemployment_months", "int", "Arbeitslosigkeitsdauer (Monate)",
-              "Months of unemployment at entry into the data", min=0, max=600),
+              "Months of unemployment at entry into the data (empty: not in the export)", min=0, max=600,
+              required=False),
         Field("health_restriction", "bool", "Gesundheitliche Einschränkung", "Placement-relevant health restriction"),
-        Field("disability", "bool", "Schwerbehinderung", "Recognised severe disability"),
+        Field("disability", "bool", "Schwerbehinderung",
+              "Recognised severe disability, GdB of at least 50 (empty: not in the export)", required=False),
     )),
     Table("assessments", "Standortbestimmungen", "One profiling (Potenzialanalyse), repeated over time.",
           "assessment_id", (

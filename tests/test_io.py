@@ -37,10 +37,12 @@ CITIZEN = {"deutsch": "german", "polnisch": "eu", "türkisch": "non_eu", "syrisc
 GERMAN = {"Muttersprache": "native", "gut": "good", "Grundkenntnisse": "basic", "keine": "none"}
 SCHOOL = {"ohne Abschluss": "none", "Hauptschulabschluss": "lower", "Mittlere Reife": "middle", "Abitur": "upper"}
 VOC = {"keiner": "none", "Ausbildung": "vocational", "Studium": "academic"}
-KUNDEN_COLUMNS = ["Kundennummer", "BG-Nummer", "Name", "Vorname", "Straße", "PLZ", "Wohnort", "Telefon",
-                  "Zugangsdatum", "Geburtsjahr", "Geschlecht", "Staatsangehörigkeit", "Deutschkenntnisse",
-                  "Alleinerziehend", "Kind unter 3", "Schulabschluss", "Berufsabschluss", "Bezugsdauer (Monate)",
-                  "Dauer Arbeitslosigkeit (Monate)", "Gesundheitliche Einschränkung", "Schwerbehinderung"]
+KUNDEN_COLUMNS = ["Kundennummer", "BG-Nummer", "Name", "Vorname", "Straße", "PLZ", "Wohnort", "Telefon", "E-Mail",
+                  "Zugangsdatum", "Geburtsdatum", "Geschlecht", "Staatsangehörigkeit", "Deutschkenntnisse",
+                  "Alleinerziehend", "Kinder unter 3 (Anzahl)", "Schulabschluss", "Berufsabschluss",
+                  "Bezugsdauer (Monate)", "Dauer Arbeitslosigkeit (Monate)", "Gesundheitliche Einschränkung", "GdB"]
+#: Grad der Behinderung as exports write it (0: none recognised); severely disabled from 50 (§ 2 Abs. 2 SGB IX).
+GDB = [0, 0, 0, 20, 30, 50, 60, 80, 100]
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +66,8 @@ def make_export(n: int = 40, seed: int = 0) -> dict:
         entry = dt.date(2015, 1, 1) + dt.timedelta(days=int(rng.integers(0, 3000)))
         year, months, unemp = int(rng.integers(1960, 1996)), int(rng.integers(0, 200)), int(rng.integers(0, 100))
         flags = rng.integers(0, 2, 4).astype(bool)
+        born = dt.date(year, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365)))
+        under3, gdb = int(rng.integers(0, 3)) * int(flags[1]), GDB[int(rng.integers(len(GDB)))]
         kunden.append({
             "Kundennummer": f"{i + 1:03d}D{int(rng.integers(10000, 99999))}",
             "BG-Nummer": f"98765BG{i + 1:05d}",
@@ -73,25 +77,26 @@ def make_export(n: int = 40, seed: int = 0) -> dict:
             "PLZ": "45879",
             "Wohnort": "Gelsenkirchen\nBuer" if i % 3 == 0 else "Gelsenkirchen",  # embedded line break
             "Telefon": f"0209 {1000 + i}",
+            "E-Mail": f"kunde{i}@example.org",
             "Zugangsdatum": entry.strftime("%d.%m.%Y"),
-            "Geburtsjahr": str(year),
+            "Geburtsdatum": born.strftime("%d.%m.%Y"),
             "Geschlecht": sex,
             "Staatsangehörigkeit": cit,
             "Deutschkenntnisse": ger,
             "Alleinerziehend": "ja" if flags[0] else "nein",
-            "Kind unter 3": "ja" if flags[1] else "nein",
+            "Kinder unter 3 (Anzahl)": str(under3),
             "Schulabschluss": sch,
             "Berufsabschluss": voc,
             "Bezugsdauer (Monate)": f"{months},0" if i % 4 == 0 else str(months),  # decimal comma
             "Dauer Arbeitslosigkeit (Monate)": str(unemp),
             "Gesundheitliche Einschränkung": "ja" if flags[2] else "nein",
-            "Schwerbehinderung": "ja" if flags[3] else "nein",
+            "GdB": str(gdb),
         })
         expected.append({"entry_date": pd.Timestamp(entry), "birth_year": year, "sex": SEX[sex],
                          "citizenship": CITIZEN[cit], "german_level": GERMAN[ger], "single_parent": flags[0],
-                         "children_under_3": flags[1], "school": SCHOOL[sch], "vocational": VOC[voc],
+                         "children_under_3": under3 >= 1, "school": SCHOOL[sch], "vocational": VOC[voc],
                          "benefit_months": months, "unemployment_months": unemp,
-                         "health_restriction": flags[2], "disability": flags[3]})
+                         "health_restriction": flags[2], "disability": gdb >= 50})
     leist, kont = [], []
     for i, k in enumerate(kunden):
         start = dt.datetime.strptime(k["Zugangsdatum"], "%d.%m.%Y").date()
@@ -229,7 +234,7 @@ def test_row_numbers_count_records_and_report_lines(tmp_path):
 def test_row_rules_of_the_model_quarantine_rows(tmp_path):
     export = make_export(5, seed=7)
     k, leist = export["kunden"], export["leistungen"]
-    k.loc[0, ["Zugangsdatum", "Geburtsjahr"]] = ["01.01.2020", "2009"]  # 11 years old at entry
+    k.loc[0, ["Zugangsdatum", "Geburtsdatum"]] = ["01.01.2020", "03.05.2009"]  # 11 years old at entry
     a, b = k.loc[1, "Kundennummer"], k.loc[2, "Kundennummer"]
     extra = pd.DataFrame([
         {"Kundennummer": a, "BG-Nummer": "x", "Beginn": "01.01.2021", "Ende": "31.12.2021", "Betrag": ""},
@@ -273,7 +278,8 @@ def test_excel_round_trip(tmp_path):
     ws.append(list(k.columns))
     for rec in k.to_dict("records"):
         rec["Zugangsdatum"] = dt.datetime.strptime(rec["Zugangsdatum"], "%d.%m.%Y")  # real Excel date cells
-        rec["Geburtsjahr"] = int(rec["Geburtsjahr"])
+        rec["Geburtsdatum"] = dt.datetime.strptime(rec["Geburtsdatum"], "%d.%m.%Y")
+        rec["GdB"] = int(rec["GdB"])
         rec["Dauer Arbeitslosigkeit (Monate)"] = float(rec["Dauer Arbeitslosigkeit (Monate)"])
         ws.append([rec[c] for c in k.columns])
     ws.append([None] * len(k.columns))  # trailing empty row
@@ -285,26 +291,25 @@ def test_excel_round_trip(tmp_path):
     _check_persons(Dataset.open(tmp_path / "out").table("persons"), export)
 
 
-STAT_NAMES = {"Kundennummer": "kdnr", "Zugangsdatum": "zugang", "Geburtsjahr": "gebjahr", "Geschlecht": "geschl",
+STAT_NAMES = {"Kundennummer": "kdnr", "Zugangsdatum": "zugang", "Geburtsdatum": "gebdat", "Geschlecht": "geschl",
               "Staatsangehörigkeit": "staat", "Deutschkenntnisse": "deutsch", "Alleinerziehend": "alleinerz",
-              "Kind unter 3": "kind_u3", "Schulabschluss": "schule", "Berufsabschluss": "beruf",
+              "Kinder unter 3 (Anzahl)": "kind_u3", "Schulabschluss": "schule", "Berufsabschluss": "beruf",
               "Bezugsdauer (Monate)": "bezug_mon", "Dauer Arbeitslosigkeit (Monate)": "alo_mon",
-              "Gesundheitliche Einschränkung": "gesundh", "Schwerbehinderung": "schwerb", "Name": "name"}
+              "Gesundheitliche Einschränkung": "gesundh", "GdB": "gdb", "Name": "name"}
 LABELLED = {"geschl": SEX, "staat": CITIZEN, "deutsch": GERMAN, "schule": SCHOOL, "beruf": VOC,
-            "alleinerz": {"nein": 0, "ja": 1}, "kind_u3": {"nein": 0, "ja": 1}, "gesundh": {"nein": 0, "ja": 1},
-            "schwerb": {"nein": 0, "ja": 1}}
+            "alleinerz": {"nein": 0, "ja": 1}, "gesundh": {"nein": 0, "ja": 1}}
 
 
 def _stat_frame(export):
     k = export["kunden"][list(STAT_NAMES)].rename(columns=STAT_NAMES).copy()
     labels = {}
     for col, vocab in LABELLED.items():
-        codes = {lab: i + 1 for i, lab in enumerate(vocab)} if col not in ("alleinerz", "kind_u3", "gesundh",
-                                                                          "schwerb") else vocab
+        codes = {lab: i + 1 for i, lab in enumerate(vocab)} if col not in ("alleinerz", "gesundh") else vocab
         k[col] = k[col].map(codes).astype(float)
         labels[col] = {float(v): lab for lab, v in codes.items()}
     k["zugang"] = pd.to_datetime(k["zugang"], format="%d.%m.%Y")
-    for col in ("gebjahr", "alo_mon"):
+    k["gebdat"] = pd.to_datetime(k["gebdat"], format="%d.%m.%Y")
+    for col in ("kind_u3", "gdb", "alo_mon"):
         k[col] = k[col].astype(float)
     k["bezug_mon"] = k["bezug_mon"].str.replace(",0", "").astype(float)
     return k, labels
@@ -400,7 +405,7 @@ def test_no_identifier_and_no_key_in_any_written_file(tmp_path):
     k = export["kunden"]
     k.loc[3, "Geschlecht"] = "unbekannt"  # quarantined rows must not leak identifiers either
     k.loc[4, "Kundennummer"] = ""
-    k.loc[5, "Geburtsjahr"] = "1800"
+    k.loc[5, "Geburtsdatum"] = "01.01.1800"
     src = write_export(tmp_path / "s", export)
     out = tmp_path / "out"
     r = io.import_source(src, MAPPING, out, progress=False)
@@ -429,9 +434,10 @@ def test_report_files_and_cli(tmp_path, capsys):
     export = make_export(10, seed=6)
     export["kunden"].loc[2, "Staatsangehörigkeit"] = "marsianisch"
     src = write_export(tmp_path / "s", export)
-    assert main(["import", str(src), "--mapping", str(MAPPING), "--out", str(tmp_path / "o")]) == 0
+    assert main(["import", str(src), "--mapping", str(MAPPING), "--out", str(tmp_path / "o")]) == 3  # quarantined
     text = capsys.readouterr().out
     assert "persons (kunden.csv): input 10 = accepted 9 + quarantined 1" in text
+    assert "persons.citizenship: unknown value: 1" in text
     q = pd.read_csv(tmp_path / "o" / "quarantine.csv", sep=";", encoding="utf-8-sig", dtype=str)
     assert q.columns.tolist() == io.QUARANTINE_COLUMNS
     assert set(q["table"]) == {"persons", "contacts", "benefits"}  # the person's contacts cannot be linked
@@ -444,6 +450,7 @@ def test_report_files_and_cli(tmp_path, capsys):
     assert rep["tables"]["persons"] == {"file": "kunden.csv", "input": 10, "accepted": 9, "quarantined": 1,
                                         "issues": 1, "balanced": True}
     assert re.fullmatch(r"[0-9a-f]{8}", rep["key_fingerprint"])
+    assert "marsianisch" not in json.dumps(rep, ensure_ascii=False)  # values never in the report
     assert Dataset.open(tmp_path / "o").meta["provenance"]["mapping"] == MAPPING.name
 
 
@@ -458,8 +465,8 @@ def test_missing_file_and_missing_column_errors_name_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="nomap.yaml"):
         io.load_mapping(tmp_path / "nomap.yaml")
     write_export(src, export)
-    write_csv(export["kunden"].drop(columns=["Geburtsjahr"]), src / "kunden.csv")
-    with pytest.raises(ValueError, match=r"kunden\.csv.*Geburtsjahr"):
+    write_csv(export["kunden"].drop(columns=["Geburtsdatum"]), src / "kunden.csv")
+    with pytest.raises(ValueError, match=r"kunden\.csv.*Geburtsdatum"):
         io.import_source(src, MAPPING, tmp_path / "o", progress=False)
 
 
@@ -489,11 +496,11 @@ MALFORMED = {
                  ("Zugangsdatum", "01.01.1066", "entry_date"), ("Zugangsdatum", "gestern", "entry_date")],
     "unknown_label": [("Geschlecht", "unbekannt", "sex"), ("Staatsangehörigkeit", "marsianisch", "citizenship"),
                       ("Schulabschluss", "Baumschule", "school"), ("Alleinerziehend", "vielleicht", "single_parent")],
-    "out_of_range": [("Geburtsjahr", "1850", "birth_year"), ("Geburtsjahr", "2.050", "birth_year"),
+    "out_of_range": [("Geburtsdatum", "01.01.1935", "birth_year"), ("Geburtsdatum", "01.01.2090", "birth_year"),
                      ("Bezugsdauer (Monate)", "-3", "benefit_months"),
                      ("Dauer Arbeitslosigkeit (Monate)", "601", "unemployment_months")],
     "missing": [("Kundennummer", "", "person_id"), ("Geschlecht", "", "sex"), ("Zugangsdatum", " ", "entry_date"),
-                ("Dauer Arbeitslosigkeit (Monate)", "k.A.", "unemployment_months")],
+                ("Alleinerziehend", "", "single_parent")],
 }
 ROW_KINDS = ["ok", "ok", "too_few", "too_many", *MALFORMED]
 
@@ -524,6 +531,12 @@ def test_property_every_row_accounted_for(plan, encoding, seed):
         d = Path(d)
         with open(d / "kunden.csv", "w", encoding=encoding, newline="") as fh:
             csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(lines)
+        if len(plan) >= io.importer.WHOLE_COLUMN_ROWS and all(kind != "ok" for kind, _ in plan):
+            # every row bad: a column or the table failed as a whole, which is a mapping error
+            with pytest.raises(ValueError, match=r"kunden\.csv: .*failed in every row|every row of table"):
+                io.import_source(d, mapping, d / "out", progress=False)
+            assert not (d / "out").exists()
+            return
         r = io.import_source(d, mapping, d / "out", progress=False)
         stats = r.tables["persons"]
         assert stats["input"] == len(plan)

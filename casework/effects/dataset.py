@@ -43,7 +43,8 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
     outcome : str
         A cohort column; default ``integration_12m`` (docs/estimands.md).
     covariates : list, optional
-        Default :data:`casework.panel.COHORT_COVARIATES`.
+        Default :data:`casework.panel.COHORT_COVARIATES` that the data provide
+        (:func:`casework.panel.available_covariates` warns about the others).
     cohort : DataFrame, optional
         A prepared :func:`casework.panel.analysis_cohort` (saves rebuilding it).
     min_treated : int
@@ -60,10 +61,10 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         E-values), mde (minimum detectable effect at 80 % power), note (why
         there is no estimate, or the result's warnings joined by " | ").
     """
-    from casework.panel import COHORT_COVARIATES, analysis_cohort
+    from casework.panel import analysis_cohort, available_covariates
 
     cohort = analysis_cohort(ds) if cohort is None else cohort
-    covariates = list(COHORT_COVARIATES if covariates is None else covariates)
+    covariates = available_covariates(cohort) if covariates is None else list(covariates)
     kinds = [k for k in S.MEASURES if (cohort["measure"] == k).any()]
     rows = []
     for kind in tqdm(kinds, desc=f"effects ({method})", disable=True if progress is None else not progress):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import math
@@ -108,6 +109,91 @@ def _date(v, fmt: str) -> pd.Timestamp:
     return pd.Timestamp(ts).normalize()
 
 
+def _in_range(f: S.Field, x):
+    if f.kind == "int":
+        if float(x) != int(x):
+            raise _Bad("not a whole number")
+        x = int(x)
+    elif f.kind == "float":
+        x = float(x)
+    if f.min is not None and x < f.min:
+        raise _Bad(f"below minimum {f.min:g}")
+    if f.max is not None and x > f.max:
+        raise _Bad(f"above maximum {f.max:g}")
+    return x
+
+
+def _past_date(v, fmt: str) -> pd.Timestamp:
+    """A date that must have happened already (a birth date): impossible and future dates are refused."""
+    ts = _date(v, fmt)
+    if ts > pd.Timestamp.today().normalize():
+        raise _Bad("date in the future")
+    return ts
+
+
+def _derive(f: S.Field, spec, v):
+    """The value of a derived column (see ``derive:`` in docs/import.md) from one source cell."""
+    if spec.derive == "date_past":  # the birth date behind an age
+        return _past_date(v, spec.date_format)
+    if spec.derive == "year":
+        return _in_range(f, _past_date(v, spec.date_format).year)
+    if spec.derive == "month":
+        return _in_range(f, _past_date(v, spec.date_format).month)
+    if spec.derive == "age":  # a fixed reference date; a reference column is handled per column
+        return _in_range(f, age_in_years(_past_date(v, spec.date_format), spec.at))
+    if spec.derive == "at_least":
+        return bool(_number(v, spec.decimal) >= spec.threshold)
+    raise _Bad(f"unsupported derivation {spec.derive!r}")
+
+
+def age_in_years(born, at):
+    """Completed years of life on the date ``at`` (scalars or datetime Series).
+
+    Examples
+    --------
+    >>> born = pd.Timestamp("1990-03-01")
+    >>> age_in_years(born, pd.Timestamp("2020-02-29")), age_in_years(born, pd.Timestamp("2020-03-01"))
+    (29, 30)
+    """
+    if isinstance(born, pd.Series):
+        before = (at.dt.month < born.dt.month) | ((at.dt.month == born.dt.month) & (at.dt.day < born.dt.day))
+        return at.dt.year - born.dt.year - before.astype("Int64")
+    if at < born:
+        raise _Bad(f"date after the reference date {at:%d.%m.%Y}")
+    return at.year - born.year - int((at.month, at.day) < (born.month, born.day))
+
+
+def _convert_kind(f: S.Field, spec, v):
+    kind = f.kind
+    if kind in ("key", "string"):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)
+        return str(v).strip()
+    if kind == "category":
+        if v in (f.allowed or ()):
+            return v
+        key = _schema_labels(f).get(_label(v))
+        if key is None:
+            known = sorted(set(spec.values) | set(f.allowed or ()))
+            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+            raise _Bad(f"unknown value {str(v).strip()!r} (expected one of: {shown})")
+        return key
+    if kind == "bool":
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        lab = _label(v)
+        if lab in _YES:
+            return True
+        if lab in _NO:
+            return False
+        raise _Bad(f"not a yes/no value: {str(v).strip()!r}")
+    if kind in ("int", "float"):
+        return _in_range(f, _number(v, spec.decimal))
+    if kind == "date":
+        return _date(v, spec.date_format)
+    raise _Bad(f"unsupported column kind {kind!r}")
+
+
 def _convert_value(f: S.Field, spec, v):
     """One cell -> converted value, ``_MISSING``, or a :class:`_Bad` with the reason."""
     try:
@@ -120,72 +206,77 @@ def _convert_value(f: S.Field, spec, v):
             v = spec.values[label]
             if v is None:
                 return _MISSING
-        kind = f.kind
-        if kind in ("key", "string"):
-            if isinstance(v, (float, np.floating)) and float(v).is_integer():
-                v = int(v)
-            return str(v).strip()
-        if kind == "category":
-            if v in (f.allowed or ()):
-                return v
-            key = _schema_labels(f).get(_label(v))
-            if key is None:
-                known = sorted(set(spec.values) | set(f.allowed or ()))
-                shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-                raise _Bad(f"unknown value {str(v).strip()!r} (expected one of: {shown})")
-            return key
-        if kind == "bool":
-            if isinstance(v, (bool, np.bool_)):
-                return bool(v)
-            lab = _label(v)
-            if lab in _YES:
-                return True
-            if lab in _NO:
-                return False
-            raise _Bad(f"not a yes/no value: {str(v).strip()!r}")
-        if kind in ("int", "float"):
-            x = _number(v, spec.decimal)
-            if kind == "int":
-                if float(x) != int(x):
-                    raise _Bad("not a whole number")
-                x = int(x)
-            else:
-                x = float(x)
-            if f.min is not None and x < f.min:
-                raise _Bad(f"below minimum {f.min:g}")
-            if f.max is not None and x > f.max:
-                raise _Bad(f"above maximum {f.max:g}")
-            return x
-        if kind == "date":
-            return _date(v, spec.date_format)
-        raise _Bad(f"unsupported column kind {kind!r}")
+            if spec.derive:  # a label mapped to a model value is that value, not a source to derive from
+                return _in_range(f, v) if f.kind in ("int", "float") else v
+        if spec.derive:
+            return _derive(f, spec, v)
+        return _convert_kind(f, spec, v)
     except _Bad as exc:
         return exc
 
 
-def _convert(f: S.Field, spec, raw: pd.Series):
-    """Convert a source column: (values list, reasons list of str/None)."""
-    cache: dict = {}
+#: Column types whose distinct values can be told apart by pandas' hashing (True and 1 cannot).
+_FACTORIZABLE = {"string", "empty", "integer", "floating", "mixed-integer-float", "datetime", "datetime64", "date",
+                 "decimal"}
+
+
+def _distinct(raw: pd.Series) -> tuple[np.ndarray, list]:
+    """Codes per row (-1: missing) and the distinct values, so that each value is converted once."""
+    if pd.api.types.infer_dtype(raw, skipna=True) in _FACTORIZABLE:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        return codes, list(uniques)
+    index: dict = {}
+    codes = np.empty(len(raw), dtype=np.int64)
+    for i, v in enumerate(raw.tolist()):
+        codes[i] = -1 if _is_missing(v) else index.setdefault((type(v), v), len(index))
+    return codes, [v for _, v in index]
+
+
+def convert_column(f: S.Field, spec, raw: pd.Series, ref: pd.Series | None = None):
+    """Convert a source column to the model field ``f``.
+
+    Each distinct value is converted once and the result spread over the rows
+    (an export of a million rows holds a few thousand distinct dates).
+
+    Returns
+    -------
+    (pandas.Series, numpy.ndarray)
+        The typed values by position (missing where a cell failed) and the
+        quarantine reason per row (``None`` where the cell is fine).
+    """
+    if spec.derive == "age" and ref is not None:
+        return _age_column(f, spec, raw, ref)
+    codes, uniques = _distinct(raw)
     values, reasons = [], []
-    for v in raw.tolist():
-        try:
-            hit = cache.get((type(v), v), _MISSING) if not _is_missing(v) else _MISSING
-            if hit is _MISSING:
-                hit = _convert_value(f, spec, v)
-                if not _is_missing(v):
-                    cache[(type(v), v)] = hit
-        except TypeError:  # unhashable
-            hit = _convert_value(f, spec, v)
-        if hit is _MISSING:
-            values.append(None)
-            reasons.append("required value is missing" if f.required else None)
-        elif isinstance(hit, _Bad):
-            values.append(None)
-            reasons.append(str(hit))
-        else:
-            values.append(hit)
-            reasons.append(None)
-    return values, reasons
+    for u in uniques:
+        hit = _convert_value(f, spec, u)
+        bad = isinstance(hit, _Bad)
+        values.append(None if bad or hit is _MISSING else hit)
+        reasons.append(str(hit) if bad else ("required value is missing" if hit is _MISSING and f.required
+                                             else None))
+    values.append(None)
+    reasons.append("required value is missing" if f.required else None)
+    take = np.where(codes < 0, len(uniques), codes)
+    typed = _typed(f, values).take(take).reset_index(drop=True)
+    return typed, np.asarray(reasons, dtype=object)[take]
+
+
+def _age_column(f: S.Field, spec, raw: pd.Series, ref: pd.Series):
+    """Age on a reference date read from another column of the same row."""
+    date_field = S.Field(f.name, "date", f.label, f.meaning, required=f.required)
+    plain = dataclasses.replace(spec, derive=None, values={}, missing=frozenset())
+    born, why = convert_column(date_field, dataclasses.replace(spec, derive="date_past"), raw)
+    at, why_at = convert_column(date_field, plain, ref)
+    age = age_in_years(born, at)
+    reasons = np.where(why == None, np.where(why_at == None, None, "reference date: " + why_at.astype(str)),  # noqa: E711
+                       why)
+    reasons[(age < 0).to_numpy(dtype=bool, na_value=False) & (reasons == None)] = "date after the reference date"  # noqa: E711
+    for bound, wrong, text in ((f.min, age < (f.min or 0), "below minimum"), (f.max, age > (f.max or 0),
+                                                                             "above maximum")):
+        if bound is not None:
+            reasons[wrong.to_numpy(dtype=bool, na_value=False) & (reasons == None)] = f"{text} {bound:g}"  # noqa: E711
+    age = age.where(pd.Series(reasons == None), pd.NA)  # noqa: E711
+    return _typed(f, age.astype(object).where(age.notna(), None).tolist()), reasons
 
 
 def _typed(f: S.Field, values: list) -> pd.Series:

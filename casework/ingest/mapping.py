@@ -22,8 +22,11 @@ Examples
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from casework import schema as S
 from casework.ingest.convert import _MISSING, _Bad, _convert_value, _label
@@ -33,7 +36,10 @@ __all__ = ["ColumnSpec", "TableMapping", "Mapping", "load_mapping"]
 
 _TABLE_KEYS = {"file", "format", "sheet", "encoding", "sep", "decimal", "date_format", "columns", "drop",
                "identifiers", "description"}
-_COLUMN_KEYS = {"source", "value", "pseudonym", "values", "missing", "date_format", "decimal", "description"}
+_COLUMN_KEYS = {"source", "value", "pseudonym", "values", "missing", "date_format", "decimal", "description",
+                "derive", "at", "threshold"}
+#: derive: -> the model column kinds it can fill.
+DERIVATIONS = {"year": ("int", "float"), "month": ("int", "float"), "age": ("int", "float"), "at_least": ("bool",)}
 _DEFAULT_KEYS = {"format", "encoding", "sep", "decimal", "date_format"}
 
 
@@ -49,6 +55,14 @@ class ColumnSpec:
     missing: frozenset = frozenset()  # casefolded labels meaning "missing"
     date_format: str = "%d.%m.%Y"
     decimal: str = ","
+    derive: str | None = None  # year, month, age (of a date) or at_least (yes/no from a number)
+    at: object = None  # age: reference date (Timestamp) or the source column holding it
+    threshold: float | None = None  # at_least: yes when the number is at least this
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every source column this spec reads (the reference date column of an age as well)."""
+        return self.source + ((self.at,) if isinstance(self.at, str) else ())
 
 
 @dataclass(frozen=True)
@@ -140,21 +154,72 @@ def _column_spec(table: str, f: S.Field, raw, tdefaults: dict, where: str) -> Co
                 raise ValueError(f"{where}: label {label!r} must map to true or false, not {target!r}")
             if f.kind in ("int", "float") and (isinstance(target, bool) or not isinstance(target, (int, float))):
                 raise ValueError(f"{where}: label {label!r} must map to a number, not {target!r}")
-            if f.kind == "date":
-                raise ValueError(f"{where}: values: is not supported for date columns (use missing:)")
+            if f.kind == "date" or raw.get("derive") in ("year", "month", "age"):
+                raise ValueError(f"{where}: values: is not supported for dates (use missing:)")
         values[_label(label)] = target
     missing = frozenset(_label(v) for v in (raw.get("missing") or ()))
     date_format = _date_format(raw.get("date_format", tdefaults["date_format"]), where)
     decimal = raw.get("decimal", tdefaults["decimal"])
     if decimal not in (",", "."):
         raise ValueError(f"{where}: decimal must be ',' or '.', not {decimal!r}")
-    spec = ColumnSpec(f.name, source, raw.get("value"), pseudo, values, missing, date_format, decimal)
+    derive, at, threshold = _derivation(f, raw, date_format, where)
+    spec = ColumnSpec(f.name, source, raw.get("value"), pseudo, values, missing, date_format, decimal, derive, at,
+                      threshold)
     if "value" in raw:
         result = _convert_value(f, spec, raw["value"])
         if isinstance(result, _Bad) or (result is _MISSING and f.required):
             reason = result if isinstance(result, _Bad) else "required value is missing"
             raise ValueError(f"{where}: constant {raw['value']!r} is not valid for {table}.{f.name}: {reason}")
     return spec
+
+
+def _derivation(f: S.Field, raw: dict, date_format: str, where: str):
+    """(derive, at, threshold) of a column, checked against the kind of the model column."""
+    derive = raw.get("derive")
+    if derive is None:
+        for key in ("at", "threshold"):
+            if key in raw:
+                raise ValueError(f"{where}: {key}: only goes with derive: (age takes at:, at_least takes threshold:)")
+        if "date_format" in raw and f.kind != "date":
+            raise ValueError(f"{where}: date_format: is set but {f.name} is a {f.kind} column, not a date; to take "
+                             f"a number from a date write derive: year (or month, age with at:)")
+        return None, None, None
+    if derive not in DERIVATIONS:
+        raise ValueError(f"{where}: derive: {derive!r} is unknown; use one of {', '.join(DERIVATIONS)}")
+    if f.kind not in DERIVATIONS[derive]:
+        raise ValueError(f"{where}: derive: {derive} gives a {'yes/no' if derive == 'at_least' else 'number'}, "
+                         f"but {f.name} is a {f.kind} column")
+    if "value" in raw or raw.get("pseudonym"):
+        raise ValueError(f"{where}: derive: needs a source: column and no pseudonym:")
+    at = raw.get("at")
+    if derive == "age":
+        if not isinstance(at, str) or not at.strip():
+            raise ValueError(f"{where}: derive: age needs at: (a reference date such as 31.12.2024, or the source "
+                             f"column holding it)")
+        try:
+            at = pd.Timestamp(_dt.datetime.strptime(at.strip(), date_format))
+        except ValueError:
+            at = at.strip()  # the name of a source column
+    elif at is not None:
+        raise ValueError(f"{where}: at: only goes with derive: age")
+    threshold = raw.get("threshold")
+    if derive == "at_least":
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            raise ValueError(f"{where}: derive: at_least needs threshold: (a number; yes when the value is at "
+                             f"least this, e.g. 50 for a Grad der Behinderung, 1 for a count)")
+    elif threshold is not None:
+        raise ValueError(f"{where}: threshold: only goes with derive: at_least")
+    return derive, at, threshold
+
+
+def _names(raw, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
+        raise ValueError(f"{where}: expected a list of source column names")
+    return tuple(raw)
 
 
 def _table_mapping(table: str, raw, defaults: dict, where: str) -> TableMapping:
@@ -184,8 +249,8 @@ def _table_mapping(table: str, raw, defaults: dict, where: str) -> TableMapping:
     missing = [f.name for f in t.fields if f.required and f.name not in specs]
     if missing:
         raise ValueError(f"{where}.{table}: required column(s) {missing} of table {table!r} are not mapped")
-    drop = tuple(raw.get("drop") or ())
-    identifiers = tuple(raw.get("identifiers") or ())
+    drop = _names(raw.get("drop"), f"{where}.{table}.drop")
+    identifiers = _names(raw.get("identifiers"), f"{where}.{table}.identifiers")
     secret = set(drop) | set(identifiers)
     secret |= {s.source[0] for s in specs.values() if s.pseudonym and len(s.source) == 1}
     for spec in specs.values():
@@ -249,12 +314,10 @@ def load_mapping(path) -> Mapping:
     ...     "start": {"source": "Beginn", "date_format": "dd.mm.yyyy"}}}}})
     >>> m.tables["benefits"].columns["start"].date_format, m.needs_key
     ('%d.%m.%Y', True)
-    >>> load_mapping({"tables": {"persons": {"file": "x.csv", "columns": {"person_id": "Nr"}}}})
+    >>> load_mapping({"tables": {"benefits": {"file": "x.csv", "columns": {"spell_id": "Nr"}}}})
     Traceback (most recent call last):
     ...
-    ValueError: mapping.tables.persons: required column(s) ['jc_id', 'entry_date', 'birth_year', 'sex', \
-'citizenship', 'german_level', 'single_parent', 'children_under_3', 'school', 'vocational', 'benefit_months', \
-'unemployment_months', 'health_restriction', 'disability'] of table 'persons' are not mapped
+    ValueError: mapping.tables.benefits: required column(s) ['person_id', 'start'] of table 'benefits' are not mapped
     """
     import yaml
 
@@ -266,8 +329,16 @@ def load_mapping(path) -> Mapping:
         if not mpath.is_file():
             raise FileNotFoundError(f"{mpath}: mapping file not found")
         where = str(mpath)
+        data = mpath.read_bytes()
         try:
-            raw = yaml.safe_load(mpath.read_text(encoding="utf-8"))
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise ValueError(f"{mpath}: line {line}: the mapping is not saved as UTF-8 (byte 0x{data[exc.start]:02x}; "
+                             f"probably Windows cp1252); save it as UTF-8 (an editor's 'Save as', encoding UTF-8) "
+                             f"and import again") from None
+        try:
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ValueError(f"{mpath}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict) or not raw["tables"]:

@@ -254,15 +254,15 @@ def pseudonymise(values, key, domain: str) -> pd.Series:
     k = key if isinstance(key, PseudonymKey) else PseudonymKey(key)
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     tag = f"{domain}:".encode()
-    cache: dict[str, str] = {}
-    out = []
-    for v in series.tolist():
+    # each distinct value is hashed once (a million rows hold far fewer distinct identifiers than cells)
+    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    by_norm: dict[str, str] = {}
+    hashed = []
+    for v in uniques:
         norm = normalise(v)
-        if norm is None:
-            out.append(None)
-            continue
-        ps = cache.get(norm)
-        if ps is None:
-            ps = cache[norm] = p + k._digest(tag + norm.encode("utf-8"))
-        out.append(ps)
+        if norm is not None and norm not in by_norm:
+            by_norm[norm] = p + k._digest(tag + norm.encode("utf-8"))
+        hashed.append(None if norm is None else by_norm[norm])
+    table = np.array([*hashed, None], dtype=object)
+    out = table[np.where(codes < 0, len(uniques), codes)]
     return pd.Series(out, index=series.index, dtype=object, name=series.name)

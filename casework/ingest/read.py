@@ -116,7 +116,10 @@ def _read_csv(path: Path, encoding, sep: str) -> _Source:
 def _read_xlsx(path: Path, sheet) -> _Source:
     import openpyxl
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl and zipfile raise many kinds of errors for a damaged file
+        raise ValueError(f"{path}: cannot be read as an Excel .xlsx file ({type(exc).__name__}: {exc})") from None
     try:
         if sheet is None:
             ws = wb.worksheets[0]
@@ -168,11 +171,50 @@ def _read_stat(path: Path, fmt: str, encoding) -> _Source:
     return _Source(df, [], {})
 
 
+#: What each kind of file looks like, for error messages.
+_LOOKS = {"csv": "a text (CSV) file", "xlsx": "an Excel .xlsx file (or another ZIP file)",
+          "xls": "an old Excel .xls file", "sav": "an SPSS .sav file", "dta": "a Stata .dta file",
+          "binary": "a binary file of unknown kind"}
+
+
+def sniff(path: Path) -> str:
+    """What the first bytes of ``path`` say it is: csv (text), xlsx, xls, sav, dta or binary."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if head.startswith((b"$FL2", b"$FL3")):
+        return "sav"
+    if head.startswith(b"<stata_dta>") or (len(head) > 1 and head[0] in (0x71, 0x72, 0x73) and head[1] in (1, 2)):
+        return "dta"
+    if head.count(b"\x00") > len(head) // 20 and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "binary"
+    return "csv"
+
+
+def _check_kind(path: Path, kind: str) -> None:
+    found = sniff(path)
+    if found == kind:
+        return
+    if kind == "csv" and found != "binary":
+        advice = f"rename it to {FORMATS[found][0]} or set format: {found}" if found in FORMATS else \
+            "save it as .xlsx" if found == "xls" else "export it again as CSV"
+    elif found in FORMATS:
+        advice = f"rename it to {FORMATS[found][0]} or set format: {found} in the mapping"
+    else:
+        advice = "export it again" if found == "binary" else "save it as .xlsx"
+    raise ValueError(f"{path}: is not {_LOOKS[kind]} although its name or format: says so; it looks like "
+                     f"{_LOOKS[found]}: {advice}")
+
+
 def _read(path, fmt=None, encoding=None, sep: str = ";", sheet=None) -> _Source:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: source file not found")
     kind = _format_of(path, fmt)
+    _check_kind(path, kind)
     if kind == "csv":
         return _read_csv(path, encoding, sep)
     if kind == "xlsx":

@@ -12,6 +12,10 @@ __all__ = ["QUARANTINE_COLUMNS", "ImportReport"]
 
 #: Columns of the quarantine frame and of ``quarantine.csv``.
 QUARANTINE_COLUMNS = ["file", "table", "row", "line", "column", "source_column", "value", "reason"]
+#: Exit code of ``casework import`` when rows were quarantined (the accepted rows are written).
+EXIT_QUARANTINED = 3
+#: The part of a quarantine reason that may repeat a value of the export (a quoted value, a detail in brackets).
+VALUE_PART = r":? '.*$| \(.*$"
 #: Columns of :meth:`ImportReport.to_frame`.
 REPORT_COLUMNS = ["table", "file", "input", "accepted", "quarantined", "issues", "balanced"]
 
@@ -36,6 +40,13 @@ class ImportReport:
         Non-secret id of the pseudonym key used.
     ignored_columns : dict
         Per table, source columns neither mapped nor listed as identifiers.
+    not_provided : dict
+        Per table, model fields the export did not provide (not mapped, or
+        empty in every accepted row); they stay missing, nothing is invented.
+    notes : list
+        Remarks on how the import ran (e.g. a single-file SOURCE read under another name).
+    stale_results : list
+        Stored analysis results of the replaced dataset, removed with it.
     """
 
     tables: dict
@@ -44,6 +55,9 @@ class ImportReport:
     validation: object = None
     key_fingerprint: str | None = None
     ignored_columns: dict = field(default_factory=dict)
+    not_provided: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    stale_results: list = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -54,6 +68,13 @@ class ImportReport:
     def ok(self) -> bool:
         """Every row accounted for and the written dataset valid (quarantined rows are allowed)."""
         return self.balanced and (self.validation is None or self.validation.ok)
+
+    @property
+    def exit_code(self) -> int:
+        """What ``casework import`` returns: 0 every row accepted, 3 rows quarantined (data written), 1 not valid."""
+        if not self.ok:
+            return 1
+        return EXIT_QUARANTINED if any(t["quarantined"] for t in self.tables.values()) else 0
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per table: table, file, input, accepted, quarantined, issues, balanced.
@@ -70,8 +91,13 @@ class ImportReport:
         return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
     def reasons(self) -> pd.DataFrame:
-        """Quarantine lines counted by table, column and reason (the reason without its detail in brackets)."""
-        q = self.quarantine.assign(reason=self.quarantine["reason"].str.replace(r" \(.*$", "", regex=True))
+        """Quarantine lines counted by table, column and reason.
+
+        The reason is cut before any quoted value or detail in brackets, so no
+        value of the export appears here (``unknown value 'Meier'`` counts as
+        ``unknown value``).
+        """
+        q = self.quarantine.assign(reason=self.quarantine["reason"].str.replace(VALUE_PART, "", regex=True))
         counts = q.groupby(["table", "column", "reason"], dropna=False).size()
         return counts.rename("lines").reset_index().sort_values("lines", ascending=False, kind="stable")
 
@@ -90,6 +116,9 @@ class ImportReport:
             {k: int(v) for k, v in self.validation.counts.items() if v},
             "key_fingerprint": self.key_fingerprint,
             "ignored_columns": self.ignored_columns,
+            "not_provided": self.not_provided,
+            "notes": self.notes,
+            "stale_results_removed": self.stale_results,
         }
 
     def summary(self) -> str:
@@ -112,9 +141,16 @@ class ImportReport:
             lines.append(f"  {name} ({t['file']}): input {t['input']:,} {eq} accepted {t['accepted']:,} "
                          f"+ quarantined {t['quarantined']:,}")
         if len(self.quarantine):
-            top = self.quarantine.groupby(["table", "column"], dropna=False).size().sort_values(ascending=False)
-            lines.append("Most frequent quarantine reasons (table.column: lines):")
-            lines += [f"  {t}.{c or '(row)'}: {n:,}" for (t, c), n in top.head(10).items()]
+            lines.append("Most frequent quarantine reasons (table.column: reason: lines):")
+            lines += [f"  {r.table}.{r.column or '(row)'}: {r.reason}: {r.lines:,}"
+                      for r in self.reasons().head(10).itertuples()]
+        if self.not_provided:
+            lines.append("Not provided by the export (left missing, nothing invented): " + ", ".join(
+                f"{t}.{c}" for t, cols in self.not_provided.items() for c in cols))
+        lines += self.notes
+        if self.stale_results:
+            lines.append(f"Replaced a dataset: its {len(self.stale_results)} stored results were removed "
+                         f"(computed from the old data; run the pipeline again).")
         if self.out is not None:
             lines.append(f"Written to {self.out} (quarantine.csv, import_report.json).")
         if self.validation is not None and not self.validation.ok:

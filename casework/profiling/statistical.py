@@ -170,7 +170,15 @@ def profiling_frame(ds, cohort: pd.DataFrame | None = None) -> pd.DataFrame:
     out["sex"] = np.where(c["female"] == 1, "weiblich", "männlich")
     out["citizenship_group"] = c["citizenship"].map(S.CITIZENSHIP).to_numpy()
     out["age_group"] = age_band(c["age"].to_numpy()).astype(str)
-    out["disability_group"] = np.where(c["disability"] == 1, "schwerbehindert", "nicht schwerbehindert")
+    out["disability_group"] = np.select([c["disability"].isna(), c["disability"] == 1],
+                                        ["nicht erfasst", "schwerbehindert"], "nicht schwerbehindert")
+    unobserved = [f for f in PROFILING_FEATURES if f in out and out[f].isna().any()]
+    if unobserved:  # optional fields an export did not provide: never filled in, left out and said so
+        import warnings
+
+        warnings.warn(f"profiling features not provided by the data, left out: {', '.join(unobserved)}; the "
+                      f"fairness audit shows persons without a disability record as 'nicht erfasst'", stacklevel=2)
+        out = out.drop(columns=unobserved)
     return out
 
 
