@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     env = {**os.environ, "CASEWORK_FUZZ_EXAMPLES": str(n)}
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_io.py",
-                           "-k", "property or fuzz"], cwd=ROOT, env=env,
+                           "tests/test_ingest.py", "-k", "property or fuzz"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     secs = time.perf_counter() - t0
     print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])

@@ -38,6 +38,7 @@ BENCHMARKS = {
     "bench_dashboards.py": (["--loads", "9"], ["--quick"]),  # the VM drifts by ±0.3 s between loads
     "bench_load.py": ([], ["--quick"]),
     "bench_fuzz.py": ([], ["--quick"]),
+    "bench_import.py": ([], ["--quick"]),
     "validate_estimators.py": (["--reps", "100", "--write-docs"], ["--reps", "3", "--persons", "5000"]),
 }
 
