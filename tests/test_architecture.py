@@ -17,7 +17,8 @@ MAX_LINES = 600
 # floor of each module: the longest matching prefix wins (docs/architecture.md draws the same table)
 FLOORS = {
     # 0 ground floor: vocabularies, cells, formats, protection, paths, board names; imports only the ground floor
-    "casework": 0, "casework.cells": 0, "casework.fmt": 0, "casework.paths": 0, "casework.privacy": 0,
+    "casework": 0, "casework.cells": 0, "casework.fmt": 0, "casework.summary": 0, "casework.paths": 0,
+    "casework.privacy": 0,
     "casework.schema": 0, "casework._dictionary": 0, "casework._validation": 0, "casework.datarules": 0,
     "casework.boards": 0, "casework.boards.spec": 0, "casework.boards.charts": 0,
     # 1 data: reading, importing, storing, splitting into pieces; the boards' pandas-free reader

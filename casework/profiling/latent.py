@@ -11,7 +11,6 @@ classes (``tests/test_profiling.py``).
 
 from __future__ import annotations
 
-import html as _html
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from casework import schema as S
+from casework.summary import SummaryFace
 
 __all__ = ["LatentClassModel", "LatentClassResult", "latent_classes", "NEED_ITEMS"]
 
@@ -193,7 +193,7 @@ class LatentClassModel(ClusterMixin, BaseEstimator):
 
 
 @dataclass(frozen=True)
-class LatentClassResult:
+class LatentClassResult(SummaryFace):
     """Latent need classes of a dataset: every person's class, the fitted model and its class description.
 
     ``classes``: one row per person (person_id, latent_class, label, probability); ``model``: the fitted
@@ -209,7 +209,7 @@ class LatentClassResult:
         """The persons' classes (a copy): person_id, latent_class, label, probability."""
         return self.classes.copy()
 
-    def _rows(self) -> list[tuple[str, str]]:
+    def _summary_rows(self) -> list[tuple[str, str]]:
         n = len(self.classes)
         rows = [("Persons classified", f"{n:,}"), ("Classes", f"{self.model.n_classes_} (chosen by BIC)"
                                                    if self.model.n_classes is None else f"{self.model.n_classes_}"),
@@ -217,19 +217,6 @@ class LatentClassResult:
         for r in self.description.itertuples():
             rows.append((f"Class {r.latent_class}", f"{r.share:.1%}  {r.label}"))
         return rows
-
-    def summary(self, html: bool = False) -> str:
-        """A short report as text (or HTML)."""
-        rows = self._rows()
-        if html:
-            body = "".join(f"<tr><th style='text-align:left'>{_html.escape(k)}</th>"
-                           f"<td style='text-align:left'>{_html.escape(v)}</td></tr>" for k, v in rows)
-            return f"<table>{body}</table>"
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-    def _repr_html_(self) -> str:
-        return self.summary(html=True)
 
     def __repr__(self) -> str:
         return f"LatentClassResult({len(self.classes):,} persons, {self.model.n_classes_} classes)"
