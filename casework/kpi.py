@@ -36,6 +36,7 @@ import pandas as pd
 from casework import engine
 from casework import schema as S
 from casework.cells import AGE_GROUPS, KPI_MEASURES, age_band_sql, figures_from_counts, month_ordinal
+from casework.privacy import KEY_MODULUS
 
 __all__ = ["KPI_DEFINITIONS", "CELL_DIMS", "key_figures", "key_figure_cells",
            "integration_rate", "ltr_change", "continuous_employment",
@@ -76,10 +77,11 @@ def _ord(ts) -> int:
     return int(month_ordinal([pd.Timestamp(ts)])[0])
 
 
-def _con(ds, segments: pd.Series | None):
+def _con(ds, segments: pd.Series | None, cell_keys: bytes | None = None):
     con = duckdb.connect()
     persons = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
     persons["entry_m"] = month_ordinal(persons["entry_date"]).astype("int64")
+    _add_record_keys(persons, cell_keys)
     seg = segments if segments is not None else pd.Series(dtype=object)
     persons["segment"] = persons["person_id"].map(seg).fillna("unbekannt").astype(str)
     b = ds.table("benefits")[["person_id", "start", "end"]]
@@ -89,6 +91,19 @@ def _con(ds, segments: pd.Series | None):
     con.register("spells", b[["person_id", "s", "e"]])
     con.register("employment", emp)
     return con
+
+
+def _add_record_keys(persons: pd.DataFrame, cell_keys: bytes | None) -> None:
+    """Columns k0..k3 for the record keys of the cell key method (zeros without a secret); with one, sex as the
+    boards publish it ("divers"/"ohne Angabe" assigned to f or m, :func:`casework.privacy.binary_sex`)."""
+    from casework import privacy
+
+    keys = (privacy.person_keys(persons["person_id"].astype(str), cell_keys) if cell_keys is not None
+            else np.zeros((len(persons), 5), dtype="int64"))
+    for i in range(4):
+        persons[f"k{i}"] = keys[:, i]
+    if cell_keys is not None:
+        persons["sex"] = privacy.binary_sex(persons["sex"].tolist(), keys[:, 4])
 
 
 def _where(filters: dict) -> tuple[str, list]:
@@ -169,8 +184,8 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, in
     return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
 
 
-def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_persons: int | None = None
-                     ) -> pd.DataFrame:
+def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_persons: int | None = None,
+                     cell_keys: bytes | None = None) -> pd.DataFrame:
     """The key figures' additive counts per jobcenter, month, sex, age group and segment.
 
     Every figure of :func:`key_figures` for any selection of these dimensions is a ratio of sums over these
@@ -184,35 +199,57 @@ def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_pers
         Columns jc_id, m (month ordinal, see :func:`casework.cells.month_ordinal`), sex, age_group, segment,
         stock, ltr_stock (person-months in receipt, of them long-term), integrations, ltr_integrations,
         need_ending; one row per cell with any count, sorted by the dimensions.
+
+    With ``cell_keys`` (the dataset's secret, :func:`casework.privacy.dataset_secret`) the cells also carry
+    ``<count>_key``: the sum modulo :data:`casework.privacy.KEY_MODULUS` of the record keys of the person-months
+    or integrations counted (the cell key method of the boards), and sex is binary as the boards publish it.
     """
     lo, hi = _ord(start), _ord(end)
-    parts = engine.map_partitions(ds, _cells_of_piece, lo, hi, segments, desc="Kennzahlen-Zellen",
+    parts = engine.map_partitions(ds, _cells_of_piece, lo, hi, segments, cell_keys, desc="Kennzahlen-Zellen",
                                   tables=("persons", "benefits", "employment"), max_persons=max_persons)
     if len(parts) == 1:
         return parts[0]
     # a jobcenter cut into pieces by person keys has its cells in several parts: add them up
-    cells = pd.concat(parts, ignore_index=True).groupby(CELL_DIMS, observed=True, as_index=False)[
-        CELL_COUNTS].sum()
+    counts = [c for c in parts[0].columns if c not in CELL_DIMS]
+    cells = pd.concat(parts, ignore_index=True).groupby(CELL_DIMS, observed=True, as_index=False)[counts].sum()
+    for c in counts:
+        if c.endswith("_key"):
+            cells[c] %= KEY_MODULUS
     return cells.sort_values(CELL_DIMS).reset_index(drop=True)
 
 
-def _cells_of_piece(ds, lo: int, hi: int, segments) -> pd.DataFrame:
-    con = _cells_connection(ds, lo, hi, segments)
+_STOCK_KEY = f"(k0 + m * k1) % {KEY_MODULUS}"  # record key of a person-month in receipt
+_EVENT_KEY = f"(k2 + m * k3) % {KEY_MODULUS}"  # record key of an integration
+
+
+def _key_sums(record_key: str, flags: dict) -> str:
+    """SQL sums of record keys: ``{column: condition}`` (condition None for every record)."""
+    return "".join(f", CAST(SUM({record_key if cond is None else f'CASE WHEN {cond} THEN {record_key} ELSE 0 END'})"
+                   f" % {KEY_MODULUS} AS BIGINT) AS {col}_key" for col, cond in flags.items())
+
+
+def _cells_of_piece(ds, lo: int, hi: int, segments, cell_keys: bytes | None = None) -> pd.DataFrame:
+    con = _cells_connection(ds, lo, hi, segments, cell_keys)
     dims = ", ".join(CELL_DIMS)
-    stock = con.execute(f"SELECT {dims}, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr_stock "
+    keyed = cell_keys is not None
+    stock_keys = _key_sums(_STOCK_KEY, {"stock": None, "ltr_stock": "is_ltr"}) if keyed else ""
+    event_keys = _key_sums(_EVENT_KEY, {"integrations": None, "ltr_integrations": "is_ltr",
+                                        "need_ending": "need_ending"}) if keyed else ""
+    stock = con.execute(f"SELECT {dims}, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr_stock{stock_keys} "
                         f"FROM ({_STOCK_ROWS.format(lo=lo)}) GROUP BY ALL").df()
     events = con.execute(f"SELECT {dims}, COUNT(*) AS integrations, SUM(CAST(is_ltr AS BIGINT)) AS "
-                         f"ltr_integrations, SUM(CAST(need_ending AS BIGINT)) AS need_ending "
+                         f"ltr_integrations, SUM(CAST(need_ending AS BIGINT)) AS need_ending{event_keys} "
                          f"FROM ({_EVENT_ROWS}) GROUP BY ALL").df()
     con.close()
     cells = stock.merge(events, on=CELL_DIMS, how="outer")
-    cells[CELL_COUNTS] = cells[CELL_COUNTS].fillna(0).astype("int64")
-    return cells[CELL_DIMS + CELL_COUNTS].sort_values(CELL_DIMS).reset_index(drop=True)
+    counts = CELL_COUNTS + ([f"{c}_key" for c in CELL_COUNTS] if keyed else [])
+    cells[counts] = cells[counts].fillna(0).astype("int64")
+    return cells[CELL_DIMS + counts].sort_values(CELL_DIMS).reset_index(drop=True)
 
 
-def _cells_connection(ds, lo: int, hi: int, segments):
+def _cells_connection(ds, lo: int, hi: int, segments, cell_keys: bytes | None = None):
     """A DuckDB connection with ``persons``, ``spells``, the receipt islands ``isl`` and the ``events``."""
-    con = _con(ds, segments)
+    con = _con(ds, segments, cell_keys)
     con.execute(_islands_sql(lo, hi))
     con.register("events", _events(ds, lo, hi))
     return con
@@ -225,7 +262,7 @@ def _cells_connection(ds, lo: int, hi: int, segments):
 _PRIOR = "greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"
 _FLAGGED = f"""
         flagged AS (
-            SELECT c.*, p.jc_id, p.sex, p.segment, (1970 + c.m // 12) - p.birth_year AS age,
+            SELECT c.*, p.jc_id, p.sex, p.segment, p.k0, p.k1, p.k2, p.k3, (1970 + c.m // 12) - p.birth_year AS age,
                    (c.observed + least({_PRIOR}, 24)) >= 21 AS is_ltr
             FROM counted c JOIN persons p USING (person_id))
         SELECT *, {_AGE_SQL} AS age_group FROM flagged"""

@@ -445,7 +445,7 @@ class GuardedCube:
     """A board's only access to the counts of an additive cube (KPI or referral cube with ``<measure>_key``
     columns): filters give masks, and every figure comes back protected — never a raw sum.
 
-    Works on any object with the methods of :class:`casework.boarddata.Cube` (``mask``, ``levels``,
+    Works on any object with the methods of :class:`casework.cells.Cube` (``mask``, ``levels``,
     ``months``, ``values``, ``by_month``, ``by_level``), without importing it (this module is ground floor).
     """
 

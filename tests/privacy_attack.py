@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from casework import privacy
-from casework.boarddata import KPI_DIMS, REFERRAL_DIMS, cube_figures
+from casework.cells import KPI_DIMS, REFERRAL_DIMS, cube_figures
 
 ADDITIVE = ("integrations", "need_ending", "avg_stock")  # tiles that add up over the levels of a dimension
 DIMENSIONS = ("sex", "age_group", "segment", "jc_id", "period")
@@ -53,6 +53,8 @@ class Attack:
         self.open = [d for d in DIMENSIONS if not board.filters[d].disabled]
         self._seen: dict = {}
         self.attempts, self.exact, self.determined = [], 0, 0
+        self.details: list[dict] = []
+        self._state: dict = {}
         self.deviations: list[float] = []
 
     # ---------------------------------------------------------------- what the attacker and the truth see
@@ -64,7 +66,7 @@ class Attack:
             figs = {k: parse(v) for k, v in zip(tiles["kennzahl"], tiles["wert"])}
             start, end = self.board._period()
             truth = cube_figures(self.kpi, start, end, **self.selection(state))
-            truth["avg_stock"] = round(truth["avg_stock"])
+            truth["avg_stock_exact"], truth["avg_stock"] = truth["avg_stock"], round(truth["avg_stock"])
             for k in ADDITIVE:
                 if isinstance(figs[k], float) and not math.isnan(figs[k]) and truth[k] > 0:
                     self.deviations.append(abs(figs[k] - truth[k]))
@@ -81,6 +83,7 @@ class Attack:
         if not 1 <= truth < self.t:
             return
         self.attempts.append(kind)
+        self.details.append({"kind": kind, "state": self._state, "estimate": estimate, "truth": truth})
         self.exact += round(estimate) == truth
         low, high = interval or (estimate - cells * width_per_cell, estimate + cells * width_per_cell)
         lo, hi = max(1, math.ceil(low - 1e-9)), min(self.t - 1, math.floor(high + 1e-9))
@@ -93,15 +96,21 @@ class Attack:
             whole = self.shown({**rest, dim: "alle"})
             parts = [self.shown({**rest, dim: v}) for v in levels]
             for k in ADDITIVE:
+                self._state = {"rest": rest, "dim": dim, "figure": k}
                 if k == "avg_stock" and dim == "period":
                     continue  # averages over different numbers of months do not add up
                 hidden = [i for i, p in enumerate(parts) if p[0][k] is None]
                 numbers = [p[0][k] for p in parts if p[0][k] is not None]
-                if len(hidden) != 1 or whole[0][k] is None or any(math.isnan(v) for v in [whole[0][k], *numbers]):
+                if len(hidden) > 1 or whole[0][k] is None or any(math.isnan(v) for v in [whole[0][k], *numbers]):
                     continue
                 estimate = whole[0][k] - sum(numbers)
                 width = self.max_change + (0.5 if k == "avg_stock" else 0)
-                self._record(f"complement:{dim}", estimate, parts[hidden[0]][1][k], len(parts) + 1, width)
+                # one level hidden: that level; none hidden: what "alle" holds beyond the levels offered
+                # (e.g. "divers" next to "weiblich" and "männlich")
+                exact = k + "_exact" if k == "avg_stock" else k
+                truth = (parts[hidden[0]][1][k] if hidden else
+                         round(whole[1][exact] - sum(p[1][exact] for p in parts)))
+                self._record(f"complement:{dim}", estimate, truth, len(parts) + 1, width)
 
     def rate_times_base(self, state: dict) -> None:
         figs, truth, _, _ = self.shown(state)
@@ -140,6 +149,7 @@ class Attack:
                     for k, vals in self.options.items()}
             self.complements(rest)
         for key in list(self._seen):
+            self._state = {"state": dict(key)}
             self.rate_times_base(dict(key))
             self.totals_minus_parts(dict(key))
         return self.report()

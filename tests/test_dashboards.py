@@ -133,13 +133,32 @@ def _tile(page, key: str) -> str:
     return page.locator(f"[data-kpi='{key}'] .cw-value").inner_text().strip()
 
 
-def _expected(ds, year: int, filters: dict) -> dict:
-    kf = kpi.key_figures(ds, f"{year}-01-01", f"{year}-12-01", filters).set_index("kpi")
-    v = kf["value"]
-    return {"k2": privacy.show_rate(v["integrations"], v["avg_stock"], fmt.percent),
-            "integrations": privacy.show_count(v["integrations"]),
-            "avg_stock": privacy.show_count(round(v["avg_stock"])),
-            "k3": privacy.show_rate(v["ltr_integrations"], v["avg_ltr_stock"], fmt.percent)}
+def _data_layer(board_data, board: str, **state) -> dict:
+    """The tiles the board's own code shows for a filter state (without a browser)."""
+    from casework.boards.app import BOARDS as SPECS
+    from casework.boards.app import Board
+    from casework.boards.results import BoardData
+
+    b = Board(SPECS[board], ds=BoardData.open(board_data / SPECS[board].dataset))
+    b.set_filters(**state)
+    return dict(zip(b.view["tiles"]["kennzahl"], b.view["tiles"]["wert"]))
+
+
+def _expected(ds, board_data, board: str, year: int, filters: dict) -> dict:
+    """What the tiles must show: the protected figures of the data layer, which lie within the perturbation's
+    maximum of what casework.kpi computes directly (or are hidden exactly when that is under the threshold)."""
+    kf = kpi.key_figures(ds, f"{year}-01-01", f"{year}-12-01", filters).set_index("kpi")["value"]
+    tiles = _data_layer(board_data, board, period=str(year), **filters)
+    # with a sex filter the board also counts the persons with "divers"/no entry assigned to that sex
+    assigned = int((~ds.table("persons")["sex"].isin(["f", "m"])).sum()) if "sex" in filters else 0
+    for key, exact in (("integrations", kf["integrations"]), ("avg_stock", round(kf["avg_stock"]))):
+        shown = tiles[key]
+        if shown.startswith("<"):
+            assert 0 < exact < privacy.threshold(), (key, shown, exact)
+        else:
+            assert 0 <= int(shown.replace(".", "")) - exact + privacy.MAX_PERTURBATION <= \
+                2 * privacy.MAX_PERTURBATION + assigned, (key, shown, exact)
+    return {k: tiles[k] for k in ("k2", "integrations", "avg_stock", "k3")}
 
 
 def _assert_clean(page):
@@ -167,7 +186,7 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
     _open(page, server + f"{board}.ipynb")
     expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible(timeout=60_000)
     _select(page, "Zeitraum", f"Jahr {year}")
-    expected = _expected(ds, year, base)
+    expected = _expected(ds, board_data, board, year, base)
     for key, value in expected.items():
         expect(page.locator(f"[data-kpi='{key}'] .cw-value")).to_have_text(value, timeout=30_000)
     expect(page.locator("svg.cw-chart").first).to_be_visible(timeout=30_000)
@@ -176,7 +195,7 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
 
     before = _tile(page, "integrations")
     _select(page, "Geschlecht", "weiblich")
-    women = _expected(ds, year, {**base, "sex": "f"})
+    women = _expected(ds, board_data, board, year, {**base, "sex": "f"})
     expect(page.locator("[data-kpi='integrations'] .cw-value")).to_have_text(women["integrations"], timeout=30_000)
     assert _tile(page, "integrations") != before
     for key, value in women.items():
@@ -265,3 +284,30 @@ def test_killed_kernel_is_reported_in_german_and_reload_works(server, page):
     _select(page, "Geschlecht", "weiblich")  # the new kernel answers
     expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible()
     assert page.external_requests == []
+
+
+def test_attack_states_in_the_browser_show_the_data_layers_figures(server, board_data, page):
+    """A sample of the differencing attack's filter states (tests/privacy_attack.py) in a real browser: the page
+    shows exactly the data layer's protected figures, so the attack run on the data layer is the attack on the
+    page; and the complement over the age groups pins down no hidden count."""
+    from playwright.sync_api import expect
+
+    from casework.boards.app import BOARDS as SPECS
+    from casework.boards.app import Board
+    from casework.boards.results import BoardData
+    from tests.privacy_attack import Attack
+
+    year = 2017
+    _open(page, server + "gelsenkirchen.ipynb")
+    expect(page.locator("[data-kpi='k2'] .cw-value")).to_be_visible(timeout=60_000)
+    _select(page, "Zeitraum", f"Jahr {year}")
+    for group in ["alle", "unter 25", "25 bis 34", "35 bis 49", "50 und älter"]:
+        want = _data_layer(board_data, "gelsenkirchen", period=str(year), age_group=group)
+        _select(page, "Altersgruppe", group)
+        for key in ("integrations", "avg_stock", "need_ending", "k2"):
+            expect(page.locator(f"[data-kpi='{key}'] .cw-value")).to_have_text(want[key], timeout=30_000)
+    board = Board(SPECS["gelsenkirchen"], ds=BoardData.open(board_data / "gelsenkirchen"))
+    attack = Attack(board)
+    attack.complements({k: w.value for k, w in board.filters.items()} | {"period": str(year)})
+    assert attack.report()["determined"] == 0, attack.report()
+    _assert_clean(page)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import privacy as P
-from casework.boarddata import Cube
+from casework.cells import Cube
 
 T = 20
 SECRET = b"0123456789abcdef-test-only"

@@ -38,13 +38,14 @@ from casework.boards import charts
 from casework.boards import spec as R
 from casework.boards.results import BoardData
 from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
-from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, REFERRAL_DIMS, cube_figures, month_end, month_index, month_start
+from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, KPI_MEASURES, REFERRAL_DIMS, month_end, month_index, month_start
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
 TILES_HEAD = "Kennzahlen nach §48a SGB II"
 REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
+REFERRAL_COUNTS = ["referrals", "started", "completed", "dropped_out"]
 
 
 def data_root() -> Path:
@@ -115,9 +116,12 @@ def _data_stand(ds) -> str:
 def _privacy_note() -> str:
     t = privacy.threshold()
     return (f"<div class='cw-note-box' data-privacy='1'><b>Datenschutz:</b> Diese Seite zeigt nur Summen "
-            f"über Personengruppen, keine Einzelpersonen. Zahlen unter {t} werden als „&lt; {t}“ "
-            f"ausgewiesen, Quoten mit einer Basis unter {t} als „–“; damit sich verdeckte Werte nicht aus "
-            "Summen zurückrechnen lassen, werden bei Bedarf weitere Zellen verdeckt (*).</div>")
+            "über Personengruppen, keine Einzelpersonen. Zum Schutz der Personen werden Zahlen leicht "
+            f"verändert (um höchstens {privacy.MAX_PERTURBATION}) und kleine Zahlen verdeckt: Zahlen unter {t} "
+            f"erscheinen als „&lt; {t}“, Quoten nur, wenn Zähler und Basis mindestens {t} sind, sonst „–“; "
+            "einzelne weitere Zellen werden verdeckt (*). Summen können deshalb um einige Fälle von der Summe "
+            "der Teile abweichen. Personen mit dem Geschlechtseintrag „divers“ oder ohne Angabe sind per "
+            "Zufall den Gruppen „weiblich“ und „männlich“ zugeordnet.</div>")
 
 
 def _h2(text: str) -> str:
@@ -154,11 +158,22 @@ class Board:
             self.widget = W.VBox([W.HTML(f"<div class='cw-note-box'>Der Datensatz „{spec.dataset}“ liegt noch "
                                          "nicht vor. Bitte <code>make run</code> ausführen.</div>")])
             return
-        self.cube = self.ds.cube(R.BOARD_KPI_CUBE, KPI_DIMS)
-        self.ref = self.ds.cube(R.BOARD_REFERRALS, REFERRAL_DIMS)
+        # the panels see the cubes only through casework.privacy: every count they get is protected
+        self.cube = self._guarded(R.BOARD_KPI_CUBE, KPI_DIMS, KPI_MEASURES)
+        self.ref = self._guarded(R.BOARD_REFERRALS, REFERRAL_DIMS, REFERRAL_COUNTS)
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
+
+    def _guarded(self, name: str, dims: tuple, measures) -> privacy.GuardedCube | None:
+        cube = self.ds.cube(name, dims)
+        if cube is None:
+            return None
+        try:
+            return privacy.GuardedCube(cube, measures)
+        except privacy.MissingCellKeys:  # a cube stored before the cell key method: not shown unprotected
+            self.ds.problems[name] = "ohne Zellschlüssel, bitte neu aufbereiten"
+            return None
 
     def _html(self, value: str = "") -> W.HTML:
         return W.HTML(value, **self._shared)
@@ -199,7 +214,7 @@ class Board:
         return dt.date(int(v), 1, 1), dt.date(int(v), 12, 1)
 
     def selection(self) -> dict:
-        """The current filters as keyword arguments for :func:`casework.cells.cube_figures`."""
+        """The current filters as keyword arguments for a cube's ``mask``."""
         return {k: self.filters[k].value for k in ("jc_id", "segment", "sex", "age_group")}
 
     # ------------------------------------------------------------------ layout
@@ -252,8 +267,7 @@ class Board:
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
         sel = self.selection()
-        figs = cube_figures(self.cube, start, end, **sel)
-        self.view["figures"] = figs
+        figs = self._figures(start, end, sel)
         self.tiles.value = _h2(TILES_HEAD) + self._tiles_html(figs, start, end)
         self._draw_trend(sel)
         self._draw_referrals(start, end, sel)
@@ -261,18 +275,28 @@ class Board:
         self.status.value = (f"<span data-status='ready'>Zeitraum {fmt.date(start)} bis "
                              f"{fmt.date(month_end(end))}</span>")
 
+    def _figures(self, start, end, sel) -> dict:
+        """The protected key figures of a period and selection (rates from protected counts only)."""
+        mask = self.cube.mask(start, end, **sel)
+        months = max(1, month_index(end) - month_index(start) + 1)
+        figs = {k: self.cube.count(k, mask) for k in ("integrations", "ltr_integrations", "need_ending")}
+        figs["avg_stock"] = self.cube.count("stock", mask, per=months)
+        figs["avg_ltr_stock"] = self.cube.count("ltr_stock", mask, per=months)
+        figs["months"] = months
+        return figs
+
     def _tiles_html(self, figs: dict, start, end) -> str:
         t = privacy.threshold()
-        k2 = privacy.show_rate(figs["integrations"], figs["avg_stock"], fmt.percent)
-        k3 = privacy.show_rate(figs["ltr_integrations"], figs["avg_ltr_stock"], fmt.percent)
+        k2 = privacy.show_protected_rate(figs["integrations"], figs["avg_stock"])
+        k3 = privacy.show_protected_rate(figs["ltr_integrations"], figs["avg_ltr_stock"])
         rows = [("k2", "Integrationsquote (K2)", k2, "Integrationen ÷ durchschnittlicher Bestand"),
-                ("integrations", "Integrationen", privacy.show_count(figs["integrations"]), "Aufnahmen von Arbeit, "
-                 "Ausbildung oder Selbstständigkeit"),
-                ("avg_stock", "Durchschnittlicher Bestand", privacy.show_count(round(figs["avg_stock"])),
+                ("integrations", "Integrationen", privacy.show_protected(figs["integrations"]), "Aufnahmen von "
+                 "Arbeit, Ausbildung oder Selbstständigkeit"),
+                ("avg_stock", "Durchschnittlicher Bestand", privacy.show_protected(figs["avg_stock"]),
                  "erwerbsfähige Leistungsberechtigte je Monat"),
                 ("k3", "Integrationsquote Langzeitleistungsbeziehende (K3)", k3, "Integrationen ÷ Bestand LZB"),
                 ("need_ending", "Integrationen, die den Leistungsbezug beenden",
-                 privacy.show_count(figs["need_ending"]), "bedarfsdeckende Beschäftigung")]
+                 privacy.show_protected(figs["need_ending"]), "bedarfsdeckende Beschäftigung")]
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
@@ -280,12 +304,13 @@ class Board:
         return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"
 
     def _draw_trend(self, sel) -> None:
-        months, sums = self.cube.by_month(["integrations", "stock"], self.cube.mask(**sel))
-        t = privacy.threshold()
-        rate = []
-        for i in range(len(months)):  # rolling three-month sums; a rate with a small base is hidden
-            ints, stock = (float(sums[k][max(0, i - 2):i + 1].sum()) for k in ("integrations", "stock"))
-            rate.append(ints / stock * 100 if i >= 2 and stock >= t * 3 else None)
+        mask = self.cube.mask(**sel)
+        months = self.cube.months.tolist()
+        # rolling three-month sums, each a protected cell of its own; a rate needs both counts shown
+        ints = self.cube.rolling("integrations", mask, window=3)
+        stock = self.cube.rolling("stock", mask, window=3, per=3)
+        rates = [privacy.protected_rate(i, s) for i, s in zip(ints, stock)]
+        rate = [None if r is None else r * 100 / 3 for r in rates]
         firsts = [month_start(m) for m in months]
         self.view["trend"] = {"monat": [fmt.month(d) for d in firsts],
                               "integrationen_je_100": [None if r is None else round(r, 2) for r in rate]}
@@ -309,17 +334,14 @@ class Board:
         if self.ref is None:
             self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Zuweisungen")
             return
-        cols = ["referrals", "started", "completed", "dropped_out"]
         mask = self.ref.mask(start, end, **sel, measure=self.filters["measure"].value)
-        kinds, sums = self.ref.by_level("partner_kind", cols, mask)
-        frame = {"partner": [S.PARTNER_KINDS.get(k, k) for k in kinds], **{c: sums[c].tolist() for c in cols}}
-        shown = privacy.suppress_columns(frame, cols, total=True)
-        names = {"partner": "Partner", "referrals": "Zuweisungen", "started": "begonnen",
+        shown, numeric = self.ref.table("partner_kind", REFERRAL_COUNTS, mask,
+                                        label=lambda k: S.PARTNER_KINDS.get(k, k))
+        names = {"partner_kind": "Partner", "referrals": "Zuweisungen", "started": "begonnen",
                  "completed": "abgeschlossen", "dropped_out": "abgebrochen"}
         self.view["referrals"] = {names[c]: v for c, v in shown.items()}
-        numeric = privacy.suppressed_values(frame, ["referrals", "started"])
-        chart = charts.bar_chart(frame["partner"], {"Zuweisungen": numeric["referrals"],
-                                                      "begonnen": numeric["started"]},
+        kinds = shown["partner_kind"][:-1]
+        chart = charts.bar_chart(kinds, {"Zuweisungen": numeric["referrals"], "begonnen": numeric["started"]},
                                    "Zuweisungen und Beginne je Partnerart") if kinds else ""
         self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
                                 f"{_table(self.view['referrals'])}</div>")
@@ -372,9 +394,12 @@ class Board:
         if not self.ds.has_result(R.NEEDS_COVERAGE):
             return _missing_result("Bedarfsdeckung", self.ds.problems.get(R.NEEDS_COVERAGE))
         c = self.ds.result(R.NEEDS_COVERAGE)
-        c = {k: c[k] for k in ("label", "needs", "covered", "share")}
-        shown = privacy.suppress_columns(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")},
-                                         total=False)
+        c = {k: c[k] for k in ("label", "needs", "covered", "share", "needs_key", "covered_key") if k in c}
+        try:
+            shown = privacy.protect_table(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")},
+                                          total=False)
+        except privacy.MissingCellKeys:
+            return _missing_result("Bedarfsdeckung", "ohne Zellschlüssel, bitte neu aufbereiten")
         shown = _renamed(shown, ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"])
         note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
                 "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
@@ -383,68 +408,85 @@ class Board:
     def _project_panel(self) -> str:
         if not self.ds.has_result(R.BOARD_PROJECT_FACTS):
             return _missing_result("Projektdaten", self.ds.problems.get(R.BOARD_PROJECT_FACTS))
-        person_counts = {"participants", "placements"}  # counts of people are suppressed; places or offers are not
-        tiles = "".join(_tile(f"project_{r['fact']}", r["label"],
-                              privacy.show_count(r["value"]) if r["fact"] in person_counts else fmt.number(r["value"]),
-                              people=r["fact"] in person_counts)
-                        for r in _rows(self.ds.result(R.BOARD_PROJECT_FACTS)))
-        parts = [f"<div class='cw-tiles'>{tiles}</div>"]
-        for name, part in ((R.BOARD_PARTICIPANT_PROFILES, self._profiles_part), (R.BOARD_MODULES, self._modules_part),
-                           (R.BOARD_TRANSITIONS, self._transitions_part), (R.BOARD_JOBCENTERS, self._jobcenters_part)):
-            if self.ds.has_result(name):
-                parts.append(part(self.ds.result(name)))
+        person_counts = {"participants", "placements"}  # counts of people are protected; places or offers are not
+        try:
+            facts = _rows(self.ds.result(R.BOARD_PROJECT_FACTS))
+            tiles = "".join(_tile(f"project_{r['fact']}", r["label"], privacy.show_protected(
+                privacy.protected_columns({k: [v] for k, v in r.items()}, ["value"], False)["value"][0])
+                if r["fact"] in person_counts
+                else fmt.number(r["value"]), people=r["fact"] in person_counts) for r in facts)
+            parts = [f"<div class='cw-tiles'>{tiles}</div>"]
+            for name, part in ((R.BOARD_PARTICIPANT_PROFILES, self._profiles_part),
+                               (R.BOARD_MODULES, self._modules_part), (R.BOARD_TRANSITIONS, self._transitions_part),
+                               (R.BOARD_JOBCENTERS, self._jobcenters_part)):
+                if self.ds.has_result(name):
+                    parts.append(part(self.ds.result(name)))
+        except privacy.MissingCellKeys:
+            return _missing_result("Projektdaten", "ohne Zellschlüssel, bitte neu aufbereiten")
         return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
 
     @staticmethod
     def _profiles_part(p: dict) -> str:
-        t = privacy.threshold()
+        counts = ["participants_n", "others_n", "participants_total", "others_total"]
+        v = privacy.protected_columns(p, counts, secondary=False)
 
-        def share(n, size):
-            return privacy.show_rate(n, n / size if size else 0) if n >= t else (f"< {t}" if n else "0")
+        def shares(group):
+            return [privacy.show_protected(n) if n is None else privacy.show_protected_rate(n, size)
+                    for n, size in zip(v[f"{group}_n"], v[f"{group}_total"])]
 
-        rows = {"Bedarf": p["label"],
-                "Teilnehmende": [share(n, s) for n, s in zip(p["participants_n"], p["participants"])],
-                "übrige Kundinnen und Kunden": [share(n, s) for n, s in zip(p["others_n"], p["others"])]}
+        rows = {"Bedarf": p["label"], "Teilnehmende": shares("participants"),
+                "übrige Kundinnen und Kunden": shares("others")}
         return ("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
                 f"</p>{_table(rows)}")
 
     @staticmethod
     def _modules_part(m: dict) -> str:
-        t = privacy.threshold()
         order = sorted(range(len(m["name"])), key=lambda i: -m["placements"][i])
-        modules = {"modul": [m["name"][i] for i in order], "capacity": [m["capacity"][i] for i in order],
-                   "placements": [m["placements"][i] for i in order]}
-        shown = privacy.suppress_columns(modules, ["placements"], total=True)
+        modules = {c: [m[c][i] for i in order] for c in ("name", "capacity", "placements", "placements_key",
+                                                          "avg_occupied", "avg_occupied_key")}
+        occupied = privacy.protected_columns(modules, ["avg_occupied"], secondary=False)["avg_occupied"]
+        shown = privacy.protect_table({c: modules[c] for c in ("name", "capacity", "placements", "placements_key")},
+                                      ["placements"], total=True)
         shown["capacity"] = [f"{fmt.number(v)} Plätze" if v != "" else "" for v in shown["capacity"]]
-        shown["Auslastung"] = [fmt.percent(m["occupancy"][i]) if m["placements"][i] >= t else "–"
-                               for i in order] + ["–"]
+        # the share of places occupied is a count of persons over the places: shown from the protected count only
+        shown["Auslastung"] = [privacy.show_protected_rate(o, c, min_cell=1) if o is not None else "–"
+                               for o, c in zip(occupied, modules["capacity"])] + ["–"]
         shown = _renamed(shown, ["Modul", "Plätze", "Belegungen", "Auslastung"])
         return f"<p>Module und ihre Belegung:</p>{_table(shown)}"
 
     @staticmethod
     def _transitions_part(tr: dict) -> str:
-        shown = privacy.suppress_columns(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
-                                         total=False)
+        tr = {k: v for k, v in tr.items() if k != "share"}
+        shown = privacy.protect_table(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
+                                      total=False)
         shown = _renamed(shown, ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)",
                                  "Anteil"])
         return f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}"
 
-    @staticmethod
-    def _jobcenters_part(j: dict) -> str:
+    def _jobcenters_part(self, j: dict) -> str:
+        """K2 of the last full year per jobcenter, from the same protected cells as the tiles (a jobcenter shows
+        here exactly what the tiles show for it)."""
         t = privacy.threshold()
+        if self.cube is None:
+            return ""
+        year = 1970 + int(self.cube.months[-1]) // 12 - 1
+        mask = self.cube.mask(dt.date(year, 1, 1), dt.date(year, 12, 1))
+        labels, values = self.cube.table("jc_id", ["integrations", "stock"], mask, per={"stock": 12}, total=False)
+        at = {jc: i for i, jc in enumerate(labels["jc_id"])}
+        ints = [values["integrations"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
+        stock = [values["stock"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
         shown = {"Jobcenter": j["name"], "im Programm": ["ja" if p else "nein" for p in j["project"]],
-                 "Integrationsquote (K2)": [privacy.show_rate(i, s, fmt.percent)
-                                            for i, s in zip(j["integrations"], j["avg_stock"])],
-                 "Integrationen": [privacy.show_count(v) for v in j["integrations"]]}
-        groups = {}
-        for member, ints, stock in zip(j["project"], j["integrations"], j["avg_stock"]):
-            g = groups.setdefault(bool(member), [0, 0.0])
-            g[0], g[1] = g[0] + ints, g[1] + stock
-        summary = "; ".join(f"{'im Programm' if k else 'nicht im Programm'}: "
-                            f"{privacy.show_rate(ints, stock, fmt.percent)}"
-                            for k, (ints, stock) in sorted(groups.items()))
-        return (f"<p>Jobcenter im Vergleich (Integrationsquote des letzten vollen Jahres; {summary}; "
-                f"Jobcenter mit weniger als {t} Personen im Bestand ohne Quote):</p>"
+                 "Integrationsquote (K2)": [privacy.show_protected_rate(i, s) for i, s in zip(ints, stock)],
+                 "Integrationen": [privacy.show_protected(v) for v in ints]}
+        groups = []
+        for member in sorted({bool(p) for p in j["project"]}):
+            jcs = [jc for jc, p in zip(j["jc_id"], j["project"]) if bool(p) == member]
+            group = mask & self.cube.mask(jc_id=jcs)
+            rate = privacy.show_protected_rate(self.cube.count("integrations", group),
+                                               self.cube.count("stock", group, per=12))
+            groups.append(f"{'im Programm' if member else 'nicht im Programm'}: {rate}")
+        return (f"<p>Jobcenter im Vergleich (Integrationsquote {year}; {'; '.join(groups)}; "
+                f"Quoten nur bei mindestens {t} Integrationen und {t} Personen im Bestand):</p>"
                 f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
 
     # ------------------------------------------------------------------ export

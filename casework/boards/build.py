@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from casework import privacy
 from casework import schema as S
 from casework.boards import spec as R
 from casework.cells import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, age_band, cube_figures, month_ordinal, month_starts
@@ -99,14 +100,18 @@ def _observed_range(ds) -> tuple:
     return r["first"].iloc[0], r["last"].iloc[0]
 
 
-def _attributes(ds, segments: pd.Series | None) -> pd.DataFrame:
+def _attributes(ds, segments: pd.Series | None, cell_keys: bytes | None = None) -> pd.DataFrame:
     p = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
     seg = segments if segments is not None else pd.Series(dtype=object)
     p["segment"] = p["person_id"].map(seg).fillna("unbekannt").astype(str)
+    if cell_keys is not None:  # sex as the boards publish it (casework.privacy.binary_sex)
+        bits = privacy.person_keys(p["person_id"].astype(str), cell_keys)[:, 4]
+        p["sex"] = privacy.binary_sex(p["sex"].tolist(), bits)
     return p
 
 
-def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.DataFrame:
+def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None, cell_keys: bytes | None = None
+             ) -> pd.DataFrame:
     """Additive cells of the key figures per jobcenter, month, sex, age group and segment.
 
     Parameters
@@ -125,32 +130,35 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None) -> pd.
     with the month as a date. Large datasets are condensed piece by piece (:func:`casework.engine.map_partitions`:
     whole jobcenters, or person-key ranges of a large one, at most ``CUBE_PIECE_PERSONS``; from Parquet or on Dask
     workers) and the cells added up, so that memory follows the piece size, not the dataset; the cube is the same
-    either way (tests/test_engine.py).
+    either way (tests/test_engine.py). ``cell_keys``: the dataset's secret; the cells then carry the key sums
+    of the cell key method (``<measure>_key``, :func:`casework.kpi.key_figure_cells`).
     """
     from casework import engine
     from casework.kpi import key_figure_cells
 
     lo, hi = _bounds(ds, start, end)
     cells = key_figure_cells(ds, _month_start([lo])[0], _month_start([hi])[0], segments,
-                             max_persons=min(engine.partition_persons(), CUBE_PIECE_PERSONS))
+                             max_persons=min(engine.partition_persons(), CUBE_PIECE_PERSONS), cell_keys=cell_keys)
     cells.insert(1, "month", _month_start(cells.pop("m").to_numpy()).to_numpy())
-    return cells[CUBE_DIMS + list(KPI_MEASURES)].sort_values(CUBE_DIMS).reset_index(drop=True)
+    keys = [f"{m}{privacy.KEY_SUFFIX}" for m in KPI_MEASURES] if cell_keys is not None else []
+    return cells[CUBE_DIMS + list(KPI_MEASURES) + keys].sort_values(CUBE_DIMS).reset_index(drop=True)
 
 
-def referral_cube(ds, segments: pd.Series | None = None) -> pd.DataFrame:
+def referral_cube(ds, segments: pd.Series | None = None, cell_keys: bytes | None = None) -> pd.DataFrame:
     """Referrals per jobcenter, month referred, partner kind, measure, sex, age group and segment.
 
     Returns
     -------
     DataFrame
         Columns jc_id, month, partner_kind, measure, project_id, sex, age_group, segment,
-        referrals, started, completed, dropped_out, no_show, persons.
+        referrals, started, completed, dropped_out, no_show, persons; with ``cell_keys`` (the dataset's
+        secret) also the key sums of the referral records counted (``referrals_key``, ``started_key``, ...).
     """
     r = ds.table("referrals").merge(ds.table("offers")[["offer_id", "partner_id", "measure", "project_id"]],
                                     on="offer_id", how="left")
     r = r.merge(ds.table("partners")[["partner_id", "kind"]].rename(columns={"kind": "partner_kind"}),
                 on="partner_id", how="left")
-    r = r.merge(_attributes(ds, segments), on="person_id", how="left")
+    r = r.merge(_attributes(ds, segments, cell_keys), on="person_id", how="left")
     r["m"] = month_ordinal(r["referred"]).astype(int)
     r["project_id"] = r["project_id"].fillna("").astype(str).str.split("/").str[0]
     year = 1970 + r["m"] // 12
@@ -162,6 +170,13 @@ def referral_cube(ds, segments: pd.Series | None = None) -> pd.DataFrame:
                 persons=("person_id", "nunique")).reset_index()
     for status in ("completed", "dropped_out", "no_show"):
         out[status] = g["status"].apply(lambda s, v=status: int((s == v).sum())).to_numpy()
+    if cell_keys is not None:
+        rk = privacy.record_keys(r["referral_id"].astype(str), cell_keys, "referral")
+        counted = {"referrals": np.ones(len(r), bool), "started": r["started"].notna().to_numpy(),
+                   **{s: (r["status"] == s).to_numpy() for s in ("completed", "dropped_out", "no_show")}}
+        keys = pd.DataFrame({f"{c}{privacy.KEY_SUFFIX}": np.where(flag, rk, 0) for c, flag in counted.items()})
+        sums = keys.groupby([r[d] for d in dims], observed=True).sum() % privacy.KEY_MODULUS
+        out = out.merge(sums.reset_index(), on=dims, how="left")
     return out
 
 
@@ -208,7 +223,8 @@ def project_facts(ds, project: str) -> pd.DataFrame:
 def participant_profiles(ds, project: str) -> pd.DataFrame:
     """Needs (moderate or serious) at the first assessment: participants of the project against the others.
 
-    Columns need, label, participants, participants_n, others, others_n (shares and counts).
+    Columns need, label, participants, participants_n, others, others_n (shares and counts), participants_total,
+    others_total (the persons the shares are of).
     """
     from casework.describe import baseline_assessments
 
@@ -228,7 +244,8 @@ def participant_profiles(ds, project: str) -> pd.DataFrame:
         has = a[col] >= 1
         rows.append({"need": need, "label": label, "participants": has[inside].mean() if inside.any() else np.nan,
                      "participants_n": int(has[inside].sum()), "others": has[~inside].mean(),
-                     "others_n": int(has[~inside].sum())})
+                     "others_n": int(has[~inside].sum()), "participants_total": int(inside.sum()),
+                     "others_total": int((~inside).sum())})
     out = pd.DataFrame(rows)
     out.attrs["n_participants"] = int(inside.sum())
     return out.sort_values("participants", ascending=False).reset_index(drop=True)
@@ -281,16 +298,25 @@ def board_meta(ds) -> dict:
 
 
 def build_board(ds, segments: pd.Series | None = None, project: str | None = None) -> dict:
-    """Compute and store every aggregate the dashboards read (results ``board_*``)."""
+    """Compute and store every aggregate the dashboards read (results ``board_*``).
+
+    Every count a board shows carries a cell key (:mod:`casework.privacy`, cell key method): the cubes the sums
+    of their records' keys, the fixed tables a key from the cell (:func:`casework.privacy.label_key`); both come
+    from the dataset's secret (:func:`casework.privacy.dataset_secret`), which the board never reads.
+    """
     from casework.network import needs_coverage
 
+    secret = privacy.dataset_secret(ds.path)
     ds.save_result(R.BOARD_META, board_meta(ds))
-    out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments), R.BOARD_REFERRALS: referral_cube(ds, segments),
-           R.NEEDS_COVERAGE: needs_coverage(ds)}
+    out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments, cell_keys=secret),
+           R.BOARD_REFERRALS: referral_cube(ds, segments, cell_keys=secret),
+           R.NEEDS_COVERAGE: _label_keys(needs_coverage(ds), "needs_coverage", ["needs", "covered"], secret)}
     project = project or _main_project(ds)
     if project:
-        out[R.BOARD_PROJECT_FACTS] = project_facts(ds, project)
-        out[R.BOARD_PARTICIPANT_PROFILES] = participant_profiles(ds, project)
+        out[R.BOARD_PROJECT_FACTS] = _label_keys(project_facts(ds, project), "facts", ["value"], secret, "fact")
+        out[R.BOARD_PARTICIPANT_PROFILES] = _label_keys(
+            participant_profiles(ds, project), "profiles",
+            ["participants_n", "others_n", "participants_total", "others_total"], secret, "need")
         from casework.kpi import module_occupancy
 
         modules = module_occupancy(ds, project).groupby("name", sort=False).agg(
@@ -298,15 +324,26 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
             avg_occupied=("avg_occupied", "sum")).reset_index()
         modules["occupancy"] = modules["avg_occupied"] / modules["capacity"].where(modules["capacity"] > 0)
         if len(modules):
-            out[R.BOARD_MODULES] = modules
+            out[R.BOARD_MODULES] = _label_keys(modules, "modules", ["placements", "avg_occupied"], secret, "name")
         if ds.table("employment")["kind"].isin(S.FUNDED_KINDS).any():
-            out[R.BOARD_TRANSITIONS] = programme_transitions(ds)
+            out[R.BOARD_TRANSITIONS] = _label_keys(programme_transitions(ds), "transitions", ["ended", "integrated"],
+                                                   secret, "group")
         if ds.table("jobcenters")["jc_id"].nunique() > 1:
             last_full = pd.Timestamp(out[R.BOARD_KPI_CUBE]["month"].max()).year - 1
             out[R.BOARD_JOBCENTERS] = jobcenter_comparison(ds, last_full, project)
     for name, frame in out.items():
         ds.save_result(name, frame)
     return out
+
+
+def _label_keys(frame: pd.DataFrame, table: str, counts: list, secret: bytes, label: str = "label") -> pd.DataFrame:
+    """``<count>_key`` columns for a fixed table: the cell key of each count from its table, row, column and value
+    (a table without filters needs no additivity; a new value gets a fresh key)."""
+    frame = frame.copy()
+    for col in counts:
+        frame[f"{col}{privacy.KEY_SUFFIX}"] = [privacy.label_key(secret, table, row, col, round(float(v), 6))
+                                               for row, v in zip(frame[label], frame[col])]
+    return frame
 
 
 def _main_project(ds) -> str | None:
