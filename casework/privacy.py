@@ -353,6 +353,25 @@ def protected_count(count, cell_key, min_cell: int | None = None):
     return n + perturbation(n, int(cell_key), t)
 
 
+def protected_counts(counts, cell_keys, min_cell: int | None = None) -> list:
+    """:func:`protected_count` for many cells at once (numpy; the same values): a list of 0, None or counts."""
+    t = threshold() if min_cell is None else min_cell
+    raw = np.asarray(counts, dtype="float64")
+    missing = np.isnan(raw) | np.isnan(np.asarray(cell_keys, dtype="float64"))
+    n = np.rint(np.where(missing, 0, raw))
+    u = (np.nan_to_num(np.asarray(cell_keys, dtype="float64")).astype("int64") % KEY_MODULUS + 0.5) / KEY_MODULUS
+    shown = n.copy()
+    for count in range(t, t + MAX_PERTURBATION + 1):
+        rows = n >= count if count == t + MAX_PERTURBATION else n == count
+        if rows.any():
+            changes, probs = _distribution(count, t)
+            cdf = np.array(list(itertools.accumulate(probs)))
+            shown[rows] += np.asarray(changes)[np.minimum(np.searchsorted(cdf, u[rows], side="right"),
+                                                           len(changes) - 1)]
+    return [math.nan if miss else 0 if c <= 0 else None if c < t else int(v)
+            for miss, c, v in zip(missing.tolist(), n.tolist(), shown.tolist())]
+
+
 def show_protected(value, min_cell: int | None = None) -> str:
     """A protected count for display: ``"< 20"`` when hidden, ``"–"`` when missing."""
     t = threshold() if min_cell is None else min_cell
@@ -368,6 +387,13 @@ def protected_rate(numerator, denominator, min_cell: int | None = None):
     if any(v is None or fmt.is_missing(v) for v in (numerator, denominator)) or denominator < t:
         return None
     return numerator / denominator
+
+
+def protected_rates(numerators, denominators, min_cell: int | None = None) -> list:
+    """:func:`protected_rate` for two lists of protected counts (a trend line)."""
+    t = threshold() if min_cell is None else min_cell
+    return [None if a is None or b is None or a != a or b != b or b < t else a / b  # x != x: NaN
+            for a, b in zip(numerators, denominators)]
 
 
 def show_protected_rate(numerator, denominator, formatter=fmt.percent, min_cell: int | None = None) -> str:
@@ -390,7 +416,8 @@ def protected_columns(columns, count_cols, secondary: bool = True, min_cell: int
     t = threshold() if min_cell is None else min_cell
     out = {}
     for col in count_cols:
-        values = [protected_count(n, k, t) for n, k in zip(columns[col], _key_column(columns, col))]
+        values = protected_counts([math.nan if fmt.is_missing(v) else v for v in columns[col]],
+                                  [math.nan if fmt.is_missing(v) else v for v in _key_column(columns, col)], t)
         hidden = [v is None for v in values]
         while secondary and sum(hidden) == 1:
             candidates = [(v, i) for i, v in enumerate(values) if not hidden[i] and not fmt.is_missing(v) and v > 0]
@@ -475,14 +502,8 @@ class GuardedCube:
         window), divided by ``per``; each window is a cell of its own with the sum of its cells' keys."""
         _, sums = self._cube.by_month([measure, measure + KEY_SUFFIX], mask)
         counts, keys = (np.concatenate([[0.0], np.cumsum(sums[k])]) for k in (measure, measure + KEY_SUFFIX))
-        out = []
-        for i in range(len(counts) - 1):
-            if i + 1 < window:
-                out.append(math.nan)
-                continue
-            n, k = counts[i + 1] - counts[i + 1 - window], keys[i + 1] - keys[i + 1 - window]
-            out.append(protected_count(n / per, int(round(k)) % KEY_MODULUS))
-        return out
+        n, k = counts[window:] - counts[:-window], np.rint(keys[window:] - keys[:-window])
+        return [math.nan] * min(window - 1, len(counts) - 1) + protected_counts(n / per, k)
 
     def table(self, dim: str, measures, mask, per: dict | None = None, total: bool = True,
               label=None) -> tuple[dict, dict]:

@@ -149,3 +149,17 @@ def test_guarded_cube_gives_only_protected_sums_with_additive_keys():
     assert shown["integrations"][-1] == P.show_protected(g.count("integrations", g.mask(sex="m")))
     with pytest.raises(P.MissingCellKeys):
         P.GuardedCube(Cube({"jc_id": ["A"], "integrations": [3]}), ["integrations"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 400), st.integers(0, 10 * P.KEY_MODULUS)), max_size=60))
+def test_protected_counts_equal_the_single_cell_rule(cells):
+    counts, keys = [c for c, _ in cells], [k for _, k in cells]
+    assert P.protected_counts(counts, keys, T) == [P.protected_count(c, k, T) for c, k in cells]
+    nan = P.protected_counts([math.nan, 30], [5, math.nan], T)
+    assert all(math.isnan(v) for v in nan)
+
+
+def test_protected_rates_equal_the_single_rule():
+    nums, dens = [None, 0, 30, 25, math.nan, 40], [300, 300, 120, None, 100, 19]
+    assert P.protected_rates(nums, dens, T) == [P.protected_rate(a, b, T) for a, b in zip(nums, dens)]

@@ -309,8 +309,7 @@ class Board:
         # rolling three-month sums, each a protected cell of its own; a rate needs both counts shown
         ints = self.cube.rolling("integrations", mask, window=3)
         stock = self.cube.rolling("stock", mask, window=3, per=3)
-        rates = [privacy.protected_rate(i, s) for i, s in zip(ints, stock)]
-        rate = [None if r is None else r * 100 / 3 for r in rates]
+        rate = [None if r is None else r * 100 / 3 for r in privacy.protected_rates(ints, stock)]
         firsts = [month_start(m) for m in months]
         self.view["trend"] = {"monat": [fmt.month(d) for d in firsts],
                               "integrationen_je_100": [None if r is None else round(r, 2) for r in rate]}
