@@ -238,15 +238,23 @@ def _broken():
     return df, estimate(df, "t", "y", truth["covariates"], trim=0, guards="warn")
 
 
-def test_the_placebo_refuter_fails_the_broken_estimate_and_passes_a_sound_one():
+def test_the_placebo_refuter_can_fail_and_reports_a_permutation_p_value():
+    import dataclasses
+
     from casework.effects.sensitivity import placebo_treatment
 
-    df, bad = _broken()
-    check = placebo_treatment(df, bad, draws=30)
-    assert check.draws == 30 and not check.passed and check.p_value >= 0.05
-    good = estimate(_frame(), "t", "y", ["x", "z"])
-    ok = placebo_treatment(_frame(), good, draws=30)
-    assert ok.passed and ok.p_value < 0.05
+    df = _frame()
+    good = estimate(df, "t", "y", ["x", "z"])
+    ok = placebo_treatment(df, good, draws=30)
+    assert ok.passed and ok.draws == 30 and ok.p_value < 0.05
+    # no effect at all, but an interval twenty times too narrow (as from a tool that ignores a design
+    # effect): significant by its own interval, not against the permuted treatments -> fails
+    null = df.assign(y=df["y"] - 0.4 * df["t"] + np.random.default_rng(1).normal(scale=0.05, size=len(df)))
+    r = estimate(null, "t", "y", ["x", "z"])
+    narrow = dataclasses.replace(r, se=r.se / 20, ci_low=r.estimate - r.se / 10, ci_high=r.estimate + r.se / 10,
+                                 p_value=1e-6)
+    check = placebo_treatment(null, narrow, draws=30)
+    assert not check.passed and check.p_value >= 0.05 and "too narrow" in check.text
 
 
 def test_the_stability_check_flags_findings_1_and_2():

@@ -118,9 +118,10 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
         Repetitions of the cross-fitting for ``"aipw"`` (median aggregation);
         default adaptive: 15 under 2,000 rows, 9 under 20,000, 3 under 200,000, else 1.
     propensity_model, outcome_model : scikit-learn estimators, optional
-        Nuisance learners; default the built-in Newton logit with a ridge of 1
-        on standardised covariates (propensity, binary outcomes) and ridge
-        least squares (continuous outcomes).
+        Nuisance learners; default the built-in Newton logit on standardised
+        covariates with a ridge of 1 (IPW, OLS, matching) or 10 (AIPW's
+        cross-fitted propensity and binary outcomes; ridge least squares for
+        continuous outcomes).
     caliper : float
         Matching caliper in standard deviations of the logit propensity.
     min_treated : int
@@ -187,7 +188,8 @@ def _estimate(df: pd.DataFrame, spec: _Spec) -> EffectResult:
     design = design_matrix(df, covariates)
     y_all = df[spec.outcome].to_numpy(dtype="float64")
     groups_all = pd.factorize(df[spec.cluster])[0] if spec.cluster else None
-    ps_model = Logit(alpha=_fits.RIDGE) if spec.propensity_model is None else spec.propensity_model
+    ridge = _fits.RIDGE_CROSS_FIT if spec.method == "aipw" else _fits.RIDGE
+    ps_model = Logit(alpha=ridge) if spec.propensity_model is None else spec.propensity_model
     e_all, converged, ps_fitted = _fits.fit_propensity(ps_model, design.X, t_all)
     binary = bool(np.isin(y_all, (0.0, 1.0)).all())
     full = _fits.Sample(design.X, t_all, y_all, spec.estimand, binary, groups_all)
