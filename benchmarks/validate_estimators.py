@@ -70,6 +70,8 @@ def _run_hard(args):
     from casework.validation import HARD_DESIGNS, markdown_table, replicate_design, summarise_design
 
     names = args.hard or list(HARD_DESIGNS)
+    if args.hard_reps <= 0:
+        return
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
