@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from casework.effects import estimate
@@ -30,6 +32,15 @@ def test_an_infinite_covariate_is_refused_naming_column_and_row():
         estimate(df, "t", "y", ["x", "z"])
     df.loc[17, "x"] = -np.inf
     with pytest.raises(ValueError, match="infinite"):
+        estimate(df, "t", "y", ["x", "z"], method="ols")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(row=st.integers(0, 299), column=st.sampled_from(["x", "z", "y"]), sign=st.sampled_from([1, -1]))
+def test_any_infinite_value_is_named_by_column_and_row(row, column, sign):
+    df = _frame(n=300).set_axis([f"p{i}" for i in range(300)])  # string labels: the message shows the label
+    df.loc[f"p{row}", column] = sign * np.inf
+    with pytest.raises(ValueError, match=f"column '{column}' has 1 infinite value.*index 'p{row}'"):
         estimate(df, "t", "y", ["x", "z"], method="ols")
 
 
