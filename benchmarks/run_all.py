@@ -40,6 +40,7 @@ BENCHMARKS = {
     "bench_fuzz.py": ([], ["--quick"]),
     "bench_import.py": ([], ["--quick"]),
     "validate_estimators.py": (["--reps", "100", "--write-docs"], ["--reps", "3", "--persons", "5000"]),
+    "validate_did.py": (["--reps", "200", "--write-docs"], ["--reps", "3", "--n-boot", "49"]),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import CoxPHFitter
 from lifelines.datasets import load_rossi
 
@@ -159,3 +161,20 @@ def test_adjusted_cumulative_incidence_difference_covers_the_truth():
     true = -np.array(true)
     assert (out["ci_low"] < true).all() and (true < out["ci_high"]).all()
     assert (out["difference"] < 0).all() and (out["treated"] < out["untreated"]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.lists(st.tuples(st.floats(0.1, 30), st.integers(0, 1), st.one_of(st.none(), st.floats(-5, 40)),
+                               st.one_of(st.none(), st.floats(0, 20))), min_size=1, max_size=15))
+def test_episodes_partition_the_follow_up(data):
+    """Episodes tile (0, duration] without gaps, keep each person's event once, and follow the switch order."""
+    d = pd.DataFrame(data, columns=["t", "e", "a", "gap"]).assign(pid=lambda x: range(len(x)))
+    d["b"] = d["a"] + d["gap"]  # post never begins before lock-in
+    ep = episodes(d.astype({"a": float, "b": float}), id="pid", duration="t", event="e",
+                  switches={"lockin": "a", "post": "b"})
+    g = ep.groupby("pid")
+    assert np.allclose(g["stop"].max(), d["t"]) and (g["start"].min() == 0).all()
+    assert np.allclose((ep["stop"] - ep["start"]).groupby(ep["pid"]).sum(), d["t"])
+    assert g["event"].sum().tolist() == d["e"].tolist()
+    order = {"none": 0, "lockin": 1, "post": 2}
+    assert all(s.map(order).is_monotonic_increasing for _, s in g["state"])

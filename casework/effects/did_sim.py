@@ -19,11 +19,13 @@ __all__ = ["simulate_panel", "truth"]
 
 def simulate_panel(n_units: int = 8, starts=None, n_treated: int = 1, start: str = "2020-01-01",
                    effect: float = 0.002, n_months: int = 48, first: str = "2018-01-01", rho: float = 0.5,
-                   sd: float = 0.002, pretrend: float = 0.0, dynamic: int = 0, seed: int = 0) -> pd.DataFrame:
+                   sd: float = 0.002, pretrend: float = 0.0, dynamic: int = 0, seed: int = 0,
+                   sd_treated: float = 1.0) -> pd.DataFrame:
     """A panel with columns jc_id, month, rate and the project's ``start`` (NaT for comparison units).
 
     ``starts`` (a list of dates, one per treated unit) gives staggered starts;
-    otherwise the first ``n_treated`` units start at ``start``.
+    otherwise the first ``n_treated`` units start at ``start``. ``sd_treated``
+    scales the noise of the treated units (1: all jobcenters exchangeable).
     """
     rng = np.random.default_rng(seed)
     months = pd.date_range(first, periods=n_months, freq="MS")
@@ -36,6 +38,7 @@ def simulate_panel(n_units: int = 8, starts=None, n_treated: int = 1, start: str
     innov = rng.normal(0, sd * np.sqrt(1 - rho ** 2), (n_units, n_months))
     for t in range(1, n_months):
         noise[:, t] = rho * noise[:, t - 1] + innov[:, t]
+    noise[: len(starts)] *= sd_treated
     level = 0.02 + rng.normal(0, 0.003, n_units)[:, None]
     season = 0.002 * np.sin(2 * np.pi * months.month.to_numpy() / 12)[None, :] + rng.normal(0, 0.001, n_months)
     rel = np.arange(n_months)[None, :] - unit_start[:, None]
