@@ -34,7 +34,7 @@ EFFECT = 0.002
 
 
 def _one(design: dict, effect: float, seed: int, n_boot: int):
-    from casework.effects.did import did
+    from casework.effects.did import NOISE_RATIO_LIMIT, did
     from casework.effects.did_sim import simulate_panel, truth
 
     p = simulate_panel(effect=effect, seed=seed, **design)
@@ -42,7 +42,8 @@ def _one(design: dict, effect: float, seed: int, n_boot: int):
     r = did(p, starts, n_boot=n_boot, seed=seed)
     t = truth(p, effect, design.get("dynamic", 0))
     out = {"estimate": r.estimate, "truth": t, "covered": r.ci_low <= t <= r.ci_high, "ci_level": r.ci_level,
-           "p_value": r.p_value, "pretrend_p": r.pretrend_p, "not_attainable": not r.level_attainable}
+           "p_value": r.p_value, "pretrend_p": r.pretrend_p, "not_attainable": not r.level_attainable,
+           "noise_warning": r.noise_ratio > NOISE_RATIO_LIMIT}
     if len(set(starts.values())) > 1:  # what the old code did: every jobcenter at the earliest start
         out["collapsed"] = did(p, list(starts), min(starts.values()), n_boot=9, max_enumerate=0).estimate
     return out
@@ -74,7 +75,7 @@ def summarise(reps):
                "RMSE (% of effect)": 100 * np.sqrt((err ** 2).mean()) / eff["truth"].mean(),
                "coverage": eff["covered"].mean(), "size at 5 %": (null["p_value"] <= 0.05).mean(),
                "pre-trend rejections at 5 %": (null["pretrend_p"] <= 0.05).mean(),
-               "95 % out of reach": eff["not_attainable"].mean()}
+               "95 % out of reach": eff["not_attainable"].mean(), "noise warning": d["noise_warning"].mean()}
         if "collapsed" in eff and eff["collapsed"].notna().any():
             row["bias at earliest start (% of effect)"] = (100 * (eff["collapsed"] - eff["truth"]).mean()
                                                            / eff["truth"].mean())
@@ -85,10 +86,11 @@ def summarise(reps):
 def _markdown(table, reps: int, seconds: float) -> str:
     fmt = table.copy()
     for c in fmt.columns:
-        if c in ("level claimed", "coverage", "size at 5 %", "pre-trend rejections at 5 %", "95 % out of reach"):
+        if c in ("level claimed", "coverage", "size at 5 %", "pre-trend rejections at 5 %", "95 % out of reach",
+                 "noise warning"):
             fmt[c] = [f"{100 * v:.1f} %" for v in fmt[c]]
         elif c != "design" and c != "reps":
-            fmt[c] = [("" if v != v else f"{v:+.1f}") for v in fmt[c]]
+            fmt[c] = [("" if v != v else f"{v:+.1f}" if "bias" in c else f"{v:.1f}") for v in fmt[c]]
     head = "| " + " | ".join(fmt.columns) + " |\n|" + "---|" * len(fmt.columns) + "\n"
     body = "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in fmt.itertuples(index=False))
     designs = "".join(f"* **{k}**: {v[1]}.\n" for k, v in DESIGNS.items())
@@ -102,7 +104,12 @@ def _markdown(table, reps: int, seconds: float) -> str:
             f"{designs}\n{head}{body}\n"
             "Coverage is that of the interval the result reports, at the level it claims (`ci_level`: 87.5 % "
             "where only 8 assignments exist). Sampling error of a rate near 95 % with "
-            f"{reps} replications: about {100 * (0.95 * 0.05 / reps) ** 0.5:.1f} points.\n")
+            f"{reps} replications: about {100 * (0.95 * 0.05 / reps) ** 0.5:.1f} points. \"noise warning\" is "
+            "the share of results (with and without effect) warning that the project jobcenters varied more "
+            "than 1.5 times as much as the comparison jobcenters before the start (`DidResult.noise_ratio`): "
+            "the randomisation test assumes exchangeable jobcenters, and where the project jobcenters are "
+            "noisier it rejects too often - the last design shows by how much, and that the warning fires "
+            "there.\n")
 
 
 def main(argv=None):

@@ -163,3 +163,17 @@ def test_project_did_keeps_other_projects_out_and_uses_each_jobcenters_start(mon
     direct = did(p, {0: "2019-07-01", 1: "2020-01-01"}, exclude=[2], n_boot=49)
     assert a["estimate"] == pytest.approx(direct.estimate)
     assert "gestaffelten Projektstarts" in a["sentence"]
+
+
+def test_noisier_project_jobcenters_are_flagged():
+    """Twice the noise in the project jobcenters: the test rejects too often (validation: 11.5 %), so it says so."""
+    flagged = [did(p, _starts(p), n_boot=19).noise_ratio > 1.5
+               for p in (simulate_panel(n_units=8, n_treated=2, sd_treated=2.0, seed=s) for s in range(10))]
+    quiet = [did(p, _starts(p), n_boot=19).noise_ratio > 1.5
+             for p in (simulate_panel(n_units=8, n_treated=2, seed=s) for s in range(10))]
+    assert sum(flagged) >= 7 and sum(quiet) <= 1
+    p = simulate_panel(n_units=8, n_treated=2, sd_treated=3.0, seed=0)
+    r = did(p, _starts(p), n_boot=19)
+    assert "rejects too often" in r.warning
+    row = {"project": "x", "start": r.start, "jobcenters": 2, **r.to_frame().iloc[0]}
+    assert "schwankten schon vor Projektbeginn stärker" in board_sentence(row)
