@@ -163,3 +163,41 @@ def test_protected_counts_equal_the_single_cell_rule(cells):
 def test_protected_rates_equal_the_single_rule():
     nums, dens = [None, 0, 30, 25, math.nan, 40], [300, 300, 120, None, 100, 19]
     assert P.protected_rates(nums, dens, T) == [P.protected_rate(a, b, T) for a, b in zip(nums, dens)]
+
+
+def test_cube_keys_equal_an_independent_sum_of_record_keys_and_do_not_depend_on_pieces():
+    """The pipeline's SQL key sums against a pandas sum of the record keys (person-months: (k0 + m k1) mod p,
+    integrations: (k2 + m k3) mod p), by jobcenter, sex (binary) and month; and the same cube in pieces."""
+    import pandas as pd
+
+    from casework import engine
+    from casework.boards.build import kpi_cube, person_months
+    from casework.panel import month_ordinal
+    from tests.datasets import small
+    from tests.reference_cube import _integration_events
+
+    ds = small("pankow", 2, 1500)
+    start, end = "2016-01-01", "2016-12-01"
+    with engine.using(None):
+        cube = kpi_cube(ds, None, start, end, cell_keys=SECRET)
+    persons = ds.table("persons")[["person_id", "jc_id", "sex"]].reset_index(drop=True)
+    k = P.person_keys(persons["person_id"].astype(str), SECRET)
+    persons = persons.assign(k0=k[:, 0], k1=k[:, 1], k2=k[:, 2], k3=k[:, 3],
+                             sex=P.binary_sex(persons["sex"].tolist(), k[:, 4]))
+    assert set(cube["sex"]) <= {"f", "m"}
+    lo, hi = (int(month_ordinal([pd.Timestamp(t)])[0]) for t in (start, end))
+    pm = person_months(ds, start, end).merge(persons, on="person_id")
+    pm["key"] = (pm["k0"] + pm["m"] * pm["k1"]) % P.KEY_MODULUS
+    ev = _integration_events(ds, lo, hi).merge(persons, on="person_id")
+    ev["key"] = (ev["k2"] + ev["m"] * ev["k3"]) % P.KEY_MODULUS
+    cube = cube.assign(m=month_ordinal(cube["month"]).astype(int))
+    for by in ("jc_id", "sex", "m"):
+        for rows, measure in ((pm, "stock"), (pm[pm["ltr"]], "ltr_stock"), (ev, "integrations"),
+                              (ev[ev["need_ending"].astype(bool)], "need_ending")):
+            want = rows.groupby(by)["key"].sum() % P.KEY_MODULUS
+            got = cube.groupby(by)[f"{measure}_key"].sum() % P.KEY_MODULUS
+            pd.testing.assert_series_equal(got[got.index.isin(want.index)], want, check_names=False,
+                                           check_dtype=False)
+    with engine.using(None, partition_persons=300):
+        pd.testing.assert_frame_equal(kpi_cube(ds, None, start, end, cell_keys=SECRET),
+                                      cube.drop(columns="m"))
