@@ -79,13 +79,25 @@ class ValidationReport:
 # pandera schemas from the model
 # --------------------------------------------------------------------------
 
+def _is_text(s: pd.Series) -> pd.Series:
+    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):  # the common case, without a loop
+        return pd.Series(True, index=s.index)
+    return s.map(lambda v: isinstance(v, str))
+
+
+def _is_bool(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return pd.Series(True, index=s.index)
+    return s.map(lambda v: isinstance(v, (bool, np.bool_)))
+
+
 _KIND_CHECK = {
-    "key": lambda s: s.map(lambda v: isinstance(v, str) and v != ""),
-    "string": lambda s: s.map(lambda v: isinstance(v, str)),
-    "category": lambda s: s.map(lambda v: isinstance(v, str)),
+    "key": lambda s: _is_text(s) & s.ne(""),
+    "string": _is_text,
+    "category": _is_text,
     "int": lambda s: s.map(lambda v: isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer())),
     "float": lambda s: s.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)),
-    "bool": lambda s: s.map(lambda v: isinstance(v, (bool, np.bool_))),
+    "bool": _is_bool,
 }
 
 

@@ -72,7 +72,7 @@ class _Table:
         self.tm, self.qfile = tm, qfile
         self.secret = tm.identifier_sources
         self.rows = src.frame.index.to_numpy()
-        self.lines = np.array([src.lines.get(int(r), int(r)) for r in self.rows], dtype=int)
+        self.lines = self.rows if src.lines is None else np.asarray(src.lines)
         self.bad = np.zeros(len(self.rows), dtype=bool)
         self.issues = [self._issue(b["row"], b["line"], "", "", None,
                                    f"expected {b['expected']} fields, found {b['fields']}", False)

@@ -78,12 +78,24 @@ def _header(names, path: Path) -> list[str]:
 class _Source:
     frame: pd.DataFrame  # index: row number (header = 1); object values
     bad_rows: list  # dicts: row, line, fields, expected
-    lines: dict  # row -> physical first line (CSV only)
+    lines: np.ndarray | None  # physical first line of each row of frame (None: the row number)
     encoding: str | None = None
 
 
 def _read_csv(path: Path, encoding, sep: str) -> _Source:
-    text, used = _decode(path.read_bytes(), encoding, path)
+    data = path.read_bytes()
+    text, used = _decode(data, encoding, path)
+    try:
+        fast = _read_csv_fast(data, used, sep, path)
+    except csv.Error:  # e.g. a field over the csv module's limit: the careful reader names the line
+        fast = None
+    src = fast or _read_csv_records(text, sep, path)
+    src.encoding = used
+    return src
+
+
+def _read_csv_records(text: str, sep: str, path: Path) -> _Source:
+    """Record by record with the csv module: a record may span lines (a quoted line break)."""
     reader = csv.reader(_io.StringIO(text, newline=""), delimiter=sep, quotechar='"', doublequote=True)
     header, rows, index, lines, bad = None, [], [], {}, []
     last_line, number = 0, 0
@@ -109,8 +121,74 @@ def _read_csv(path: Path, encoding, sep: str) -> _Source:
         raise ValueError(f"{path}, line {reader.line_num}: broken CSV ({exc})") from None
     if header is None:
         raise ValueError(f"{path}: the file is empty (no header line)")
-    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row"), dtype=object)
-    return _Source(frame, bad, lines, used)
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row", dtype=np.int64), dtype=object)
+    return _Source(frame, bad, np.array([lines[i] for i in index], dtype=np.int64))
+
+
+#: Encodings in which a line break, the separator and the quote are single bytes of their own.
+_BYTE_SAFE = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
+
+
+def _read_csv_fast(data: bytes, encoding: str, sep: str, path: Path) -> _Source | None:
+    """The same as the record-by-record reader, with pandas' C parser, when every record is one line.
+
+    Returns None (the caller reads record by record) when a quoted field holds a line break, a record
+    has more fields than the header, lines end in a lone carriage return, or the encoding is not one
+    where line breaks can be found byte by byte: then only the careful reader numbers rows and lines right.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if codec not in _BYTE_SAFE or len(sep) != 1 or not sep.isascii() or sep in '"\r\n':
+        return None
+    if codec == "utf-8-sig" or data.startswith(codecs.BOM_UTF8):
+        data, codec = data[len(codecs.BOM_UTF8):], "utf-8"
+    raw = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(raw == 10)
+    if np.count_nonzero(raw == 13) != np.count_nonzero(raw[breaks[breaks > 0] - 1] == 13):
+        return None  # a lone carriage return
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(data)]])
+    if starts[-1] == len(data):  # the file ends with a line break
+        starts, ends = starts[:-1], ends[:-1]
+
+    def line(i: int) -> str:
+        return data[starts[i]:ends[i]].decode(codec).rstrip("\r")
+
+    def record(i: int) -> list:
+        return next(csv.reader([line(i)], delimiter=sep, quotechar='"', doublequote=True), [])
+
+    first = next((i for i in range(len(starts)) if any(c.strip() for c in record(i))), None)
+    if first is None:
+        return None  # no header: the careful reader says so
+    header = _header(record(first), path)
+    width = len(header)
+    try:
+        parsed = pd.read_csv(_io.BytesIO(data), sep=sep, header=None, names=range(width), dtype=str,
+                             keep_default_na=False, na_filter=False, skip_blank_lines=False, quotechar='"',
+                             doublequote=True, engine="c", encoding=codec, on_bad_lines="error")
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
+        return None
+    if len(parsed) != len(starts):
+        return None  # a record spans lines
+    rows = np.arange(first + 1, len(starts))
+    # only a row whose first or last field came out empty can be blank or short: those lines are split again
+    suspect = rows[(parsed[0].iloc[first + 1:].str.strip().eq("") | parsed[width - 1].iloc[first + 1:].eq(""))
+                   .to_numpy(dtype=bool)]
+    fields = {int(i): record(i) for i in suspect}
+    blank = np.array([i in fields and not any(c.strip() for c in fields[i]) for i in rows], dtype=bool) \
+        if fields else np.zeros(len(rows), dtype=bool)
+    rows = rows[~blank]
+    wrong = np.array([i in fields and len(fields[i]) != width for i in rows], dtype=bool) \
+        if fields else np.zeros(len(rows), dtype=bool)
+    bad = [{"row": int(i - first + 1), "line": int(i + 1), "fields": len(fields[int(i)]), "expected": width}
+           for i in rows[wrong]]
+    good = rows[~wrong]
+    frame = parsed.iloc[good].astype(object)
+    frame.columns = header
+    frame.index = pd.Index(good - first + 1, name="row")
+    return _Source(frame, bad, good + 1)
 
 
 def _read_xlsx(path: Path, sheet) -> _Source:
@@ -150,8 +228,8 @@ def _read_xlsx(path: Path, sheet) -> _Source:
         wb.close()
     if header is None:
         raise ValueError(f"{path}: the sheet is empty (no header row)")
-    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row"), dtype=object)
-    return _Source(frame, bad, {})
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row", dtype=np.int64), dtype=object)
+    return _Source(frame, bad, None)
 
 
 def _read_stat(path: Path, fmt: str, encoding) -> _Source:
@@ -168,7 +246,7 @@ def _read_stat(path: Path, fmt: str, encoding) -> _Source:
     df = df.astype(object).where(df.notna(), None)
     df.columns = _header(df.columns, path)
     df.index = pd.Index(np.arange(2, len(df) + 2), name="row")
-    return _Source(df, [], {})
+    return _Source(df, [], None)
 
 
 #: What each kind of file looks like, for error messages.
