@@ -309,19 +309,19 @@ def _nearest(lp_from, lp_to):
     return order[pick]
 
 
-def _within_arm_variance(lp, y):
-    """Abadie-Imbens conditional variance: half the squared difference to the nearest same-arm neighbour."""
-    order = np.argsort(lp, kind="stable")
-    srt, ys = lp[order], y[order]
-    n = len(srt)
-    out = np.empty(n)
+def _within_arm_variance(X, y):
+    """Abadie-Imbens (2006) conditional variance: half the squared difference to the nearest same-arm neighbour
+    in the standardised covariates. Neighbours in the propensity score alone differ in everything else the
+    outcome depends on, which inflated the variance many times over (Kang-Schafer with the true covariates:
+    SE 2.3 against an RMSE of 0.11)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(y)
     if n < 2:
         return np.zeros(n)
-    d_left = np.r_[np.inf, np.diff(srt)]
-    d_right = np.r_[np.diff(srt), np.inf]
-    nb = np.where(d_left <= d_right, np.arange(n) - 1, np.arange(n) + 1)
-    out[order] = np.square(ys - ys[nb]) / 2
-    return out
+    idx = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X, return_distance=False)
+    other = np.where(idx[:, 0] == np.arange(n), idx[:, 1], idx[:, 0])  # exact duplicates may come first
+    return np.square(y - y[other]) / 2
 
 
 def _fit_linear(X, y):
@@ -340,7 +340,7 @@ def _match(s: Sample, o: Options) -> Fit:
     fits = {arm: _fit_linear(X[t == arm], y[t == arm]) for arm in (0, 1)}
     sigma2 = np.empty(len(t))
     for idx in (idx1, idx0):
-        sigma2[idx] = _within_arm_variance(lp[idx], y[idx])
+        sigma2[idx] = _within_arm_variance(X[idx], y[idx])
     uses = np.zeros(len(t))
     imputed = {}
     unmatched = np.zeros(len(t), dtype=bool)
