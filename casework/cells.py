@@ -124,13 +124,14 @@ def ratio(numerator, denominator):
 
 
 def figures_from_counts(stock_months, ltr_months, integrations, ltr_integrations, need_ending, months) -> dict:
-    """K2, K3 and their parts from the counts of a period of ``months`` months (scalars or arrays).
+    """K2, K3E1 (the integration rate of long-term recipients) and their parts from the counts of a period of
+    ``months`` months (scalars or arrays).
 
     The stock of a period is its average monthly stock: person-months in receipt ÷ months.
     """
     avg, avg_ltr = np.divide(stock_months, months), np.divide(ltr_months, months)
     return {"integrations": integrations, "avg_stock": avg, "k2": ratio(integrations, avg),
-            "ltr_integrations": ltr_integrations, "avg_ltr_stock": avg_ltr, "k3": ratio(ltr_integrations, avg_ltr),
+            "ltr_integrations": ltr_integrations, "avg_ltr_stock": avg_ltr, "k3e1": ratio(ltr_integrations, avg_ltr),
             "need_ending": need_ending}
 
 
@@ -229,7 +230,10 @@ def cube_figures(cube, start, end, **filters) -> dict:
     """Key figures for a period and filters from a KPI cube (:class:`Cube` or the pipeline's DataFrame).
 
     ``filters``: any of jc_id, sex, age_group, segment (a value or a list). Returns a dict with integrations,
-    avg_stock, k2 (integrations / average stock), ltr_integrations, avg_ltr_stock, k3, need_ending, months.
+    avg_stock, k2 (integrations / average stock), ltr_integrations, avg_ltr_stock, k3e1 (LZB integrations /
+    average LZB stock), need_ending, months, and the stocks of the last month and the same month a year earlier
+    (stock_end, stock_year_before, ltr_end, ltr_year_before) with their changes k1e2 and k3 (``now / before - 1``,
+    NaN when the month a year earlier has no stock or lies before the cube).
     """
     if not isinstance(cube, Cube):
         cube = Cube.from_frame(cube)
@@ -238,6 +242,13 @@ def cube_figures(cube, start, end, **filters) -> dict:
     sums = {k: cube.total(k, m) for k in KPI_MEASURES}
     figs = figures_from_counts(sums["stock"], sums["ltr_stock"], sums["integrations"], sums["ltr_integrations"],
                                sums["need_ending"], months)
+    last = month_index(end)
+    now = cube.mask(month_start(last), month_start(last), **filters)
+    before = cube.mask(month_start(last - 12), month_start(last - 12), **filters)
+    stocks = {"stock_end": int(cube.total("stock", now)), "stock_year_before": int(cube.total("stock", before)),
+              "ltr_end": int(cube.total("ltr_stock", now)), "ltr_year_before": int(cube.total("ltr_stock", before))}
     return {"integrations": int(sums["integrations"]), "avg_stock": float(figs["avg_stock"]), "k2": float(figs["k2"]),
             "ltr_integrations": int(sums["ltr_integrations"]), "avg_ltr_stock": float(figs["avg_ltr_stock"]),
-            "k3": float(figs["k3"]), "need_ending": int(sums["need_ending"]), "months": months}
+            "k3e1": float(figs["k3e1"]), "need_ending": int(sums["need_ending"]), "months": months, **stocks,
+            "k1e2": float(ratio(stocks["stock_end"], stocks["stock_year_before"]) - 1),
+            "k3": float(ratio(stocks["ltr_end"], stocks["ltr_year_before"]) - 1)}

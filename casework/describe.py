@@ -84,7 +84,7 @@ def barrier_counts(ds) -> pd.DataFrame:
     return out
 
 
-def needs_plot(profile: pd.DataFrame, title: str = "Handlungsbedarfe bei der ersten Standortbestimmung"):
+def needs_plot(profile: pd.DataFrame, title: str = "Handlungsbedarfe bei der ersten Potenzialanalyse"):
     """Stacked bar chart of need prevalence (moderate / serious), German labels."""
     prof = profile.sort_values("any")
     fig = go.Figure()

@@ -1,148 +1,152 @@
-"""Key figures of success measurement (§48a SGB II and the seeds' own measures), computed directly.
+"""Key figures in the sense of § 48a SGB II and the seeds' own measures, computed from the case tables.
 
-Each figure has a German definition in :data:`KPI_DEFINITIONS` (docs/kpi.md).
-The functions here compute from the case tables with DuckDB SQL over the
-dataset's Parquet files (or in-memory tables) and serve as the reference the
-dashboards' pre-aggregated cube (:mod:`casework.boards.build`) is tested against.
+Each figure has its official lower-case code and a German name and definition in :data:`KPI_DEFINITIONS`
+(:mod:`casework.kpi_defs`; docs/kpi.md quotes the Verordnung zur Festlegung der Kennzahlen nach § 48a SGB II
+as amended on 15.03.2019 beside each, and lists where this operationalisation differs from BA's).
+The counts are DuckDB SQL over the dataset's tables (:mod:`casework._kpi_sql`), taken piece by piece for large
+datasets (:mod:`casework.engine`) and added up; the dashboards' cube (:func:`key_figure_cells`) is the same SQL
+grouped by cell.
 
-Definitions:
+Definitions in short:
 
-* **stock (Bestand)** of a month: persons with a benefit spell covering at
-  least one day of the month; the average stock of a period is the mean over
-  its months.
-* **integration**: the start of svB employment, fully qualifying training or
-  self-employment; at most one per person and month; starts of publicly
-  funded employment (§16i, §16e, programmes) never count (VO §5(1)).
-* **K2 Integrationsquote**: integrations in the period ÷ average stock.
-* **long-term recipient (Langzeitleistungsbeziehende, LZB)**: in receipt in
-  at least 21 of the last 24 months (receipt before the first observed spell
-  from ``persons.benefit_months``).
-* **K3 Integrationsquote der LZB**: integrations of persons who were LZB in
-  the month of integration ÷ average LZB stock.
-* **K3E1 Veränderung des LZB-Bestands**: average LZB stock of the period
-  against the same period a year earlier, in percent.
-* **K2E1 kontinuierliche Beschäftigung**: share of integrations whose
-  employment (or a following one) lasts at least 12 months.
-* **Beendigung des Leistungsbezugs** (seed 001): integrations into employment
-  whose earnings end the need for benefits.
+* **stock (Bestand)** of a month: persons with a benefit spell covering at least one day of the month.
+* **integration** (VO § 5 Abs. 1): the start of svB employment, fully qualifying training or
+  self-employment, or of a job supported by a Beschäftigung begleitende Leistung (the new § 16e from
+  01.01.2019); never Arbeitsgelegenheiten, § 16i, programme employment or § 16e before 2019; only by a person in
+  the eLb stock (in receipt in the month before, or a new entrant of the month); at most one per person and
+  month.
+* **long-term recipient (LZB)** in a month: in receipt in at least 21 of the last 24 months (receipt before
+  the first observed spell from ``persons.benefit_months``).
+* **bedarfsdeckend** (BA, not an official figure): no receipt in the third month after the integration.
 """
 
 from __future__ import annotations
 
-import duckdb
+import datetime as dt
+import re
+
 import numpy as np
 import pandas as pd
 
+from casework import _kpi_sql as Q
 from casework import engine
 from casework import schema as S
-from casework.cells import AGE_GROUPS, KPI_MEASURES, age_band_sql, figures_from_counts, month_ordinal
+from casework.cells import AGE_GROUPS, KPI_MEASURES, figures_from_counts, month_ordinal
+from casework.kpi_defs import KPI_DEFINITIONS, NOTES, OFFICIAL_CODES
 from casework.privacy import KEY_MODULUS
 
-__all__ = ["KPI_DEFINITIONS", "CELL_DIMS", "key_figures", "key_figure_cells",
-           "integration_rate", "ltr_change", "continuous_employment",
+__all__ = ["KPI_DEFINITIONS", "OFFICIAL_CODES", "CELL_DIMS", "FILTER_KEYS", "key_figures", "key_figure_cells",
+           "integration_rate", "ltr_change", "continuous_employment", "parse_month",
            "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer"]
-
-KPI_DEFINITIONS = {
-    "k2": ("Integrationsquote (K2)", "Integrationen im Zeitraum geteilt durch den durchschnittlichen Bestand an "
-           "erwerbsfähigen Leistungsberechtigten; höchstens eine Integration je Person und Monat; Beginne "
-           "öffentlich geförderter Beschäftigung zählen nicht (§48a SGB II, Verordnung §5)."),
-    "integrations": ("Integrationen", "Aufnahmen sozialversicherungspflichtiger Beschäftigung, einer voll "
-                     "qualifizierenden Ausbildung oder einer Selbstständigkeit."),
-    "avg_stock": ("Durchschnittlicher Bestand", "Mittel der Monatsbestände: Personen mit Leistungsbezug an "
-                  "mindestens einem Tag des Monats."),
-    "k3": ("Integrationsquote der Langzeitleistungsbeziehenden (K3)", "Integrationen von Personen, die im Monat "
-           "der Integration in mindestens 21 der letzten 24 Monate Leistungen bezogen, geteilt durch deren "
-           "durchschnittlichen Bestand."),
-    "avg_ltr_stock": ("Bestand Langzeitleistungsbeziehende", "Durchschnittlicher Monatsbestand der Personen mit "
-                      "mindestens 21 Monaten Leistungsbezug in den letzten 24 Monaten."),
-    "k3e1": ("Veränderung des Bestands an Langzeitleistungsbeziehenden (K3E1)", "Durchschnittlicher Bestand im "
-             "Zeitraum gegenüber dem gleichen Zeitraum ein Jahr zuvor, in Prozent."),
-    "k2e1": ("Kontinuierliche Beschäftigung nach Integration (K2E1)", "Anteil der Integrationen, nach denen die "
-             "Person zwölf Monate später noch (oder wieder ohne Unterbrechung) beschäftigt ist."),
-    "need_ending": ("Beendigung des Leistungsbezugs", "Integrationen in Beschäftigung, deren Einkommen den "
-                    "Bedarf deckt."),
-    "participants": ("Teilnehmende", "Personen mit einer Projektteilnahme im Zeitraum."),
-    "occupancy": ("Auslastung", "Belegte Plätze im Monatsmittel geteilt durch die angebotenen Plätze."),
-    "referrals": ("Zuweisungen", "Vermittlungen an Netzwerkpartner; begonnen, abgeschlossen, abgebrochen."),
-    "contacts_per_customer": ("Kontakte je Kundin/Kunde", "Kontakte im Zeitraum geteilt durch den "
-                              "durchschnittlichen Bestand."),
-}
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
 CELL_COUNTS = list(KPI_MEASURES)  # the cells are what the dashboards' cube stores
-_AGE_SQL = age_band_sql("age")
+FILTER_KEYS = ("jc_id", "sex", "age_group", "segment")
+_ISO = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T][0-9:.]+)?$")
+_GERMAN = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
 
 
-def _ord(ts) -> int:
-    return int(month_ordinal([pd.Timestamp(ts)])[0])
+def parse_month(value, what: str = "date") -> int:
+    """Month ordinal of a date: ISO (``2021-02-01``, ``2021-02``) or German (``01.02.2021``), or a date object.
+
+    Month-first (``02/01/2021``) and other ambiguous forms are refused, naming the value.
+
+    >>> parse_month("01.02.2021") == parse_month("2021-02-01") == parse_month("2021-02")
+    True
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if _GERMAN.match(text):
+            ts = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce")
+        elif _ISO.match(text):
+            ts = pd.to_datetime(text if len(text) > 7 else text + "-01", format="ISO8601", errors="coerce")
+        else:
+            ts = pd.NaT
+        if pd.isna(ts):
+            raise ValueError(f"{what} {value!r}: not a date in ISO form (2021-02-01) or German form (01.02.2021)")
+    elif isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        ts = pd.Timestamp(value)
+        if pd.isna(ts):
+            raise ValueError(f"{what} is missing (NaT)")
+    else:
+        raise ValueError(f"{what} {value!r}: expected a date or a date string (ISO 2021-02-01 or German 01.02.2021)")
+    return int(month_ordinal([ts])[0])
 
 
-def _con(ds, segments: pd.Series | None, cell_keys: bytes | None = None):
-    con = duckdb.connect()
-    persons = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
-    persons["entry_m"] = month_ordinal(persons["entry_date"]).astype("int64")
-    _add_record_keys(persons, cell_keys)
-    seg = segments if segments is not None else pd.Series(dtype=object)
-    persons["segment"] = persons["person_id"].map(seg).fillna("unbekannt").astype(str)
-    b = ds.table("benefits")[["person_id", "start", "end"]]
-    b = b.assign(s=month_ordinal(b["start"]), e=month_ordinal(b["end"]))
-    emp = ds.table("employment")
-    con.register("persons", persons.drop(columns="entry_date"))
-    con.register("spells", b[["person_id", "s", "e"]])
-    con.register("employment", emp)
-    return con
+def _period(start, end) -> tuple[int, int]:
+    lo, hi = parse_month(start, "start"), parse_month(end, "end")
+    if hi < lo:
+        raise ValueError(f"end {end!r} lies before start {start!r}")
+    return lo, hi
 
 
-def _add_record_keys(persons: pd.DataFrame, cell_keys: bytes | None) -> None:
-    """Columns k0..k3 for the record keys of the cell key method (zeros without a secret); with one, sex as the
-    boards publish it ("divers"/"ohne Angabe" assigned to f or m, :func:`casework.privacy.binary_sex`)."""
-    from casework import privacy
-
-    keys = (privacy.person_keys(persons["person_id"].astype(str), cell_keys) if cell_keys is not None
-            else np.zeros((len(persons), 5), dtype="int64"))
-    for i in range(4):
-        persons[f"k{i}"] = keys[:, i]
-    if cell_keys is not None:
-        persons["sex"] = privacy.binary_sex(persons["sex"].tolist(), keys[:, 4])
-
-
-def _where(filters: dict) -> tuple[str, list]:
-    clauses, params = [], []
-    for key in ("jc_id", "sex", "age_group", "segment"):
-        v = (filters or {}).get(key)
-        if v is None or v == "alle":
+def _check_filters(ds, filters: dict | None, segments: pd.Series | None) -> dict:
+    """The filters, or ValueError naming an unknown key or value (a silent no-op filter is a wrong answer)."""
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise ValueError(f"unknown filter key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(FILTER_KEYS)}")
+    for key, v in filters.items():
+        if v is None or (isinstance(v, str) and v == "alle"):
             continue
         values = list(v) if isinstance(v, (list, tuple, set)) else [v]
-        clauses.append(f"{key} IN ({', '.join('?' for _ in values)})")
-        params += values
-    return (" AND " + " AND ".join(clauses)) if clauses else "", params
+        allowed = _filter_levels(ds, key, segments)
+        bad = [x for x in values if x not in allowed]
+        if bad:
+            shown = ", ".join(map(repr, sorted(map(str, allowed))[:20]))
+            raise ValueError(f"filter {key}: unknown value(s) {', '.join(map(repr, bad))}; allowed: {shown}")
+    return filters
+
+
+def _filter_levels(ds, key: str, segments) -> set:
+    if key == "sex":
+        return set(S.SEX)
+    if key == "age_group":
+        return set(AGE_GROUPS)
+    if key == "segment":
+        return set(segments.astype(str)) | {"unbekannt"} if segments is not None else {"unbekannt"}
+    source = "jobcenters" if "jobcenters" in ds.tables else "persons"
+    return set(ds.sql(f"SELECT DISTINCT jc_id FROM {source}")["jc_id"])
+
+
+def _last_full_month(ds) -> int:
+    """The last month wholly inside the data (its last day on or before the latest date of any spell)."""
+    ends = ds.sql("SELECT max(d) AS d FROM (SELECT max(start) AS d FROM benefits UNION ALL SELECT max(\"end\") "
+                  "FROM benefits UNION ALL SELECT max(start) FROM employment UNION ALL SELECT max(\"end\") "
+                  "FROM employment)")["d"].iloc[0]
+    if pd.isna(ends):
+        return -10**6
+    last = pd.Timestamp(ends)
+    m = int(month_ordinal([last])[0])
+    return m if last.is_month_end else m - 1
+
+
+_ROWS = ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3e1", "need_ending",
+         "k1", "k1e1", "k1e2", "k1e3", "k1e4", "k2e1", "k2e2", "k2e3", "k2e4", "k3", "k3e2", "k3e3", "k3e4")
 
 
 def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
-    """The §48a key figures of a period, for the persons the filters select.
+    """The § 48a key figures of a period, for the persons the filters select.
 
     Parameters
     ----------
-    start, end : date
-        First and last month of the period (whole months).
+    start, end : date or str
+        First and last month of the period (whole months): ISO (``2021-02-01``) or German (``01.02.2021``);
+        month-first forms are refused. ``end`` is the Bezugsmonat of the figures compared with the year before
+        (K1, K1E1, K1E2, K3, K3E2).
     filters : dict, optional
-        Any of ``jc_id``, ``sex``, ``age_group`` (age from the birth year in the
-        calendar year of each month), ``segment`` — a value or a list.
+        Any of ``jc_id``, ``sex``, ``age_group`` (age from the birth year in the calendar year of each month),
+        ``segment`` — a value or a list. An unknown key or value is a ValueError naming it.
     segments : Series, optional
         person_id -> segment (e.g. Profillage).
 
     Returns
     -------
     DataFrame
-        Columns kpi, label, value, numerator, denominator — rows integrations,
-        avg_stock, k2, ltr_integrations, avg_ltr_stock, k3, need_ending.
-
-    Notes
-    -----
-    Large datasets and a configured cluster are handled by
-    :mod:`casework.engine`: the counts are taken per group of jobcenters
-    (read piece by piece from Parquet, or on Dask workers) and added up, so
-    the figures are the same wherever they are computed.
+        Columns kpi, label, value, numerator, denominator; one row per figure (see ``_ROWS``; the official
+        codes in lower case). Rates are shares (0.25 = 25 %), changes against the year before are
+        ``numerator / denominator - 1``. A figure the data cannot give is NaN, and ``attrs["notes"]`` maps its
+        code to the German reason.
 
     Examples
     --------
@@ -152,60 +156,155 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     >>> bool(0.05 < kf.loc["k2", "value"] < 0.5)
     True
     """
-    lo, hi = _ord(start), _ord(end)
-    parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, desc="Kennzahlen",
-                                  tables=("persons", "benefits", "employment"))
-    stock_months, ltr_months, n_int, n_ltr_int, n_need = (int(sum(col)) for col in zip(*parts))
-    n_months = hi - lo + 1
-    f = figures_from_counts(stock_months, ltr_months, n_int, n_ltr_int, n_need, n_months)
-    rows = [("integrations", f["integrations"], n_int, np.nan), ("avg_stock", f["avg_stock"], stock_months, n_months),
-            ("k2", f["k2"], n_int, f["avg_stock"]),
-            ("ltr_integrations", f["ltr_integrations"], n_ltr_int, np.nan),
-            ("avg_ltr_stock", f["avg_ltr_stock"], ltr_months, n_months),
-            ("k3", f["k3"], n_ltr_int, f["avg_ltr_stock"]), ("need_ending", f["need_ending"], n_need, np.nan)]
+    lo, hi = _period(start, end)
+    filters = _check_filters(ds, filters, segments)
+    full = _last_full_month(ds)
+    tables = [t for t in ("persons", "benefits", "employment", "benefit_amounts", "instruments") if t in ds.tables]
+    parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, full, desc="Kennzahlen",
+                                  tables=tables)
+    counts = {k: sum(p[k] for p in parts) for k in parts[0] if k != "flows"}
+    flows = pd.concat([p["flows"] for p in parts]).groupby("m").sum()
+    rows, notes = _rows(counts, flows, lo, hi, has_amounts="benefit_amounts" in ds.tables,
+                        has_instruments="instruments" in ds.tables)
     out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
-    out.insert(1, "label", [KPI_DEFINITIONS.get(k, (k,))[0] if k in KPI_DEFINITIONS else
-                            {"ltr_integrations": "Integrationen von Langzeitleistungsbeziehenden"}.get(k, k)
-                            for k in out["kpi"]])
+    out.insert(1, "label", [KPI_DEFINITIONS[k][0] for k in out["kpi"]])
+    out.attrs["notes"] = notes
     return out
 
 
-def _key_figure_counts(ds, lo: int, hi: int, filters, segments) -> tuple[int, int, int, int, int]:
-    """Stock months, long-term stock months, integrations, those of long-term recipients, need endings."""
-    con = _cells_connection(ds, lo, hi, segments)
-    where, params = _where(filters)
-    stock_months, ltr_months = con.execute(
-        f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)) FROM ({_STOCK_ROWS.format(lo=lo)}) WHERE TRUE {where}",
-        params).fetchall()[0]
-    n_int, n_ltr_int, n_need = (v or 0 for v in con.execute(
-        f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(need_ending AS INT)) FROM ({_EVENT_ROWS}) "
-        f"WHERE TRUE {where}", params).fetchall()[0])
+def _rows(c: dict, flows: pd.DataFrame, lo: int, hi: int, has_amounts: bool, has_instruments: bool):
+    n = hi - lo + 1
+    avg, avg_ltr, avg_sp = c["stock_months"] / n, c["ltr_months"] / n, c["sp_months"] / n
+    notes: dict[str, str] = {}
+
+    def ratio(code, num, den, change=False, missing="empty"):
+        value = (num / den - 1 if change else num / den) if den else np.nan
+        if not den:
+            notes[code] = NOTES[missing]
+        return (code, float(value), num, den)
+
+    f = flows.reindex(range(min(lo - 1, hi - 12), hi + 1), fill_value=0)
+    inside = f.loc[lo:hi]
+    rows = [("integrations", c["n_int"], c["n_int"], np.nan), ("avg_stock", avg, c["stock_months"], n),
+            ratio("k2", c["n_int"], avg), ("ltr_integrations", c["n_ltr_int"], c["n_ltr_int"], np.nan),
+            ("avg_ltr_stock", avg_ltr, c["ltr_months"], n), ratio("k3e1", c["n_ltr_int"], avg_ltr),
+            ("need_ending", c["n_need"], c["n_need"], c["n_need_obs"])]
+    if not c["n_need_obs"]:
+        notes["need_ending"] = NOTES["no_follow_up"]
+    for code, key in (("k1", "llu"), ("k1e1", "kdu")):
+        if has_amounts:
+            rows.append(ratio(code, c[f"{key}_now"], c[f"{key}_before"], change=True, missing="no_prior_year"))
+        else:
+            rows.append((code, np.nan, np.nan, np.nan))
+            notes[code] = NOTES["no_amounts"]
+    rows += [ratio("k1e2", f.at[hi, "stock"], f.at[hi - 12, "stock"], change=True, missing="no_prior_year"),
+             _mean_rate("k1e3", inside["entries"], inside["stock"], notes),
+             _mean_rate("k1e4", inside["exits"], inside["prev_stock"], notes),
+             ratio("k2e1", c["n_minijob"], avg), ratio("k2e2", c["n_funded"], avg),
+             ratio("k2e3", c["n_cont"], c["n_cont_obs"], missing="no_follow_up"),
+             ratio("k2e4", c["n_sp_int"], avg_sp),
+             ratio("k3", f.at[hi, "ltr"], f.at[hi - 12, "ltr"], change=True, missing="no_prior_year")]
+    if has_instruments:
+        rows.append(ratio("k3e2", c["ltr_active"], f.at[hi, "ltr"]))
+    else:
+        rows.append(("k3e2", np.nan, np.nan, np.nan))
+        notes["k3e2"] = NOTES["no_instruments"]
+    rows += [_mean_rate("k3e3", inside["ltr_entries"], inside["ltr"], notes),
+             _mean_rate("k3e4", inside["ltr_exits"], inside["prev_ltr"], notes)]
+    order = {k: i for i, k in enumerate(_ROWS)}
+    return sorted(rows, key=lambda r: order[r[0]]), notes
+
+
+def _mean_rate(code: str, num: pd.Series, den: pd.Series, notes: dict) -> tuple:
+    """The mean of the monthly rates num/den over the months with a stock (VO: 'Durchschnitt')."""
+    ok = den > 0
+    if not ok.any():
+        notes[code] = NOTES["empty"]
+        return (code, np.nan, int(num.sum()), int(den.sum()))
+    return (code, float((num[ok] / den[ok]).mean()), int(num[ok].sum()), int(den[ok].sum()))
+
+
+def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> dict:
+    """The additive counts of one piece: person-months, events, flows per month, amounts."""
+    lo_f = min(lo - 1, hi - 12)
+    con = Q.connection(ds, lo, hi, segments, first=lo_f)
+    w, params = Q.where(filters)
+    flows = Q.monthly_flows(con, lo_f, hi, filters)
+    stock = con.execute(f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(single_parent AS INT)) FROM rws "
+                        f"WHERE m >= {lo} {w}", params).fetchall()[0]
+    out = {"stock_months": stock[0] or 0, "ltr_months": stock[1] or 0, "sp_months": stock[2] or 0}
+    by_group = {row[0]: row[1:] for row in con.execute(f"""
+        SELECT grp, COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(single_parent AS INT)),
+               SUM(CAST(need_ending AS INT)), SUM(CAST(need_obs AS INT)), SUM(CAST(continuous AS INT)),
+               SUM(CAST(cont_obs AS INT))
+        FROM ({Q.EVENT_ROWS.format(grp='TRUE', full=full)}) WHERE TRUE {w} GROUP BY grp""", params).fetchall()}
+    ints = by_group.get("integration", (0,) * 7)
+    for key, v in zip(("n_int", "n_ltr_int", "n_sp_int", "n_need", "n_need_obs", "n_cont", "n_cont_obs"), ints):
+        out[key] = int(v or 0)
+    out["n_minijob"] = int(by_group.get("minijob", (0,))[0])
+    out["n_funded"] = int(by_group.get("funded", (0,))[0])
+    out.update(_amounts(ds, con, hi, filters))
+    out["ltr_active"] = _ltr_active(ds, con, hi, filters)
     con.close()
-    return int(stock_months or 0), int(ltr_months or 0), int(n_int), int(n_ltr_int), int(n_need)
+    out["flows"] = flows
+    return out
+
+
+def _amounts(ds, con, hi: int, filters) -> dict:
+    """Sums of the monthly LLU and KdU amounts in the Bezugsmonat and the same month a year earlier."""
+    if "benefit_amounts" not in ds.tables:
+        return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0}
+    a = ds.table("benefit_amounts")
+    con.register("amounts", a.assign(m=month_ordinal(a["month"]).astype("int64"))[["person_id", "m", "llu", "kdu"]])
+    w, params = Q.where(filters)
+    got = con.execute(f"""
+        WITH x AS (SELECT a.m, a.llu, a.kdu, p.jc_id, p.sex, p.segment,
+                          {Q.AGE_SQL.replace('age', '((1970 + a.m // 12) - p.birth_year)')} AS age_group
+                   FROM amounts a JOIN persons p USING (person_id) WHERE a.m IN ({hi}, {hi - 12}))
+        SELECT m, coalesce(SUM(llu), 0), coalesce(SUM(kdu), 0) FROM x WHERE TRUE {w} GROUP BY m""",
+                      params).fetchall()
+    sums = {m: (llu, kdu) for m, llu, kdu in got}
+    now, before = sums.get(hi, (0.0, 0.0)), sums.get(hi - 12, (0.0, 0.0))
+    return {"llu_now": float(now[0]), "llu_before": float(before[0]), "kdu_now": float(now[1]),
+            "kdu_before": float(before[1])}
+
+
+def _ltr_active(ds, con, hi: int, filters) -> int:
+    """Long-term recipients of the Bezugsmonat with a regular instrument covering a day of it (K3E2)."""
+    if "instruments" not in ds.tables:
+        return 0
+    ins = ds.table("instruments")
+    ins = ins.assign(s=month_ordinal(ins["start"]), e=month_ordinal(ins["end"]))
+    active = ins[(ins["s"] <= hi) & (ins["e"].isna() | (ins["e"] >= hi))]
+    con.register("active", pd.DataFrame({"person_id": active["person_id"].unique()}))
+    w, params = Q.where(filters)
+    return int(con.execute(f"SELECT COUNT(*) FROM rws WHERE m = {hi} AND is_ltr AND person_id IN "
+                           f"(SELECT person_id FROM active) {w}", params).fetchall()[0][0] or 0)
 
 
 def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_persons: int | None = None,
                      cell_keys: bytes | None = None) -> pd.DataFrame:
     """The key figures' additive counts per jobcenter, month, sex, age group and segment.
 
-    Every figure of :func:`key_figures` for any selection of these dimensions is a ratio of sums over these
-    cells (the dashboards' cube, :func:`casework.boards.build.kpi_cube`, and :func:`integration_rate` are built from
-    them). Large datasets are counted piece by piece (:func:`casework.engine.map_partitions`, pieces of at
-    most ``max_persons``) and the cells added up.
+    K2, K3E1 and the need-ending integrations for any selection of these dimensions are ratios of sums over
+    these cells (the dashboards' cube, :func:`casework.boards.build.kpi_cube`, and :func:`integration_rate`), and
+    so are K1E2 and K3 (the stock of the last month against the same month a year earlier). Large datasets are
+    counted piece by piece (:func:`casework.engine.map_partitions`, pieces of at most ``max_persons``).
 
     Returns
     -------
     DataFrame
         Columns jc_id, m (month ordinal, see :func:`casework.cells.month_ordinal`), sex, age_group, segment,
         stock, ltr_stock (person-months in receipt, of them long-term), integrations, ltr_integrations,
-        need_ending; one row per cell with any count, sorted by the dimensions.
+        need_ending (integrations without receipt three months later); one row per cell with any count.
 
     With ``cell_keys`` (the dataset's secret, :func:`casework.privacy.dataset_secret`) the cells also carry
     ``<count>_key``: the sum modulo :data:`casework.privacy.KEY_MODULUS` of the record keys of the person-months
     or integrations counted (the cell key method of the boards), and sex is binary as the boards publish it.
     """
-    lo, hi = _ord(start), _ord(end)
-    parts = engine.map_partitions(ds, _cells_of_piece, lo, hi, segments, cell_keys, desc="Kennzahlen-Zellen",
+    lo, hi = _period(start, end)
+    full = _last_full_month(ds)
+    parts = engine.map_partitions(ds, _cells_of_piece, lo, hi, segments, full, cell_keys, desc="Kennzahlen-Zellen",
                                   tables=("persons", "benefits", "employment"), max_persons=max_persons)
     if len(parts) == 1:
         return parts[0]
@@ -228,18 +327,18 @@ def _key_sums(record_key: str, flags: dict) -> str:
                    f" % {KEY_MODULUS} AS BIGINT) AS {col}_key" for col, cond in flags.items())
 
 
-def _cells_of_piece(ds, lo: int, hi: int, segments, cell_keys: bytes | None = None) -> pd.DataFrame:
-    con = _cells_connection(ds, lo, hi, segments, cell_keys)
+def _cells_of_piece(ds, lo: int, hi: int, segments, full: int, cell_keys: bytes | None = None) -> pd.DataFrame:
+    con = Q.connection(ds, lo, hi, segments, cell_keys=cell_keys)
     dims = ", ".join(CELL_DIMS)
     keyed = cell_keys is not None
     stock_keys = _key_sums(_STOCK_KEY, {"stock": None, "ltr_stock": "is_ltr"}) if keyed else ""
     event_keys = _key_sums(_EVENT_KEY, {"integrations": None, "ltr_integrations": "is_ltr",
                                         "need_ending": "need_ending"}) if keyed else ""
     stock = con.execute(f"SELECT {dims}, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr_stock{stock_keys} "
-                        f"FROM ({_STOCK_ROWS.format(lo=lo)}) GROUP BY ALL").df()
+                        f"FROM ({Q.STOCK_ROWS.format(lo=lo, hi=hi)}) GROUP BY ALL").df()
     events = con.execute(f"SELECT {dims}, COUNT(*) AS integrations, SUM(CAST(is_ltr AS BIGINT)) AS "
                          f"ltr_integrations, SUM(CAST(need_ending AS BIGINT)) AS need_ending{event_keys} "
-                         f"FROM ({_EVENT_ROWS}) GROUP BY ALL").df()
+                         f"FROM ({Q.EVENT_ROWS.format(grp=Q.INTEGRATIONS_ONLY, full=full)}) GROUP BY ALL").df()
     con.close()
     cells = stock.merge(events, on=CELL_DIMS, how="outer")
     counts = CELL_COUNTS + ([f"{c}_key" for c in CELL_COUNTS] if keyed else [])
@@ -247,77 +346,8 @@ def _cells_of_piece(ds, lo: int, hi: int, segments, cell_keys: bytes | None = No
     return cells[CELL_DIMS + counts].sort_values(CELL_DIMS).reset_index(drop=True)
 
 
-def _cells_connection(ds, lo: int, hi: int, segments, cell_keys: bytes | None = None):
-    """A DuckDB connection with ``persons``, ``spells``, the receipt islands ``isl`` and the ``events``."""
-    con = _con(ds, segments, cell_keys)
-    con.execute(_islands_sql(lo, hi))
-    con.register("events", _events(ds, lo, hi))
-    return con
-
-
-# Long-term receipt in month m: at least 21 of the 24 months up to m in receipt, counting the receipt before
-# entry (``benefit_months``). The months in receipt within [m-23, m] are the overlaps of that window with the
-# person's receipt *islands* (benefit spells merged where they share a month), so no person-month panel has
-# to be expanded for the look-back.
-_PRIOR = "greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"
-_FLAGGED = f"""
-        flagged AS (
-            SELECT c.*, p.jc_id, p.sex, p.segment, p.k0, p.k1, p.k2, p.k3, (1970 + c.m // 12) - p.birth_year AS age,
-                   (c.observed + least({_PRIOR}, 24)) >= 21 AS is_ltr
-            FROM counted c JOIN persons p USING (person_id))
-        SELECT *, {_AGE_SQL} AS age_group FROM flagged"""
-# one row per person and month in receipt from {lo} (the islands end at the period's last month)
-_STOCK_ROWS = """
-        WITH cells AS (
-            SELECT person_id, unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(e AS BIGINT) + 1)) AS m
-            FROM isl WHERE e >= {lo}),
-        counted AS (
-            SELECT c.person_id, c.m, SUM(least(i.e, c.m) - greatest(i.s, c.m - 23) + 1) AS observed
-            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 23
-            GROUP BY c.person_id, c.m),""" + _FLAGGED.replace("{", "{{").replace("}", "}}")
-# one row per counted integration (person and month); least/greatest skip NULLs in DuckDB, so an event without
-# an island in its window must be filtered out of the sum, not left to NULL arithmetic
-_EVENT_ROWS = """
-        WITH counted AS (
-            SELECT ev.person_id, ev.m, ev.need_ending,
-                   coalesce(SUM(least(i.e, ev.m) - greatest(i.s, ev.m - 23) + 1) FILTER (WHERE i.s IS NOT NULL),
-                            0) AS observed
-            FROM events ev LEFT JOIN isl i ON i.person_id = ev.person_id AND i.s <= ev.m AND i.e >= ev.m - 23
-            GROUP BY ev.person_id, ev.m, ev.need_ending),""" + _FLAGGED
-
-
-def _islands_sql(lo: int, hi: int) -> str:
-    """``isl``: each person's months in receipt from ``lo - 23`` to ``hi`` as disjoint runs [s, e].
-
-    Spells that share a month (an end and a new start in the same month) are merged, so that a month is
-    counted once however many spells touch it.
-    """
-    return f"""
-        CREATE TEMP TABLE isl AS
-        WITH sp AS (
-            SELECT person_id, greatest(s, {lo - 23}) AS s, least(coalesce(e, {hi}), {hi}) AS e
-            FROM spells WHERE coalesce(e, {hi}) >= {lo - 23} AND s <= {hi}),
-        flagged AS (
-            SELECT *, CASE WHEN s <= max(e) OVER (PARTITION BY person_id ORDER BY s, e
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                           THEN 0 ELSE 1 END AS starts_run
-            FROM sp),
-        runs AS (
-            SELECT *, SUM(starts_run) OVER (PARTITION BY person_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS run
-            FROM flagged)
-        SELECT person_id, min(s) AS s, max(e) AS e FROM runs GROUP BY person_id, run"""
-
-
-def _events(ds, lo, hi) -> pd.DataFrame:
-    emp = ds.table("employment")
-    ev = emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start", "need_ending"]]
-    ev = ev.assign(m=month_ordinal(ev["start"]).astype("int64"))
-    ev = ev[(ev["m"] >= lo) & (ev["m"] <= hi)]
-    return ev.groupby(["person_id", "m"], as_index=False)["need_ending"].max()
-
-
 def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
-    """K2 (and K3) per group, from one pass over the data (:func:`key_figure_cells`).
+    """K2 (and K3E1) per group, from one pass over the data (:func:`key_figure_cells`).
 
     Parameters
     ----------
@@ -328,7 +358,7 @@ def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series 
     Returns
     -------
     DataFrame
-        Columns ``by`` (when given), integrations, avg_stock, k2, ltr_integrations, avg_ltr_stock, k3,
+        Columns ``by`` (when given), integrations, avg_stock, k2, ltr_integrations, avg_ltr_stock, k3e1,
         need_ending — the values :func:`key_figures` gives with the level as filter.
     """
     levels = {"jc_id": ds.table("jobcenters")["jc_id"].tolist(), "sex": list(S.SEX),
@@ -336,47 +366,30 @@ def integration_rate(ds, start, end, by: str | None = None, segments: pd.Series 
               "segment": sorted(set(segments)) if segments is not None else ["unbekannt"]}
     if by is not None and by not in levels:
         raise ValueError(f"integration_rate: by must be one of {', '.join(levels)}, not {by!r}")
+    lo, hi = _period(start, end)
     cells = key_figure_cells(ds, start, end, segments)
     if by is None:
         sums = cells[CELL_COUNTS].sum().to_frame().T
     else:
         sums = cells.groupby(by)[CELL_COUNTS].sum().reindex(levels[by], fill_value=0)
-    f = figures_from_counts(*(sums[c].to_numpy().astype(float) for c in CELL_COUNTS), _ord(end) - _ord(start) + 1)
+    f = figures_from_counts(*(sums[c].to_numpy().astype(float) for c in CELL_COUNTS), hi - lo + 1)
     out = pd.DataFrame({k: np.broadcast_to(v, len(sums)) for k, v in f.items()})
     return out if by is None else out.assign(**{by: levels[by]})[[by, *f]]
 
 
 def ltr_change(ds, start, end, filters: dict | None = None) -> float:
-    """K3E1: change of the average LZB stock against the same months a year earlier (a share, 0.05 = +5 %)."""
-    now = key_figures(ds, start, end, filters).set_index("kpi")["value"]["avg_ltr_stock"]
-    s, e = pd.Timestamp(start) - pd.DateOffset(years=1), pd.Timestamp(end) - pd.DateOffset(years=1)
-    before = key_figures(ds, s, e, filters).set_index("kpi")["value"]["avg_ltr_stock"]
-    return float(now / before - 1) if before else float("nan")
+    """K3: long-term recipients in the last month of the period against the same month a year earlier
+    (a change, 0.05 = +5 %; NaN without a stock a year earlier)."""
+    return float(key_figures(ds, start, end, filters).set_index("kpi").at["k3", "value"])
 
 
-def continuous_employment(ds, start, end, months: int = 12) -> pd.DataFrame:
-    """K2E1: of the integrations in the period, the share still employed ``months`` later.
-
-    Employment counts as continuing across spells that follow each other within
-    31 days. Returns one row: integrations, continuing, share, observable (integrations
-    whose follow-up lies inside the data).
-    """
-    emp = ds.table("employment")
-    ints = emp[emp["kind"].isin(S.INTEGRATION_KINDS)]
-    lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.offsets.MonthEnd(0)
-    ints = ints[(ints["start"] >= lo) & (ints["start"] <= hi)]
-    data_end = pd.concat([emp["start"], emp["end"].dropna()]).max()
-    check = ints["start"] + pd.DateOffset(months=months)
-    observable = check <= data_end
-    employed = ds.table("employment")[["person_id", "start", "end"]]
-    merged = ints[["person_id", "start"]].assign(check=check).reset_index().merge(employed, on="person_id",
-                                                                                   suffixes=("", "_e"))
-    covering = merged[(merged["start_e"] <= merged["check"])
-                      & (merged["end"].isna() | (merged["end"] >= merged["check"]))]["index"].unique()
-    cont = ints.index.isin(covering) & observable.to_numpy()
-    n_obs = int(observable.sum())
-    return pd.DataFrame([{"integrations": len(ints), "observable": n_obs, "continuing": int(cont.sum()),
-                          "share": cont.sum() / n_obs if n_obs else np.nan}])
+def continuous_employment(ds, start, end, filters: dict | None = None) -> pd.DataFrame:
+    """K2E3 of the integrations in the period: one row integrations, observable (integrations whose twelve
+    following month-ends lie in the data), continuing (svB-employed at each of them), share."""
+    kf = key_figures(ds, start, end, filters).set_index("kpi")
+    n_obs, cont = kf.at["k2e3", "denominator"], kf.at["k2e3", "numerator"]
+    return pd.DataFrame([{"integrations": int(kf.at["integrations", "value"]), "observable": int(n_obs),
+                          "continuing": int(cont), "share": kf.at["k2e3", "value"]}])
 
 
 def participation(ds, project_id: str | None = None) -> pd.DataFrame:

@@ -12,7 +12,11 @@ dataset of the case data model (synthetic or real):
 * **treatment**: the measure kind of the first referral *started* in the
   treatment window (a no-show is untreated), else ``"none"``;
 * **outcome** ``integration_12m``: an integration (svB, training or
-  self-employment) starting in the 12 months from the landmark.
+  self-employment) starting in the 12 months from the landmark;
+* **outcome** ``benefit_exit_12m`` (seed 001: the end of transfer payments,
+  derived from the benefit spells): a month without receipt (no spell covering
+  a day of it) among the 12 months from the landmark month; 0 also where
+  those months lie beyond the data (as for ``integration_12m``).
 
 Because everyone is followed from the same landmark, waiting time before a
 measure is never credited to it.
@@ -33,14 +37,19 @@ import pandas as pd
 
 from casework import schema as S
 from casework.cells import month_ordinal, month_starts
+from casework.kpi_defs import NEW_16E_FROM
 
 __all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES", "available_covariates",
+           "OUTCOMES",
            "jobcenter_months", "month_ordinal", "data_end", "WINDOW_MONTHS", "HORIZON_MONTHS"]
 
 WINDOW_MONTHS = 3
 #: The tables a cohort is built from.
 COHORT_TABLES = ("persons", "assessments", "employment", "benefits", "referrals", "offers")
 HORIZON_MONTHS = 12
+#: The cohort's binary outcomes (columns), for ``casework.effects.measure_effects(outcome=...)``.
+OUTCOMES = {"integration_12m": "Integration innerhalb von 12 Monaten",
+            "benefit_exit_12m": "Ende des Leistungsbezugs innerhalb von 12 Monaten"}
 
 NEED_COVARIATES = [S.NEED_COLUMNS[k] for k in S.NEEDS]
 CATEGORICAL_COVARIATES = ["citizenship", "german_level", "school", "vocational", "jc_id", "index_year"]
@@ -123,8 +132,8 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
         Columns: ``person_id``, ``jc_id``, ``assessment_id`` (index
         assessment), ``index_date``, ``landmark``, ``measure`` (kind or
         ``"none"``), ``measure_start``, ``measure_end``, ``integration_12m``
-        (0/1), ``months_to_event`` and ``event`` (integration within follow-up,
-        for survival models; censored at other exit or data end), and the
+        (0/1), ``benefit_exit_12m`` (0/1, see :data:`OUTCOMES`), ``months_to_event``
+        and ``event`` (integration within follow-up, for survival models; censored at other exit or data end), and the
         covariates in :data:`COHORT_COVARIATES`.
     """
     from casework import engine
@@ -158,7 +167,7 @@ def cohort_piece(ds, lo, hi, data_end) -> pd.DataFrame:
     c = _outcome(c, ints, ds.table("benefits"), data_end)
     c = _covariates(c)
     cols = ["person_id", "jc_id", "assessment_id", "index_date", "landmark", "measure", "measure_start",
-            "measure_end", "integration_12m", "months_to_event", "event", *COHORT_COVARIATES]
+            "measure_end", *OUTCOMES, "months_to_event", "event", *COHORT_COVARIATES]
     return c[list(dict.fromkeys(cols))].reset_index(drop=True)
 
 
@@ -169,8 +178,10 @@ def _index_assessments(a: pd.DataFrame, lo, hi) -> pd.DataFrame:
 
 
 def _integrations(emp: pd.DataFrame) -> pd.DataFrame:
-    """Integration events: starts of svB, training or self-employment (never funded employment)."""
-    return emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start"]]
+    """Integration events: starts of svB, training or self-employment, and of the new § 16e (from 2019, a
+    Beschäftigung begleitende Leistung, VO zu § 48a SGB II § 2 Abs. 2 Nr. 2); never other funded employment."""
+    new_16e = (emp["kind"] == "funded_16e") & (emp["start"] >= pd.Timestamp(NEW_16E_FROM))
+    return emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS) | new_16e, ["person_id", "start"]]
 
 
 def _drop_not_at_risk(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame) -> pd.DataFrame:
@@ -208,7 +219,25 @@ def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame, data_e
     stop = c["first_integration"].where(c["first_integration"].notna(), censor)
     c["event"] = c["first_integration"].notna().astype(int)
     c["months_to_event"] = ((stop - c["landmark"]).dt.days / 30.4375).clip(lower=0).round(3)
+    c["benefit_exit_12m"] = _benefit_exit(c, benefits, data_end)
     return c
+
+
+def _benefit_exit(c: pd.DataFrame, benefits: pd.DataFrame, data_end) -> np.ndarray:
+    """1 where one of the 12 months from the landmark month, up to the data end, has no receipt."""
+    lm = month_ordinal(c["landmark"]).astype("int64")
+    last = int(month_ordinal([pd.Timestamp(data_end)])[0])
+    covered = np.zeros((len(c), HORIZON_MONTHS), dtype=bool)
+    pos = pd.Series(np.arange(len(c)), index=c["person_id"].to_numpy())
+    b = benefits[benefits["person_id"].isin(pos.index)]
+    rows = pos[b["person_id"]].to_numpy()
+    s, e = month_ordinal(b["start"]), month_ordinal(b["end"])
+    for k in range(HORIZON_MONTHS):
+        m = lm[rows] + k
+        hit = (s <= m) & (e >= m)
+        covered[rows[hit], k] = True
+    observed = (lm[:, None] + np.arange(HORIZON_MONTHS)[None, :]) <= last
+    return (observed & ~covered).any(axis=1).astype(int)
 
 
 def _covariates(c: pd.DataFrame) -> pd.DataFrame:

@@ -402,6 +402,16 @@ def show_protected_rate(numerator, denominator, formatter=fmt.percent, min_cell:
     return "–" if rate is None else formatter(rate)
 
 
+def show_protected_change(now, before, min_cell: int | None = None) -> str:
+    """A change against an earlier count (K1E2, K3: ``now / before - 1``, signed) from two protected counts;
+    "–" when either is hidden or under the threshold (the change and one count would reveal the other)."""
+    t = threshold() if min_cell is None else min_cell
+    if any(v is None or fmt.is_missing(v) for v in (now, before)) or before < t or 0 < now < t:
+        return "–"
+    x = now / before - 1
+    return ("+" if x > 0 else "") + fmt.percent(x)
+
+
 def _key_column(columns, col: str):
     key = columns.get(col + KEY_SUFFIX)
     if key is None:

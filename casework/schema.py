@@ -44,6 +44,8 @@ __all__ = [
     "EMPLOYMENT_KINDS",
     "INTEGRATION_KINDS",
     "FUNDED_KINDS",
+    "INSTRUMENT_KINDS",
+    "OPTIONAL_TABLES",
     "REFERRAL_STATUS",
     "CONTACT_KINDS",
     "PLAN_KINDS",
@@ -173,6 +175,17 @@ EMPLOYMENT_KINDS = {
 INTEGRATION_KINDS = ("svb", "training", "self_employed")
 #: Publicly funded employment: never an integration (VO §5(1)).
 FUNDED_KINDS = ("funded_16i", "funded_16e", "funded_programme")
+
+#: Regular instruments of labour-market policy (optional table ``instruments``): the main competing
+#: treatments beside the network's offers, and the "Maßnahmen der aktiven Arbeitsförderung" of K3E2.
+INSTRUMENT_KINDS = {
+    "fbw": "Förderung der beruflichen Weiterbildung (FbW, §§ 81 ff. SGB III)",
+    "sgb3_45": "Maßnahme zur Aktivierung und beruflichen Eingliederung (§ 45 SGB III)",
+    "egz": "Eingliederungszuschuss (EGZ, §§ 88 ff. SGB III)",
+    "agh": "Arbeitsgelegenheit (AGH, § 16d SGB II)",
+    "16i": "Teilhabe am Arbeitsmarkt (§ 16i SGB II)",
+    "16e": "Eingliederung von Langzeitarbeitslosen (§ 16e SGB II)",
+}
 
 REFERRAL_STATUS = {
     "referred": "vermittelt",
@@ -340,7 +353,7 @@ _TABLE_LIST = [
         Field("disability", "bool", "Schwerbehinderung",
               "Recognised severe disability, GdB of at least 50 (empty: not in the export)", required=False),
     )),
-    Table("assessments", "Standortbestimmungen", "One profiling (Potenzialanalyse), repeated over time.",
+    Table("assessments", "Potenzialanalysen", "One profiling (Potenzialanalyse), repeated over time.",
           "assessment_id", (
               _k("assessment_id", "Kennung", "Assessment key"),
               _k("person_id", "Person", "Assessed person", ref="persons.person_id"),
@@ -373,8 +386,9 @@ _TABLE_LIST = [
         _d("date", "Datum", "Date of the contact"),
         _cat("kind", "Art", "Kind of contact", CONTACT_KINDS),
     )),
-    Table("referrals", "Zuweisungen", "A referral to, and participation in, a network measure.", "referral_id", (
-        _k("referral_id", "Zuweisungs-Kennung", "Referral key"),
+    Table("referrals", "Vermittlungen", "A referral (Vermittlung, e.g. to § 16a services) to, and participation "
+          "in, a network measure.", "referral_id", (
+        _k("referral_id", "Vermittlungs-Kennung", "Referral key"),
         _k("person_id", "Person", "Referred person", ref="persons.person_id"),
         _k("offer_id", "Angebot", "Offer referred to", ref="offers.offer_id"),
         _d("referred", "Vermittelt am", "Date of the referral"),
@@ -389,7 +403,9 @@ _TABLE_LIST = [
         _d("start", "Beginn", "First day of employment"),
         _d("end", "Ende", "Last day of employment (empty if ongoing)", required=False),
         _cat("kind", "Art", "Kind of employment", EMPLOYMENT_KINDS),
-        Field("need_ending", "bool", "Bedarfsdeckend", "Earnings end the need for benefits"),
+        Field("need_ending", "bool", "Bedarfsdeckend (Angabe der Quelle)",
+              "Optional flag of the source that the earnings end the need for benefits; the key figures do not "
+              "use it (they derive need-ending integrations from the benefit spells)", required=False),
     )),
     Table("enrolments", "Projektteilnahmen", "A person's enrolment in a model project or programme "
           "(e.g. care by the ABCaktiv team, a Soziale-Teilhabe place).", "enrolment_id", (
@@ -407,14 +423,64 @@ _TABLE_LIST = [
     )),
 ]
 
+# Optional tables: real exports often lack them; every figure that needs one says so instead of a number.
+_OPTIONAL_TABLE_LIST = [
+    Table("benefit_amounts", "Leistungshöhen", "Monthly benefit amounts of a person (Leistungsanspruch), for "
+          "K1 and K1E1.", None, (
+              _k("person_id", "Person", "Person the amounts are for", ref="persons.person_id"),
+              _d("month", "Monat", "First day of the month"),
+              Field("llu", "float", "Leistungen zum Lebensunterhalt (EUR)", "Regelbedarf, Mehrbedarfe and loans "
+                    "(§§ 20, 21, 23, 24 Abs. 1 SGB II) of the month, without housing", min=0),
+              Field("kdu", "float", "Leistungen für Unterkunft und Heizung (EUR)", "Housing and heating "
+                    "(§ 22 SGB II) of the month", required=False, min=0),
+          )),
+    Table("unemployment", "Arbeitslosigkeit", "A spell of registered unemployment (§ 16 SGB III), so that "
+          "Langzeitarbeitslose (§ 18 SGB III: one year and longer) can be counted beside long-term recipients.",
+          "spell_id", (
+              _k("spell_id", "Episoden-Kennung", "Spell key"),
+              _k("person_id", "Person", "Unemployed person", ref="persons.person_id"),
+              _d("start", "Beginn", "First day of registered unemployment"),
+              _d("end", "Ende", "Last day (empty if ongoing)", required=False),
+          )),
+    Table("instruments", "Regelinstrumente", "A participation in a regular instrument of labour-market "
+          "policy (FbW, § 45 SGB III, EGZ, AGH, § 16i, § 16e).", "spell_id", (
+              _k("spell_id", "Episoden-Kennung", "Spell key"),
+              _k("person_id", "Person", "Participant", ref="persons.person_id"),
+              _cat("kind", "Instrument", "Kind of instrument", INSTRUMENT_KINDS),
+              _d("start", "Beginn", "First day of the participation"),
+              _d("end", "Ende", "Last day (empty while running)", required=False),
+          )),
+    Table("caseworkers", "Integrationsfachkräfte", "A caseworker (Integrationsfachkraft or Fallmanager/in) "
+          "and the team.", "caseworker_id", (
+              _k("caseworker_id", "Fachkraft-Kennung", "Pseudonymous caseworker key"),
+              _k("jc_id", "Jobcenter", "Jobcenter of the caseworker", ref="jobcenters.jc_id"),
+              _k("team_id", "Team", "Pseudonymous team key", required=False),
+              Field("fallmanagement", "bool", "Fallmanagement", "Works in beschäftigungsorientiertes "
+                    "Fallmanagement (smaller caseload)"),
+          )),
+    Table("assignments", "Zuständigkeiten", "Which caseworker is responsible for a person from when to when "
+          "(caseload per caseworker, Betreuungsschlüssel).", None, (
+              _k("person_id", "Person", "Person in care", ref="persons.person_id"),
+              _k("caseworker_id", "Fachkraft", "Responsible caseworker", ref="caseworkers.caseworker_id"),
+              _d("start", "Beginn", "First day of the responsibility"),
+              _d("end", "Ende", "Last day (empty while responsible)", required=False),
+          )),
+]
+_TABLE_LIST += _OPTIONAL_TABLE_LIST
+#: Tables a dataset may lack (the case model's additions of issue 16).
+OPTIONAL_TABLES = tuple(t.name for t in _OPTIONAL_TABLE_LIST)
+
 TABLES: dict[str, Table] = {t.name: t for t in _TABLE_LIST}
 #: Order in which tables can be loaded so that references resolve.
 TABLE_ORDER = [t.name for t in _TABLE_LIST]
 
 #: Spells that must not overlap for the same person: (table, start, end).
-SPELL_TABLES = (("benefits", "start", "end"),)
+SPELL_TABLES = (("benefits", "start", "end"), ("unemployment", "start", "end"))
 #: Date orderings checked row by row: (table, earlier, later).
 DATE_ORDER = (
+    ("unemployment", "start", "end"),
+    ("instruments", "start", "end"),
+    ("assignments", "start", "end"),
     ("referrals", "referred", "started"),
     ("referrals", "started", "ended"),
     ("employment", "start", "end"),

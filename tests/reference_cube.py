@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from casework import schema as S
 from casework.boards.build import CUBE_DIMS, KPI_MEASURES, age_group, person_months
 from casework.panel import month_ordinal
 
@@ -45,11 +44,37 @@ def _long_term_at_events(ds, ev: pd.DataFrame, lo: int, end) -> np.ndarray:
 
 
 def _integration_events(ds, lo, hi) -> pd.DataFrame:
+    """Integrations per VO § 5 Abs. 1 (as amended 15.03.2019), written from its text: svB, training,
+    self-employment, or a new § 16e job (from 2019; old § 16e and § 16i are publicly funded employment); by a
+    person in the eLb stock (in receipt in the month before or new in the month); one per person and month;
+    need_ending: no receipt in the third month after, when that month lies wholly in the data."""
     emp = ds.table("employment")
-    ev = emp.loc[emp["kind"].isin(S.INTEGRATION_KINDS), ["person_id", "start", "need_ending"]]
-    ev = ev.assign(m=month_ordinal(ev["start"]).astype(int))
-    ev = ev.sort_values("need_ending", ascending=False).drop_duplicates(["person_id", "m"])
-    return ev[(ev["m"] >= lo) & (ev["m"] <= hi)].drop(columns="start")
+    counts = emp["kind"].isin(["svb", "training", "self_employed"]) | (
+        (emp["kind"] == "funded_16e") & (emp["start"] >= pd.Timestamp("2019-01-01")))
+    ev = emp.loc[counts, ["person_id", "start"]]
+    ev = ev.assign(m=month_ordinal(ev["start"]).astype(int)).drop_duplicates(["person_id", "m"])
+    ev = ev[(ev["m"] >= lo) & (ev["m"] <= hi)].drop(columns="start").reset_index(drop=True)
+    ev = ev[receipt_in(ds, ev, ev["m"] - 1) | receipt_in(ds, ev, ev["m"])].reset_index(drop=True)
+    observable = ev["m"] + 3 <= last_full_month(ds)
+    return ev.assign(need_ending=observable & ~receipt_in(ds, ev, ev["m"] + 3))
+
+
+def receipt_in(ds, ev: pd.DataFrame, months: pd.Series) -> np.ndarray:
+    """Per row of ``ev`` (person_id): a benefit spell covers a day of the month ``months`` (ordinals)."""
+    b = ds.table("benefits")
+    b = b.assign(s=month_ordinal(b["start"]), e=month_ordinal(b["end"].fillna(pd.Timestamp("2262-01-01"))))
+    q = pd.DataFrame({"person_id": ev["person_id"].to_numpy(), "q": np.asarray(months), "row": np.arange(len(ev))})
+    hit = q.merge(b[["person_id", "s", "e"]], on="person_id")
+    hit = hit[(hit["s"] <= hit["q"]) & (hit["e"] >= hit["q"])]
+    return np.isin(np.arange(len(ev)), hit["row"].to_numpy())
+
+
+def last_full_month(ds) -> int:
+    """The last month whose last day is on or before the latest date of any benefit or employment spell."""
+    dates = pd.concat([ds.table(t)[c] for t in ("benefits", "employment") for c in ("start", "end")]).dropna()
+    last = dates.max()
+    m = int(month_ordinal([last])[0])
+    return m if last == last + pd.offsets.MonthEnd(0) else m - 1
 
 
 def _group(frame: pd.DataFrame, aggs: dict) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def _expected(ds, board_data, board: str, year: int, filters: dict) -> dict:
         else:
             assert 0 <= int(shown.replace(".", "")) - exact + privacy.MAX_PERTURBATION <= \
                 2 * privacy.MAX_PERTURBATION + assigned, (key, shown, exact)
-    return {k: tiles[k] for k in ("k2", "integrations", "avg_stock", "k3")}
+    return {k: tiles[k] for k in ("k2", "integrations", "avg_stock", "k3e1")}
 
 
 def _assert_clean(page):

@@ -52,6 +52,28 @@ def test_cohort_by_hand():
     assert c.loc["a", "age"] == 39 and c.loc["a", "female"] == 1
 
 
+def test_end_of_benefit_receipt_outcome_by_hand():
+    c = panel.analysis_cohort(_tiny(), cohort_start="2019-01-01", cohort_end="2019-12-31").set_index("person_id")
+    # landmark May 2019, horizon May 2019 - April 2020: a's receipt ends in September (October without),
+    # b's never, d's in August 2020 (after the horizon)
+    assert (c.loc["a", "benefit_exit_12m"], c.loc["b", "benefit_exit_12m"], c.loc["d", "benefit_exit_12m"]) == (
+        1, 0, 0)
+    assert set(panel.OUTCOMES) <= set(c.columns)
+
+
+def test_measure_effects_takes_the_benefit_exit_outcome_and_names_unknown_ones():
+    import pytest
+
+    from casework.effects import measure_effects
+
+    ds = small("gelsenkirchen", 0, 3000)
+    cohort = panel.analysis_cohort(ds)
+    out = measure_effects(ds, method="ipw", outcome="benefit_exit_12m", cohort=cohort, min_treated=20)
+    assert (out["outcome"] == "benefit_exit_12m").all() and out["estimate"].notna().any()
+    with pytest.raises(ValueError, match="benefit_exit_12m"):
+        measure_effects(ds, outcome="exit_12m", cohort=cohort)
+
+
 def test_cohort_does_not_modify_and_has_covariates():
     ds = small("pankow", 1, 3000)
     before = ds.table("persons").copy()
@@ -76,3 +98,13 @@ def test_jobcenter_months_match_the_generator_truth():
     assert jm["integrations"].sum() == ds.table("employment")["kind"].isin(["svb", "training",
                                                                              "self_employed"]).sum()
     assert set(jm["jc_id"]) == set(ds.table("jobcenters")["jc_id"])
+
+
+def test_new_16e_counts_as_integration():
+    ds = _tiny()
+    emp = pd.DataFrame({"spell_id": ["F1", "F2"], "person_id": ["b", "b"], "start": [D("2018-12-01"),
+                                                                                    D("2019-04-01")],
+                        "end": pd.NaT, "kind": ["funded_16e", "funded_16e"], "need_ending": False})
+    ds = Dataset.from_tables({**{t: ds.table(t) for t in ds.tables}, "employment": emp})
+    jm = panel.jobcenter_months(ds).set_index("month")
+    assert jm.loc[D("2019-04-01"), "integrations"] == 1 and jm["integrations"].sum() == 1

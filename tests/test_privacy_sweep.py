@@ -107,7 +107,7 @@ def test_corrupt_result_file_is_reported_in_german(data, tmp_path, monkeypatch):
     monkeypatch.setenv("CASEWORK_DATA", str(tmp_path))
     html = Board(BOARDS["pankow"]).html()
     assert "Daten nicht verfügbar (Wirkungsschätzungen)" in html
-    assert "noch keine Ergebnisse vor (Zuweisungen)" in html
+    assert "noch keine Ergebnisse vor (Vermittlungen)" in html
     assert "Traceback" not in html
 
 

@@ -16,7 +16,7 @@ def _tables():
 def test_synthetic_dataset_is_valid():
     report = validate(_tables())
     assert report.ok, report.summary()
-    assert set(report.rows) == set(S.TABLES)
+    assert set(report.rows) == set(S.TABLES) - set(S.OPTIONAL_TABLES)
 
 
 def test_invalid_category_is_named():
@@ -105,3 +105,24 @@ def test_committed_data_dictionary_is_current():
 
     committed = (Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md").read_text()
     assert committed.strip() == S.data_dictionary().strip(), "run `make dictionary`"
+
+
+def test_an_optional_column_may_be_absent_but_a_required_one_may_not():
+    t = _tables()
+    t["employment"] = t["employment"].drop(columns="need_ending")  # optional: real exports lack it
+    assert validate(t).ok
+    t["employment"] = t["employment"].drop(columns="kind")
+    assert any(e.column == "kind" and "missing" in e.message for e in validate(t).errors)
+
+
+def test_optional_tables_are_checked_when_present():
+    t = _tables()
+    person = t["persons"]["person_id"].iloc[0]
+    t["instruments"] = pd.DataFrame({"spell_id": ["i1", "i2"], "person_id": [person, "P-nobody"],
+                                     "kind": ["16i", "bootcamp"], "start": pd.to_datetime(["2019-01-01"] * 2),
+                                     "end": pd.to_datetime(["2020-01-01", "2018-01-01"])})
+    errs = validate(t).errors
+    assert any(e.table == "instruments" and e.row == 1 and e.column == "kind" for e in errs)
+    assert any(e.table == "instruments" and e.row == 1 and e.column == "person_id" for e in errs)
+    assert any(e.table == "instruments" and e.row == 1 and e.column == "end" for e in errs)
+    assert not any(e.table == "instruments" and e.row == 0 for e in errs)

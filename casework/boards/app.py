@@ -39,12 +39,13 @@ from casework.boards import spec as R
 from casework.boards.results import BoardData
 from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, KPI_MEASURES, REFERRAL_DIMS, month_end, month_index, month_start
+from casework.kpi_defs import BOARD_HEAD, KPI_DEFINITIONS
 
 __all__ = ["BoardSpec", "BOARDS", "data_root", "open_board_dataset", "project_board", "index_board", "Board"]
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#6b6b6b"
-TILES_HEAD = "Kennzahlen nach §48a SGB II"
-REFERRALS_HEAD = "Zuweisungen an Netzwerkpartner"
+TILES_HEAD = BOARD_HEAD
+REFERRALS_HEAD = "Vermittlungen an Netzwerkpartner"
 REFERRAL_COUNTS = ["referrals", "started", "completed", "dropped_out"]
 
 
@@ -68,9 +69,13 @@ def _board_data(ds) -> BoardData:
 
 
 def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
-    """A KPI tile; ``people`` marks values that count or rate persons (subject to suppression)."""
+    """A KPI tile; ``people`` marks values that count or rate persons (subject to suppression).
+
+    The figure's German definition (:data:`casework.kpi_defs.KPI_DEFINITIONS`) shows on hover.
+    """
     cls = "cw-value cw-people" if people else "cw-value"
-    return (f"<div class='cw-tile' data-kpi='{key}'><div class='cw-label'>{label}</div>"
+    hover = _html.escape(KPI_DEFINITIONS[key][1], quote=True) if key in KPI_DEFINITIONS else ""
+    return (f"<div class='cw-tile' data-kpi='{key}' title='{hover}'><div class='cw-label'>{label}</div>"
             f"<div class='{cls}'>{value}</div><div class='cw-note'>{note}</div></div>")
 
 
@@ -283,20 +288,29 @@ class Board:
         figs["avg_stock"] = self.cube.count("stock", mask, per=months)
         figs["avg_ltr_stock"] = self.cube.count("ltr_stock", mask, per=months)
         figs["months"] = months
+        last = month_index(end)
+        for key, measure, month in (("stock_end", "stock", last), ("stock_year_before", "stock", last - 12),
+                                    ("ltr_end", "ltr_stock", last), ("ltr_year_before", "ltr_stock", last - 12)):
+            figs[key] = self.cube.count(measure, self.cube.mask(month_start(month), month_start(month), **sel))
         return figs
 
     def _tiles_html(self, figs: dict, start, end) -> str:
         t = privacy.threshold()
         k2 = privacy.show_protected_rate(figs["integrations"], figs["avg_stock"])
-        k3 = privacy.show_protected_rate(figs["ltr_integrations"], figs["avg_ltr_stock"])
-        rows = [("k2", "Integrationsquote (K2)", k2, "Integrationen ÷ durchschnittlicher Bestand"),
+        k3e1 = privacy.show_protected_rate(figs["ltr_integrations"], figs["avg_ltr_stock"])
+        name = {k: KPI_DEFINITIONS[k][0] for k in ("k2", "k3", "k3e1", "k1e2", "need_ending")}
+        rows = [("k2", name["k2"], k2, "Integrationen ÷ durchschnittlicher Bestand"),
                 ("integrations", "Integrationen", privacy.show_protected(figs["integrations"]), "Aufnahmen von "
-                 "Arbeit, Ausbildung oder Selbstständigkeit"),
+                 "Arbeit, Ausbildung oder Selbstständigkeit durch Leistungsberechtigte"),
                 ("avg_stock", "Durchschnittlicher Bestand", privacy.show_protected(figs["avg_stock"]),
                  "erwerbsfähige Leistungsberechtigte je Monat"),
-                ("k3", "Integrationsquote Langzeitleistungsbeziehende (K3)", k3, "Integrationen ÷ Bestand LZB"),
-                ("need_ending", "Integrationen, die den Leistungsbezug beenden",
-                 privacy.show_protected(figs["need_ending"]), "bedarfsdeckende Beschäftigung")]
+                ("k3e1", name["k3e1"], k3e1, "Integrationen ÷ Bestand LZB"),
+                ("k3", name["k3"], privacy.show_protected_change(figs["ltr_end"], figs["ltr_year_before"]),
+                 f"{fmt.month(month_start(month_index(end)))} gegenüber dem Vorjahresmonat"),
+                ("k1e2", name["k1e2"], privacy.show_protected_change(figs["stock_end"], figs["stock_year_before"]),
+                 "Bestand im letzten Monat gegenüber dem Vorjahresmonat"),
+                ("need_ending", name["need_ending"], privacy.show_protected(figs["need_ending"]),
+                 "drei Monate danach ohne Leistungsbezug")]
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
@@ -331,17 +345,17 @@ class Board:
 
     def _draw_referrals(self, start, end, sel) -> None:
         if self.ref is None:
-            self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Zuweisungen")
+            self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Vermittlungen")
             return
         mask = self.ref.mask(start, end, **sel, measure=self.filters["measure"].value)
         shown, numeric = self.ref.table("partner_kind", REFERRAL_COUNTS, mask,
                                         label=lambda k: S.PARTNER_KINDS.get(k, k))
-        names = {"partner_kind": "Partner", "referrals": "Zuweisungen", "started": "begonnen",
+        names = {"partner_kind": "Partner", "referrals": "Vermittlungen", "started": "begonnen",
                  "completed": "abgeschlossen", "dropped_out": "abgebrochen"}
         self.view["referrals"] = {names[c]: v for c, v in shown.items()}
         kinds = shown["partner_kind"][:-1]
-        chart = charts.bar_chart(kinds, {"Zuweisungen": numeric["referrals"], "begonnen": numeric["started"]},
-                                   "Zuweisungen und Beginne je Partnerart") if kinds else ""
+        chart = charts.bar_chart(kinds, {"Vermittlungen": numeric["referrals"], "begonnen": numeric["started"]},
+                                   "Vermittlungen und Beginne je Partnerart") if kinds else ""
         self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
                                 f"{_table(self.view['referrals'])}</div>")
 
@@ -362,7 +376,7 @@ class Board:
                                       "95-%-Intervall)")
         sentences = "".join(f"<p class='cw-sentence' data-measure='{r['measure']}'>{r['sentence']}</p>" for r in shown)
         method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
-                  "Stichtag drei Monate nach der ersten Standortbestimmung; Wartezeit vor der Maßnahme zählt nicht "
+                  "Stichtag drei Monate nach der ersten Potenzialanalyse; Wartezeit vor der Maßnahme zählt nicht "
                   "als Effekt.")
         return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
 
@@ -400,7 +414,7 @@ class Board:
         except privacy.MissingCellKeys:
             return _missing_result("Bedarfsdeckung", "ohne Zellschlüssel, bitte neu aufbereiten")
         shown = _renamed(shown, ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"])
-        note = ("Anteil der in Standortbestimmungen festgestellten Bedarfe, für die innerhalb von drei Monaten "
+        note = ("Anteil der in Potenzialanalysen festgestellten Bedarfe, für die innerhalb von drei Monaten "
                 "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
         return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
 
@@ -435,7 +449,7 @@ class Board:
 
         rows = {"Bedarf": p["label"], "Teilnehmende": shares("participants"),
                 "übrige Kundinnen und Kunden": shares("others")}
-        return ("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Standortbestimmung:"
+        return ("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Potenzialanalyse:"
                 f"</p>{_table(rows)}")
 
     @staticmethod
@@ -474,19 +488,25 @@ class Board:
         at = {jc: i for i, jc in enumerate(labels["jc_id"])}
         ints = [values["integrations"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
         stock = [values["stock"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
-        shown = {"Jobcenter": j["name"], "im Programm": ["ja" if p else "nein" for p in j["project"]],
-                 "Integrationsquote (K2)": [privacy.show_protected_rate(i, s) for i, s in zip(ints, stock)],
-                 "Integrationen": [privacy.show_protected(v) for v in ints]}
-        groups = []
-        for member in sorted({bool(p) for p in j["project"]}):
-            jcs = [jc for jc, p in zip(j["jc_id"], j["project"]) if bool(p) == member]
-            group = mask & self.cube.mask(jc_id=jcs)
-            rate = privacy.show_protected_rate(self.cube.count("integrations", group),
-                                               self.cube.count("stock", group, per=12))
-            groups.append(f"{'im Programm' if member else 'nicht im Programm'}: {rate}")
-        return (f"<p>Jobcenter im Vergleich (Integrationsquote {year}; {'; '.join(groups)}; "
+        types = j.get("comparison_type") or ["ohne Vergleichstyp"] * len(j["jc_id"])
+        parts = []
+        for ctype in sorted(set(types)):
+            rows = [i for i, c in enumerate(types) if c == ctype]
+            groups = []
+            for member in sorted({bool(j["project"][i]) for i in rows}, reverse=True):
+                group = mask & self.cube.mask(jc_id=[j["jc_id"][i] for i in rows if bool(j["project"][i]) == member])
+                rate = privacy.show_protected_rate(self.cube.count("integrations", group),
+                                                   self.cube.count("stock", group, per=12))
+                groups.append(f"{'im Programm' if member else 'nicht im Programm'}: {rate}")
+            parts.append(f"<p><b>Vergleichstyp {_html.escape(str(ctype))}</b> ({len(rows)} Jobcenter; "
+                         f"{'; '.join(groups)})</p>" + _table({
+                             "Jobcenter": [j["name"][i] for i in rows],
+                             "im Programm": ["ja" if j["project"][i] else "nein" for i in rows],
+                             "Integrationsquote (K2)": [privacy.show_protected_rate(ints[i], stock[i]) for i in rows],
+                             "Integrationen": [privacy.show_protected(ints[i]) for i in rows]}))
+        return (f"<p>Jobcenter im Vergleich innerhalb ihres SGB-II-Vergleichstyps (Integrationsquote {year}; "
                 f"Quoten nur bei mindestens {t} Integrationen und {t} Personen im Bestand):</p>"
-                f"<div style='max-height:320px;overflow:auto'>{_table(shown)}</div>")
+                f"<div style='max-height:420px;overflow:auto'>{''.join(parts)}</div>")
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
@@ -498,7 +518,7 @@ class Board:
 
         frames = {"Kennzahlen": pd.DataFrame(self.view.get("tiles", {})),
                   "Entwicklung": pd.DataFrame(self.view.get("trend", {})),
-                  "Zuweisungen": pd.DataFrame(self.view.get("referrals", {}))}
+                  "Vermittlungen": pd.DataFrame(self.view.get("referrals", {}))}
         csv = "\n\n".join(f"# {k}\n" + v.to_csv(index=False, sep=";", decimal=",") for k, v in frames.items())
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xw:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from casework import privacy
+from casework import fmt, privacy
 from casework import schema as S
 from casework.boards import spec as R
 from casework.cells import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, age_band, cube_figures, month_ordinal, month_starts
@@ -214,8 +214,8 @@ def project_facts(ds, project: str) -> pd.DataFrame:
     rows = [("participants", "Teilnehmende", participants),
             ("places", "Geplante Plätze", int(proj.drop_duplicates("project_id")["places"].sum())),
             ("offers", "Angebote / Module", len(own)),
-            ("placements", f"Platzbelegungen seit {proj['start'].min():%m/%Y}" if len(proj) else "Platzbelegungen",
-             len(placed)),
+            ("placements", f"Platzbelegungen seit {fmt.month(placed['started'].min())}" if len(placed)
+             else "Platzbelegungen", len(placed)),
             ("jobcenters", "Beteiligte Jobcenter", proj["jc_id"].nunique())]
     return pd.DataFrame(rows, columns=["fact", "label", "value"])
 
@@ -275,19 +275,24 @@ def programme_transitions(ds, months: int = 6) -> pd.DataFrame:
 
 
 def jobcenter_comparison(ds, year: int, project: str) -> pd.DataFrame:
-    """K2 of one year per jobcenter with a flag for the project: jc_id, name, project, integrations, avg_stock, k2."""
+    """K2 of one year per jobcenter, compared within its SGB II comparison type (``jobcenters.comparison_type``;
+    DOMAIN 0.12: one ranking of all jobcenters is misleading).
+
+    Columns jc_id, name, comparison_type, project (a member of the project), integrations, avg_stock, k2,
+    sorted by comparison type and, within it, by K2 (highest first).
+    """
     cube = kpi_cube(ds, start=f"{year}-01-01", end=f"{year}-12-01")
     g = cube.groupby("jc_id")[["integrations", "stock"]].sum()
     g["avg_stock"] = g["stock"] / 12
     g["k2"] = g["integrations"] / g["avg_stock"]
     proj = ds.table("projects")
     members = set(proj.loc[proj["project_id"].str.startswith(project), "jc_id"])
-    names = ds.table("jobcenters").set_index("jc_id")["name"]
+    jc = ds.table("jobcenters").set_index("jc_id")
     out = g.reset_index()[["jc_id", "integrations", "avg_stock", "k2"]]
-    out.insert(1, "name", out["jc_id"].map(names))
-    out.insert(2, "project", out["jc_id"].isin(members))
-    return out.sort_values("k2", ascending=False).reset_index(drop=True)
-
+    out.insert(1, "name", out["jc_id"].map(jc["name"]))
+    out.insert(2, "comparison_type", out["jc_id"].map(jc["comparison_type"]).fillna("ohne Vergleichstyp"))
+    out.insert(3, "project", out["jc_id"].isin(members))
+    return out.sort_values(["comparison_type", "k2"], ascending=[True, False]).reset_index(drop=True)
 
 def board_meta(ds) -> dict:
     """Data stand (last date in the benefit spells) and sizes, for the landing page."""

@@ -41,7 +41,9 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
     ds : Dataset
     method, estimand : see :func:`casework.effects.estimate`
     outcome : str
-        A cohort column; default ``integration_12m`` (docs/estimands.md).
+        A binary cohort column: ``integration_12m`` (default) or ``benefit_exit_12m`` (end of benefit
+        receipt within 12 months, derived from the benefit spells; :data:`casework.panel.OUTCOMES`,
+        docs/estimands.md). Another name is a ValueError naming the available ones.
     covariates : list, optional
         Default :data:`casework.panel.COHORT_COVARIATES` that the data provide
         (:func:`casework.panel.available_covariates` warns about the others).
@@ -61,9 +63,12 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         E-values), mde (minimum detectable effect at 80 % power), note (why
         there is no estimate, or the result's warnings joined by " | ").
     """
-    from casework.panel import analysis_cohort, available_covariates
+    from casework.panel import OUTCOMES, analysis_cohort, available_covariates
 
     cohort = analysis_cohort(ds) if cohort is None else cohort
+    if outcome not in cohort.columns:
+        raise ValueError(f"measure_effects: outcome {outcome!r} is not a cohort column; available outcomes: "
+                         f"{', '.join(OUTCOMES)}")
     covariates = available_covariates(cohort) if covariates is None else list(covariates)
     kinds = [k for k in S.MEASURES if (cohort["measure"] == k).any()]
     rows = []

@@ -176,5 +176,5 @@ def sankey_figure(frame: pd.DataFrame, by: str = "profillage", min_flow: int = 2
                 val.append(v)
     labels = [f"{label(k)} (vorher)" for k in counts.index] + [f"{label(k)} (nachher)" for k in counts.columns]
     fig = go.Figure(go.Sankey(node={"label": labels, "pad": 12}, link={"source": src, "target": dst, "value": val}))
-    fig.update_layout(title="Wechsel zwischen Profillagen von einer Standortbestimmung zur nächsten", height=460)
+    fig.update_layout(title="Wechsel zwischen Profillagen von einer Potenzialanalyse zur nächsten", height=460)
     return fig
