@@ -25,6 +25,7 @@ FLOORS = {
     "casework.ingest": 1, "casework.store": 1, "casework.engine": 1, "casework.boards.results": 1,
     # 2 case model: panel and cohorts, descriptions, key figures, network, profiling
     "casework.panel": 2, "casework.describe": 2, "casework.kpi": 2, "casework.network": 2, "casework.profiling": 2,
+    "casework._kpi_sql": 2, "casework.kpi_defs": 0,
     # 3 analysis and simulation: effects, planning, the synthetic population (records profiling truth)
     "casework.effects": 3, "casework.planning": 3, "casework.synth": 3,
     # 4 boards: the pipeline-side build and the page (app, page)
