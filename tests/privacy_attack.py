@@ -128,7 +128,7 @@ class Attack:
         if labels[-1:] != ["Summe"]:
             return
         m = self.ref.mask(start, end, **self.selection(state), measure=state.get("measure", "alle"))
-        names = {"Zuweisungen": "referrals", "begonnen": "started", "abgeschlossen": "completed",
+        names = {"Vermittlungen": "referrals", "begonnen": "started", "abgeschlossen": "completed",
                  "abgebrochen": "dropped_out"}
         kinds, sums = self.ref.by_level("partner_kind", list(names.values()), m)
         for header, measure in names.items():
