@@ -404,9 +404,8 @@ def _write(report: ImportReport, tables: dict, provenance: dict) -> None:
 
     staging = Staging(report.out)
     try:
-        saved = Dataset.from_tables(tables, meta={"provenance": provenance}, name=report.out.name).save(
-            staging.folder)
-        report.validation = validate(saved)
+        Dataset.from_tables(tables, meta={"provenance": provenance}, name=report.out.name).save(staging.folder)
+        report.validation = validate(tables)  # the frames just written, without reading them back
         report.quarantine.to_csv(staging.folder / "quarantine.csv", sep=";", index=False, encoding="utf-8-sig")
         stale = sorted(p.name for p in (report.out / RESULTS).iterdir()) if (report.out / RESULTS).is_dir() else []
         report.stale_results = stale

@@ -185,7 +185,10 @@ def _read_csv_fast(data: bytes, encoding: str, sep: str, path: Path) -> _Source 
     bad = [{"row": int(i - first + 1), "line": int(i + 1), "fields": len(fields[int(i)]), "expected": width}
            for i in rows[wrong]]
     good = rows[~wrong]
-    frame = parsed.iloc[good].astype(object)
+    whole = len(good) == len(parsed) - first - 1  # no blank or bad row: a slice, not a copy
+    frame = parsed.iloc[first + 1:] if whole else parsed.iloc[good]
+    if not all(pd.api.types.is_object_dtype(t) for t in frame.dtypes):
+        frame = frame.astype(object)
     frame.columns = header
     frame.index = pd.Index(good - first + 1, name="row")
     return _Source(frame, bad, good + 1)
