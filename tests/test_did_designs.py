@@ -177,3 +177,15 @@ def test_noisier_project_jobcenters_are_flagged():
     assert "rejects too often" in r.warning
     row = {"project": "x", "start": r.start, "jobcenters": 2, **r.to_frame().iloc[0]}
     assert "schwankten schon vor Projektbeginn stärker" in board_sentence(row)
+
+
+def test_unbalanced_panel_estimate_equals_two_way_fixed_effects_ols():
+    import statsmodels.formula.api as smf
+
+    p = simulate_panel(n_units=8, n_treated=2, seed=5)
+    p = p.drop(p.sample(frac=0.1, random_state=1).index)  # months missing at random (e.g. no stock)
+    r = did(p, _starts(p))
+    ols = smf.ols("rate ~ d + C(jc_id) + C(month)",
+                  data=p.assign(d=(p["start"].notna() & (p["month"] >= p["start"])).astype(float))).fit()
+    assert r.estimate == pytest.approx(ols.params["d"], rel=1e-8)
+    assert r.n_obs == len(p)
