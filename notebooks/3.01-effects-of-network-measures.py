@@ -27,12 +27,13 @@ from casework.effects.hetero import effects_by
 from casework.effects.plots import forest_plot
 from casework.effects.report import board_effects
 from casework.effects.sensitivity import e_value_for, sensitivity_table
-from casework.panel import COHORT_COVARIATES, analysis_cohort
+from casework.panel import analysis_cohort, available_covariates
 from casework.profiling import profillagen
 from casework.store import Dataset
 
 ds = Dataset.open(dataset)
 cohort = analysis_cohort(ds)
+covariates = available_covariates(cohort)  # optional fields the data lack are left out, with a warning
 cohort["measure"].value_counts().rename("persons").to_frame()
 
 # %% [markdown]
@@ -74,7 +75,7 @@ plt.show()
 # %%
 top = effects.dropna(subset=["estimate"]).sort_values("n_treated").iloc[-1]["measure"]
 sample = effect_sample(cohort, top)
-result = estimate(sample, "treated", "integration_12m", COHORT_COVARIATES, method=method, estimand=estimand)
+result = estimate(sample, "treated", "integration_12m", covariates, method=method, estimand=estimand)
 print(result.summary())
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 result.diagnostics.love_plot(ax=axes[0], top=20)
@@ -93,7 +94,7 @@ sample = sample.assign(age_group=pd.cut(sample["age"], [0, 24, 34, 49, 120],
                                         labels=["unter 25", "25 bis 34", "35 bis 49", "50 und älter"]),
                        sex=sample["female"].map({1: "weiblich", 0: "männlich"}),
                        profillage=sample["assessment_id"].map(index_profillage))
-by_group = pd.concat([effects_by(sample, g, "treated", "integration_12m", COHORT_COVARIATES,
+by_group = pd.concat([effects_by(sample, g, "treated", "integration_12m", covariates,
                                  method=method, estimand=estimand, min_treated=20)
                       for g in ("profillage", "sex", "age_group")], ignore_index=True).assign(measure=top)
 if ds.is_synthetic:  # the truth by Profillage (the rule table's segments) beside the estimates

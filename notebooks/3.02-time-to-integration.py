@@ -20,11 +20,12 @@ import numpy as np
 from casework import schema as S
 from casework.effects.survival import (adjusted_cumulative_incidence, cox, cox_time_varying, discrete_hazard,
                                        episodes, kaplan_meier, km_plot)
-from casework.panel import COHORT_COVARIATES, analysis_cohort
+from casework.panel import analysis_cohort, available_covariates
 from casework.store import Dataset
 
 ds = Dataset.open(dataset)
 cohort = analysis_cohort(ds)
+covariates = available_covariates(cohort)  # optional fields the data lack are left out, with a warning
 cohort["group"] = cohort["measure"].map({**S.MEASURES, "none": "keine Maßnahme"})
 
 # %% [markdown]
@@ -83,7 +84,7 @@ tv_cox.loc[[t for t in tv_cox.index if t.startswith("state=")], ["exp(coef)", "e
 # Odds ratios of the monthly integration hazard while participating (lock-in) and after.
 
 # %%
-hazard = discrete_hazard(cohort, COHORT_COVARIATES, horizon=horizon)
+hazard = discrete_hazard(cohort, covariates, horizon=horizon)
 if ds.is_synthetic:
     truth = {(r["term"], r["phase"]): r["value"] for r in ds.ground_truth["hazard_ratios"]}
     hazard["truth"] = [truth.get((m, p)) for m, p in zip(hazard["measure"], hazard["phase"])]

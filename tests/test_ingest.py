@@ -212,6 +212,7 @@ def test_optional_fields_stay_missing_and_the_report_lists_them(tmp_path):
     assert "persons.unemployment_months, persons.disability" in r.summary()
     rep = json.loads((tmp_path / "o" / "import_report.json").read_text(encoding="utf-8"))
     assert rep["not_provided"] == {"persons": ["unemployment_months", "disability"]}
+    assert main(["validate", str(tmp_path / "o")]) == 0  # missing optional values are valid as written
 
 
 def test_analyses_say_which_optional_fields_they_left_out():
@@ -484,3 +485,22 @@ def test_property_pseudonyms_per_distinct_value_equal_the_definition(values):
         want = None if norm is None else "p_" + hmac.new(KEY.encode(), b"person:" + norm.encode(),
                                                           hashlib.sha256).hexdigest()[:16]
         assert p == want, (v, p, want)
+
+
+def test_data_failing_validation_are_never_written(tmp_path, monkeypatch):
+    """The import applies the model's rules itself; should the written tables still fail validation, that is a
+    defect and nothing is written (exit 1), never a dataset that says it is invalid."""
+    from casework import _validation
+
+    src = write_export(tmp_path / "s", make_export(6, seed=1))
+    real = _validation.validate
+
+    def strict(dataset):
+        report = real(dataset)
+        issue = _validation.ValidationIssue("persons", 0, "sex", "planted problem")
+        return _validation.ValidationReport((issue,), {"value": 1}, report.rows)
+
+    monkeypatch.setattr(_validation, "validate", strict)
+    with pytest.raises(ValueError, match=r"(?s)fail validation, so nothing was written.*planted problem"):
+        ingest.import_source(src, MAPPING, tmp_path / "o", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]

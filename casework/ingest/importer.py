@@ -406,6 +406,9 @@ def _write(report: ImportReport, tables: dict, provenance: dict) -> None:
     try:
         Dataset.from_tables(tables, meta={"provenance": provenance}, name=report.out.name).save(staging.folder)
         report.validation = validate(tables)  # the frames just written, without reading them back
+        if not report.validation.ok:  # the import applies the same rules: this is a defect, never half a result
+            raise ValueError(f"{report.out}: the imported tables fail validation, so nothing was written "
+                             f"(please report this as a defect of the import):\n{report.validation.summary()}")
         report.quarantine.to_csv(staging.folder / "quarantine.csv", sep=";", index=False, encoding="utf-8-sig")
         stale = sorted(p.name for p in (report.out / RESULTS).iterdir()) if (report.out / RESULTS).is_dir() else []
         report.stale_results = stale

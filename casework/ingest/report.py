@@ -71,7 +71,10 @@ class ImportReport:
 
     @property
     def exit_code(self) -> int:
-        """What ``casework import`` returns: 0 every row accepted, 3 rows quarantined (data written), 1 not valid."""
+        """What ``casework import`` returns: 0 every row accepted, 3 rows quarantined (data written).
+
+        (An import that cannot be written raises instead; ``casework import`` exits with 1 then.)
+        """
         if not self.ok:
             return 1
         return EXIT_QUARANTINED if any(t["quarantined"] for t in self.tables.values()) else 0
