@@ -61,22 +61,59 @@ def test_nrw_matches_seed_003():
     assert 0.7 * 6400 * 0.1 <= len(funded) <= 1.1 * 6400 * 0.1  # places scale with the population (20k/200k)
 
 
-def test_calibration_to_domain_figures():
-    ds = small("pankow", 1, 20_000)
-    p = ds.table("persons")
-    a = ds.table("assessments").sort_values("date").drop_duplicates("person_id")
-    assert 0.35 <= p["health_restriction"].mean() <= 0.55  # DOMAIN 8: health ~45 %
-    assert 0.45 <= (p["vocational"] == "none").mean() <= 0.70  # no vocational qualification
-    assert 0.35 <= (p["citizenship"] != "german").mean() <= 0.55  # ~45-47 % non-German
-    assert 0.18 <= (a["need_debt"] >= 1).mean() <= 0.35  # debt problems ~25 %
-    assert 0.06 <= (a["need_addiction"] >= 1).mean() <= 0.15  # addiction ~10 %
-    barriers = ((a[["need_health", "need_qualification", "need_framework", "need_motivation"]] >= 1).sum(axis=1))
-    assert (barriers >= 2).mean() >= 0.45
-    jm = panel.jobcenter_months(ds)
-    annual = jm.assign(year=jm["month"].dt.year).groupby(["jc_id", "year"]).agg(
-        i=("integrations", "sum"), s=("stock", "mean"))
-    rate = annual["i"] / annual["s"]
-    assert 0.12 <= rate.median() <= 0.35  # K2 about 20-27 % a year, jobcenter spread 14-50 %
+@pytest.mark.parametrize("scenario", ["gelsenkirchen", "pankow", "nrw_teilhabe"])
+def test_calibration_table_holds_on_the_demo_scenarios(scenario):
+    """Every row of the calibration table (docs/synthetic.md) at the demo test size."""
+    from casework.synth.calibration import calibration_table
+
+    table = calibration_table(small(scenario, 1, 20_000))
+    assert {"u25_share", "youngest_age", "health_restriction", "key_group_violations"} <= set(table["key"])
+    assert table["ok"].all(), table.loc[~table["ok"], ["key", "target", "value"]].to_string()
+
+
+def test_calibration_table_catches_a_miscalibrated_population():
+    """The table's checks can fail: an old-style population (nobody under 18, key groups drawn apart) fails."""
+    from casework.synth.calibration import calibration_table
+
+    ds = small("pankow", 1, 3000)
+    persons = ds.table("persons").assign(birth_year=lambda p: p["birth_year"] - 10)
+    a = ds.table("assessments").assign(need_framework=0)
+    broken = type(ds).from_tables({**{t: ds.table(t) for t in ds.tables}, "persons": persons, "assessments": a},
+                                  ground_truth=ds.ground_truth)
+    table = calibration_table(broken).set_index("key")
+    assert not table.loc["u25_share", "ok"] and not table.loc["youngest_age", "ok"]
+    assert not table.loc["key_group_violations", "ok"]
+
+
+def test_key_groups_are_at_least_as_severe_as_their_sub_needs():
+    from casework.synth.population import consistent_needs
+
+    rng = np.random.default_rng(0)
+    n = 500
+    needs = {f"need_{k}": rng.integers(0, 3, n) for k in ("qualification", "health", "motivation", "framework",
+                                                          "childcare", "care_duties", "housing", "debt",
+                                                          "addiction", "mobility", "language", "psychosocial")}
+    cov = {"vocational": rng.choice(["none", "vocational"], n), "school": rng.choice(["none", "middle"], n),
+           "health_restriction": rng.random(n) < 0.5, "disability": rng.random(n) < 0.2,
+           "minor_children": rng.random(n) < 0.4}
+    out = consistent_needs(needs, cov)
+    assert (out["need_framework"] >= np.maximum.reduce([out[f"need_{s}"] for s in
+                                                        ("childcare", "care_duties", "housing", "debt",
+                                                         "mobility")])).all()
+    assert (out["need_health"] >= np.maximum(out["need_addiction"], out["need_psychosocial"])).all()
+    assert (out["need_health"][cov["disability"]] == 2).all()
+    assert (out["need_qualification"][cov["vocational"] == "none"] >= 1).all()
+    assert (out["need_childcare"][~cov["minor_children"]] == 0).all()
+
+
+def test_citizenship_follows_the_year():
+    from casework.synth.population import draw_persons
+
+    rng = np.random.default_rng(3)
+    early = draw_persons(20_000, rng, start_year=2014)
+    late = draw_persons(20_000, rng, start_year=2024)
+    assert (early["citizenship"] != "german").mean() + 0.15 < (late["citizenship"] != "german").mean()
+    assert (2014 - early["birth_year"]).min() == 15 and (2024 - late["birth_year"]).max() <= 64
 
 
 def test_ground_truth_is_what_the_generator_did():

@@ -192,29 +192,31 @@ def _draw_chunk(scn: Scenario, size: int, offset: int, rng) -> pd.DataFrame:
     """
     start_year = pd.Timestamp(scn.data_start).year
     n_stock = int(rng.binomial(size, scn.stock_share))
-    inflow = _draw_candidates(scn, size - n_stock, rng, start_year)
+    inflow_m = rng.integers(0, len(scn.months), size - n_stock)
+    inflow = _draw_candidates(scn, size - n_stock, rng, scn.months.year.to_numpy()[inflow_m], inflow=True)
+    inflow["entry_m"] = inflow_m  # age and citizenship are those of the year of entry
     cand = _draw_candidates(scn, 3 * n_stock, rng, start_year)
     exit_rate = 1 / (1 + np.exp(-_eta(scn, cand))) * 0.7 + OTHER_EXIT_HAZARD
     pick = rng.choice(len(cand), size=n_stock, replace=False, p=(1 / exit_rate) / (1 / exit_rate).sum())
     stock = cand.iloc[np.sort(pick)].reset_index(drop=True)
     age_at_start = start_year - stock["birth_year"].to_numpy()
-    max_dur = np.maximum((age_at_start - 18) * 12, 0)  # nobody entered SGB II receipt before age 18
+    max_dur = np.maximum((age_at_start - 15) * 12, 0)  # eLb are 15 or older (§ 7 Abs. 1 SGB II)
     dur = np.minimum(np.ceil(rng.exponential(1 / exit_rate[pick][np.argsort(np.argsort(pick))])), 180)
     stock["entry_m"] = -np.minimum(dur, max_dur).astype(int)
-    age_in = start_year - inflow["birth_year"].to_numpy()
-    latest_entry = np.maximum((64 - age_in) * 12, 0)  # nobody enters SGB II receipt after 64
-    inflow["entry_m"] = np.minimum(rng.integers(0, len(scn.months), len(inflow)), latest_entry)
     p = pd.concat([stock, inflow], ignore_index=True)
     p = p.iloc[rng.permutation(len(p))].reset_index(drop=True)
     p["person_id"] = ids("P", size, start=offset + 1, width=7)
     p["start_m"] = np.maximum(p["entry_m"], 0)
-    prior = rng.random(size) < 0.3
-    p["benefit_months"] = np.where(prior, rng.integers(6, 61, size), 0)
+    # receipt before the current spell: the stock often has earlier spells; most inflows are new to SGB II
+    # (an inflow that had received benefits shortly before would still be in its old spell)
+    prior = rng.random(size) < np.where(p["entry_m"].to_numpy() < 0, 0.3, 0.12)
+    p["benefit_months"] = np.where(prior, np.where(p["entry_m"].to_numpy() < 0, rng.integers(6, 61, size),
+                                                   rng.integers(1, 13, size)), 0)
     return p
 
 
-def _draw_candidates(scn: Scenario, n: int, rng, start_year: int) -> pd.DataFrame:
-    p = draw_persons(n, rng, start_year=start_year)
+def _draw_candidates(scn: Scenario, n: int, rng, start_year, inflow: bool = False) -> pd.DataFrame:
+    p = draw_persons(n, rng, start_year=start_year, inflow=inflow)
     weights = scn.jobcenters["weight"].to_numpy()
     p["jc_idx"] = rng.choice(len(weights), size=n, p=weights / weights.sum())
     return p

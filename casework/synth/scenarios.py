@@ -92,7 +92,7 @@ class Scenario:
     intercept: float = -2.45
     calendar: dict = field(default_factory=dict)  # "YYYY-MM" -> logit shift
     confounding: float = 0.0  # strength of the unobserved confounder (0 = none)
-    stock_share: float = 0.4  # share of persons already in receipt at data_start
+    stock_share: float = 0.32  # share of persons already in receipt at data_start (sets the LZB share)
     notes: tuple[str, ...] = ()
 
     @property
@@ -144,6 +144,7 @@ GELSENKIRCHEN = Scenario(
         measures=(_GE_MODULES, _GE_ASSISTED, _GE_PREVENTIVE), enrol_only=True, enrol_rate=0.0,
         eligibility="abcaktiv"),),
     intercept=-2.6,
+    stock_share=0.47,  # Ruhr cities: about 70 % long-term recipients (DOMAIN.md 0.6)
     notes=(
         "Seed 004: team ABCaktiv since 01.01.2016, about 900 market-distant long-term unemployed plus about 600 "
         "with considerable health restrictions, about 30 modules (nutrition, exercise, motivation), more than "

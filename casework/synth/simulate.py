@@ -72,8 +72,10 @@ BETA = {
 }
 
 
-def barrier_terms(p: pd.DataFrame, year: int) -> dict[str, np.ndarray]:
-    """The 0/1 terms that BETA weights, from a persons-with-needs frame."""
+def barrier_terms(p: pd.DataFrame, year) -> dict[str, np.ndarray]:
+    """The 0/1 terms that BETA weights, from a persons-with-needs frame (age in ``year``, or in ``draw_year``)."""
+    if "draw_year" in p:
+        year = p["draw_year"].to_numpy()
     age = year - p["birth_year"].to_numpy()
     return {
         "health_restriction": p["health_restriction"].to_numpy(),

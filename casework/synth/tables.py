@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
-from casework.synth.population import NEED_ORDER
+from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import WINDOW
 
@@ -173,7 +173,10 @@ def _assessments(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
         addressed = np.isin(measure, [m for m, n in S.MEASURE_NEED.items() if n == need])
         p_drop = 1 - (1 - np.where(addressed, 0.30, 0.10)) ** steps_after
         drop = (rng.random(len(rows)) < p_drop).astype(np.int16)
-        needs[f"need_{need}"] = np.maximum(sev0 - drop, 0).astype("int64")
+        needs[f"need_{need}"] = np.maximum(sev0 - drop, 0)
+    cov = {c: pf[c].to_numpy()[rows] for c in ("vocational", "school", "health_restriction", "disability",
+                                               "minor_children")}
+    needs = {k: v.astype("int64") for k, v in consistent_needs(needs, cov).items()}  # key groups >= sub-needs
     eta12 = pf["p12"].to_numpy()[rows]
     horizon = (eta12 > 0.28) ^ (rng.random(len(rows)) < 0.12)
     strengths = rng.binomial(5, np.where(pf["latent_class"].to_numpy()[rows] == 0, 0.55, 0.3)).astype("int64")

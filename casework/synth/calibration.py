@@ -1,0 +1,208 @@
+"""The calibration table: each target figure of the synthetic population, its public source and its tolerance.
+
+:func:`calibration_table` measures every figure on a generated dataset with the
+project's own definitions (the stock and long-term receipt of
+:func:`casework.kpi.key_figures`, the Profillage rules of
+:mod:`casework.profiling`, needs coverage of :mod:`casework.network`) and
+checks it against the target. docs/synthetic.md shows the table;
+tests/test_synth.py asserts every row on the demo scenarios. The targets are
+population figures: they hold at any size (a small population only widens the
+noise, which the tolerances allow for).
+
+Examples
+--------
+>>> from casework import synth
+>>> from casework.synth.calibration import calibration_table
+>>> t = calibration_table(synth.generate("pankow", seed=1, persons=3000))
+>>> {"figure", "source", "low", "high", "value", "ok"} <= set(t.columns)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from casework import schema as S
+
+__all__ = ["Target", "TARGETS", "calibration_table", "stock_on", "key_group_violations"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One calibration target: ``low <= value <= high`` where it applies (``scenarios``: None = every one)."""
+
+    key: str
+    figure: str
+    source: str
+    target: str
+    low: float
+    high: float
+    scenarios: tuple[str, ...] | None = None
+
+
+_NATIONAL = ("pankow", "nrw_teilhabe", "scale", "buergergeld")
+TARGETS = (
+    Target("u25_share", "eLb aged 15-24, share of the stock on 30.06. (every year, lowest and highest)",
+           "DOMAIN.md 0.6 (BA Statistik, recalled)", "about 18-20 %", 0.16, 0.23),
+    Target("youngest_age", "youngest age at entry", "§ 7 Abs. 1 SGB II; schema.ELB_AGE", "15", 15, 15),
+    Target("ltr_share", "long-term recipients (21 of 24 months) / average stock, last full year",
+           "DOMAIN.md 0.6, 2.20, 3.2", "about 62-66 % nationally", 0.61, 0.67, _NATIONAL),
+    Target("ltr_share_ruhr", "long-term recipients (21 of 24 months) / average stock, last full year",
+           "DOMAIN.md 0.6", "about 70 % in Ruhr cities", 0.67, 0.73, ("gelsenkirchen",)),
+    Target("non_german_2015_2019", "non-German eLb, share of the stock on 30.06. of 2015-2019 (lowest, highest)",
+           "DOMAIN.md 0.6 (recalled)", "about 25-35 %", 0.25, 0.37, ("gelsenkirchen", "pankow", "nrw_teilhabe")),
+    Target("non_german_rise", "non-German share on 30.06. of the last year minus the first year",
+           "DOMAIN.md 0.6, 2.18 (rising to 47 % in 2024)", "> 0 (rising)", 0.0, 1.0),
+    Target("non_german_2024", "non-German eLb, share of the stock on 30.06.2024", "DOMAIN.md 2.18 (found)",
+           "47.4 %", 0.42, 0.52, ("buergergeld",)),
+    Target("health_restriction", "placement-relevant health restriction, share of persons", "DOMAIN.md 3.2",
+           "about 45 %", 0.37, 0.55),
+    Target("no_vocational", "no vocational qualification, share of persons",
+           "DOMAIN.md 3.2, 8 (40 % of recipients, 60-75 % of the SGB II unemployed)", "40-75 %", 0.40, 0.75),
+    Target("debt", "debt problems at the first assessment", "DOMAIN.md 3.6, 8", "about 25 %", 0.18, 0.35),
+    Target("addiction", "addiction at the first assessment", "DOMAIN.md 3.6, 8", "about 10 %", 0.06, 0.15),
+    Target("psychosocial", "psychosocial problems at the first assessment", "DOMAIN.md 3.6, 8", "about 23 %",
+           0.17, 0.33),
+    Target("two_key_groups", "two or more key groups with a need at the first assessment",
+           "DOMAIN.md 3.1 (> 3/4 with two or more barriers)", "about 75 % or more", 0.70, 1.0),
+    Target("k2_median", "annual integrations / average stock, median over jobcenter-years",
+           "DOMAIN.md 2.2, 8 (K2 24-27 % in 2011-2016, range 14-50 %)", "about 20-27 %", 0.14, 0.32),
+    Target("key_group_violations", "assessments with a sub-need more severe than its key group, or a health "
+           "restriction without a need in Leistungsfähigkeit, or no vocational degree without one in Qualifikation",
+           "DOMAIN.md 1.2 (key groups of the 4-phase model); schema.SUB_NEED_GROUP", "0", 0, 0),
+    Target("stabilisierung_condition", "first assessments with a need in Leistungsfähigkeit plus at least two "
+           "further key groups and no integration expected within 12 months",
+           "DOMAIN.md 1.15 (rule); no official distribution (section 9.3)",
+           "frequent (health is the most frequent barrier)", 0.15, 0.60),
+)
+
+
+def stock_on(ds, date) -> pd.Series:
+    """person_id of everybody in benefit receipt on ``date``."""
+    b = ds.table("benefits")
+    d = pd.Timestamp(date)
+    return b.loc[(b["start"] <= d) & (b["end"].isna() | (b["end"] >= d)), "person_id"].drop_duplicates()
+
+
+def key_group_violations(a: pd.DataFrame, persons: pd.DataFrame) -> int:
+    """Assessments whose key groups are less severe than their sub-needs or the covariates behind them."""
+    bad = np.zeros(len(a), dtype=bool)
+    for sub, group in S.SUB_NEED_GROUP.items():
+        bad |= a[S.NEED_COLUMNS[sub]].to_numpy() > a[S.NEED_COLUMNS[group]].to_numpy()
+    p = a[["person_id"]].merge(persons[["person_id", "health_restriction", "vocational"]], on="person_id",
+                               how="left")
+    bad |= p["health_restriction"].fillna(False).to_numpy(dtype=bool) & (a["need_health"].to_numpy() == 0)
+    bad |= (p["vocational"] == "none").to_numpy() & (a["need_qualification"].to_numpy() == 0)
+    return int(bad.sum())
+
+
+def _data_start(ds) -> pd.Timestamp:
+    a = ds.table("assessments")["date"]
+    return a.min() if len(a) else pd.Timestamp("2000-01-01")
+
+
+def _data_end(ds) -> pd.Timestamp:
+    dates = [ds.table("assessments")["date"].max(), ds.table("benefits")["start"].max()]
+    return max(dates)
+
+
+def _stock_figures(ds) -> dict:
+    p = ds.table("persons").set_index("person_id")
+    end = _data_end(ds)
+    years = [y for y in range(_data_start(ds).year, end.year + 1) if pd.Timestamp(f"{y}-06-30") <= end]
+    u25, non_german = {}, {}
+    for y in years:
+        q = p.loc[stock_on(ds, f"{y}-06-30")]
+        u25[y] = float(((y - q["birth_year"]) < 25).mean())
+        non_german[y] = float((q["citizenship"] != "german").mean())
+    mid = {y: v for y, v in non_german.items() if 2015 <= y <= 2019}
+    out = {"u25_share": (min(u25.values()), max(u25.values())),
+           "non_german_rise": non_german[years[-1]] - non_german[years[0]],
+           "youngest_age": int((p["entry_date"].dt.year - p["birth_year"]).min())}
+    if mid:
+        out["non_german_2015_2019"] = (min(mid.values()), max(mid.values()))
+    if 2024 in non_german:
+        out["non_german_2024"] = non_german[2024]
+    out["by_year"] = {"u25": u25, "non_german": non_german}
+    return out
+
+
+def _ltr_share(ds) -> float:
+    from casework.kpi import key_figures
+
+    end = _data_end(ds)
+    year = end.year if end.month == 12 else end.year - 1
+    kf = key_figures(ds, f"{year}-01-01", f"{year}-12-01").set_index("kpi")["value"]
+    return float(kf["avg_ltr_stock"] / kf["avg_stock"])
+
+
+def _assessment_figures(ds) -> dict:
+    from casework.profiling.rules import KEY_GROUP_COLUMNS
+
+    a = ds.table("assessments")
+    first = a.sort_values("date", kind="stable").drop_duplicates("person_id")
+    groups = first[list(KEY_GROUP_COLUMNS.values())] >= 1
+    others = groups.drop(columns="need_health").sum(axis=1)
+    stabil = groups["need_health"] & (others >= 2) & ~first["horizon_12m"].astype(bool)
+    return {"debt": float((first["need_debt"] >= 1).mean()),
+            "addiction": float((first["need_addiction"] >= 1).mean()),
+            "psychosocial": float((first["need_psychosocial"] >= 1).mean()),
+            "two_key_groups": float((groups.sum(axis=1) >= 2).mean()),
+            "stabilisierung_condition": float(stabil.mean()),
+            "key_group_violations": key_group_violations(a, ds.table("persons"))}
+
+
+def _k2_median(ds) -> float:
+    from casework import panel
+
+    jm = panel.jobcenter_months(ds)
+    annual = jm.assign(year=jm["month"].dt.year).groupby(["jc_id", "year"]).agg(
+        i=("integrations", "sum"), s=("stock", "mean"))
+    annual = annual[annual["s"] >= 50]  # jobcenter-years too small to give a rate are left out
+    return float((annual["i"] / annual["s"]).median())
+
+
+def _coverage_spread(ds) -> float:
+    from casework.network import needs_coverage
+
+    offered = set(ds.table("offers")["need"])
+    cov = needs_coverage(ds)
+    cov = cov[cov["need"].isin(offered) & (cov["needs"] >= 50)]
+    return float(cov["share"].max() - cov["share"].min()) if len(cov) >= 2 else float("nan")
+
+
+def measure(ds) -> dict:
+    """Every calibration figure of a dataset (keys of :data:`TARGETS`; ranges as (lowest, highest))."""
+    p = ds.table("persons")
+    out = _stock_figures(ds)
+    out.update(_assessment_figures(ds))
+    out["ltr_share"] = out["ltr_share_ruhr"] = _ltr_share(ds)
+    out["health_restriction"] = float(p["health_restriction"].mean())
+    out["no_vocational"] = float((p["vocational"] == "none").mean())
+    out["k2_median"] = _k2_median(ds)
+    out["coverage_spread"] = _coverage_spread(ds)
+    return out
+
+
+def calibration_table(ds, scenario: str | None = None) -> pd.DataFrame:
+    """The targets that apply to the dataset's scenario, with the measured value and whether it is met.
+
+    Columns: key, figure, source, target, low, high, value (a number, or "lowest-highest" for per-year
+    figures), ok.
+    """
+    scenario = scenario or (ds.ground_truth or {}).get("scenario")
+    values = measure(ds)
+    rows = []
+    for t in TARGETS:
+        if (t.scenarios is not None and scenario not in t.scenarios) or t.key not in values:
+            continue
+        v = values[t.key]
+        lo, hi = (v if isinstance(v, tuple) else (v, v))
+        ok = bool(np.isfinite(lo) and np.isfinite(hi) and t.low <= lo and hi <= t.high)
+        shown = f"{lo:.3f}-{hi:.3f}" if isinstance(v, tuple) else round(float(v), 3)
+        rows.append({"key": t.key, "figure": t.figure, "source": t.source, "target": t.target, "low": t.low,
+                     "high": t.high, "value": shown, "ok": ok})
+    return pd.DataFrame(rows)
