@@ -129,20 +129,29 @@ MEASURES = {
     "self_help": "Selbsthilfegruppe",
     "funded_employment": "Geförderte Beschäftigung mit Coaching",
     "assisted_placement": "Assistierte Vermittlung",
+    "mobility_support": "Mobilitätshilfe (ÖPNV, Kommune)",
+    "rehabilitation": "Berufliche Rehabilitation (Reha-Träger)",
+    "housing_support": "Wohnungssicherung (Kommune)",
 }
 
-#: The need each measure kind addresses (for needs coverage).
+#: The need each measure kind addresses (for needs coverage). Neighbourhood centres offer social participation,
+#: counselling and low-threshold contact (seed 002), not mobility: Psychosoziale Lage. Publicly funded employment
+#: builds work habits and a daily structure (key group Motivation of the 4-phase model), it is no qualification.
+#: Mobility offers come from the municipality (seed 000: "Mobilität im öffentlichen Nahverkehr").
 MEASURE_NEED = {
     "debt_counselling": "debt",
     "addiction_counselling": "addiction",
     "childcare": "childcare",
     "psychosocial_care": "psychosocial",
     "health_module": "health",
-    "neighbourhood_centre": "mobility",
+    "neighbourhood_centre": "psychosocial",
     "volunteering": "motivation",
     "self_help": "psychosocial",
-    "funded_employment": "qualification",
+    "funded_employment": "motivation",
     "assisted_placement": "motivation",
+    "mobility_support": "mobility",
+    "rehabilitation": "health",
+    "housing_support": "housing",
 }
 
 PARTNER_KINDS = {
@@ -248,6 +257,7 @@ class Field:
     min: float | None = None
     max: float | None = None
     ref: str | None = None  # "table.column" this field must point to
+    optional: bool = False  # the column may be absent altogether (a later addition to the model)
 
 
 @dataclass(frozen=True)
@@ -287,8 +297,8 @@ def _need_fields() -> tuple[Field, ...]:
     return tuple(out)
 
 
-def _k(name, label, meaning, ref=None, required=True):
-    return Field(name, "key", label, meaning, required=required, ref=ref)
+def _k(name, label, meaning, ref=None, required=True, optional=False):
+    return Field(name, "key", label, meaning, required=required, ref=ref, optional=optional)
 
 
 def _cat(name, label, meaning, vocab, required=True):
@@ -352,6 +362,8 @@ _TABLE_LIST = [
         Field("health_restriction", "bool", "Gesundheitliche Einschränkung", "Placement-relevant health restriction"),
         Field("disability", "bool", "Schwerbehinderung",
               "Recognised severe disability, GdB of at least 50 (empty: not in the export)", required=False),
+        _k("bg_id", "Bedarfsgemeinschaft", "Pseudonymous key of the person's Bedarfsgemeinschaft (household "
+           "community, § 7 Abs. 3 SGB II); persons with the same key live in one BG", required=False, optional=True),
     )),
     Table("assessments", "Potenzialanalysen", "One profiling (Potenzialanalyse), repeated over time.",
           "assessment_id", (

@@ -40,13 +40,50 @@ def test_any_seed_and_size_gives_a_valid_dataset(seed, persons, scenario):
 def test_gelsenkirchen_matches_seed_004():
     ds = small("gelsenkirchen", 1, 20_000)  # the default size
     enrolled = ds.table("enrolments")
-    assert 1400 <= len(enrolled) <= 1600  # about 900 + 600 ABCaktiv customers
+    day = pd.Timestamp("2017-09-30")  # the Steckbrief's date (DOMAIN.md 9.4)
+    in_care = enrolled[(enrolled["start"] <= day) & (enrolled["end"].isna() | (enrolled["end"] >= day))]
+    assert 1350 <= len(in_care) <= 1650  # a standing caseload of about 900 + 600 customers (DOMAIN.md 0.7)
+    benefits = ds.table("benefits").set_index("person_id")
+    ended = enrolled[enrolled["end"].notna()].set_index("person_id")
+    assert (ended["end"] == benefits.loc[ended.index, "end"]).all()  # in care until they leave receipt
     offers = ds.table("offers")
     assert (offers["measure"] == "health_module").sum() == 30  # about 30 modules
     placements = ds.sql("select count(*) n from referrals r join offers o using(offer_id) "
                         "where o.measure = 'health_module' and r.started >= '2016-05-01'")["n"].iloc[0]
     assert placements > 4000  # more than 4,000 module places since May 2016
     assert ds.table("projects")["start"].iloc[0] == pd.Timestamp("2016-01-01")
+
+
+def test_teilhabe_eligibility_is_the_programme_s():
+    """Förderrichtlinie (DOMAIN.md 0.8): "Langzeitarbeitslose ab 35 Jahren, mindestens vier Jahre im
+    Leistungsbezug, mit gesundheitlichen Einschränkungen oder minderjährigen Kindern in der Bedarfsgemeinschaft"."""
+    ds = small("nrw_teilhabe", 1, 20_000)
+    t = ds.truth.set_index("person_id")
+    funded = t[t["measure"] == "funded_employment"]
+    p = ds.table("persons").set_index("person_id").loc[funded.index]
+    age = funded["index_month"].dt.year - p["birth_year"]
+    months = (funded["index_month"].dt.year - p["entry_date"].dt.year) * 12 + (
+        funded["index_month"].dt.month - p["entry_date"].dt.month) + p["benefit_months"]
+    bg = ds.table("persons").groupby("bg_id")
+    minors_in_bg = p["bg_id"].map(bg["birth_year"].max()) > funded["index_month"].dt.year - 18
+    kids = p["single_parent"] | p["children_under_3"] | minors_in_bg | t.loc[funded.index, "minor_children"]
+    assert len(funded) > 300
+    assert (age >= 35).all() and (months >= 47).all()
+    assert (p["health_restriction"] | kids).all()
+
+
+def test_bedarfsgemeinschaften_are_consistent():
+    ds = small("pankow", 1, 3000)
+    p = ds.table("persons")
+    assert p["bg_id"].notna().all() and p["bg_id"].nunique() < len(p)
+    by_bg = p.groupby("bg_id")
+    assert (by_bg["children_under_3"].nunique() == 1).all()  # a child under 3 lives with everyone in the BG
+    age = p["entry_date"].dt.year.clip(lower=2017) - p["birth_year"]
+    minors = p[age < 18]
+    assert (minors["bg_id"].map(by_bg.size()) >= 2).all()  # no minor eLb forms a BG alone
+    assert not minors["single_parent"].any()
+    couples = by_bg.filter(lambda g: (g["single_parent"]).any() and ((2017 - g["birth_year"]) >= 25).sum() >= 2)
+    assert couples.empty  # a single parent has no partner in the BG
 
 
 def test_nrw_matches_seed_003():

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from casework import engine
 from casework import schema as S
 from casework.store import Dataset, StreamingWriter
+from casework.synth.households import form_households
 from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
 from casework.synth.scenarios import SCENARIOS, Scenario, get_scenario
 from casework.synth.simulate import OTHER_EXIT_HAZARD, _eta, _project_window, simulate_chunk
@@ -121,7 +122,7 @@ def _make_chunk(t: _ChunkTask) -> dict:
     p = _draw_chunk(t.scn, t.size, t.offset, rng)
     res = simulate_chunk(t.scn, p, rng, scale=t.scale, share=t.size / t.n)
     pf = _with_labels(t.scn, pd.concat([p.reset_index(drop=True), res.frame], axis=1))
-    tables = person_tables(t.scn, pf, rng, t.network, chunk=t.chunk)
+    tables = person_tables(t.scn, pf, rng, t.network, chunk=t.chunk, quota_scale=t.scale * t.size / t.n)
     return {"tables": tables, "truth": truth_table(t.scn, pf), "did": res.did, "size": t.size,
             "segments": index_profillage(pf, tables["assessments"], t.scn), "extract": truth_extract(pf),
             "classes": pf["latent_class_key"].value_counts()}
@@ -205,6 +206,7 @@ def _draw_chunk(scn: Scenario, size: int, offset: int, rng) -> pd.DataFrame:
     stock["entry_m"] = -np.minimum(dur, max_dur).astype(int)
     p = pd.concat([stock, inflow], ignore_index=True)
     p = p.iloc[rng.permutation(len(p))].reset_index(drop=True)
+    p = form_households(p, rng, first_key=offset + 1)
     p["person_id"] = ids("P", size, start=offset + 1, width=7)
     p["start_m"] = np.maximum(p["entry_m"], 0)
     # receipt before the current spell: the stock often has earlier spells; most inflows are new to SGB II

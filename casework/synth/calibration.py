@@ -66,13 +66,23 @@ TARGETS = (
     Target("addiction", "addiction at the first assessment", "DOMAIN.md 3.6, 8", "about 10 %", 0.06, 0.15),
     Target("psychosocial", "psychosocial problems at the first assessment", "DOMAIN.md 3.6, 8", "about 23 %",
            0.17, 0.33),
-    Target("two_key_groups", "two or more key groups with a need at the first assessment",
-           "DOMAIN.md 3.1 (> 3/4 with two or more barriers)", "about 75 % or more", 0.70, 1.0),
+    Target("two_barriers", "persons in the stock on 30.06. of the last year with two or more barriers of the "
+           "PASS study (receipt for 21+ months, health restriction, aged 50+, little German, no vocational degree, "
+           "mother of a child under 3)", "DOMAIN.md 3.1 (more than 3/4 with two or more)", "more than 75 %",
+           0.70, 0.92),
+    Target("three_barriers", "the same, three or more barriers", "DOMAIN.md 3.1, 8 (almost half)", "about 45-50 %",
+           0.38, 0.60),
     Target("k2_median", "annual integrations / average stock, median over jobcenter-years",
            "DOMAIN.md 2.2, 8 (K2 24-27 % in 2011-2016, range 14-50 %)", "about 20-27 %", 0.14, 0.32),
     Target("key_group_violations", "assessments with a sub-need more severe than its key group, or a health "
            "restriction without a need in Leistungsfähigkeit, or no vocational degree without one in Qualifikation",
            "DOMAIN.md 1.2 (key groups of the 4-phase model); schema.SUB_NEED_GROUP", "0", 0, 0),
+    Target("coverage_spread", "needs coverage (an offer started within 3 months): highest minus lowest share "
+           "over the needs that have network offers", "issue 17 (no public statistic: it must vary by need)",
+           "> 5 points", 0.05, 1.0),
+    Target("project_coverage_uplift", "needs coverage of the needs a project's offers address: the project's "
+           "jobcenter while it runs minus the comparison jobcenters", "seed 002 (the network is the project)",
+           "> 3 points", 0.03, 1.0, ("pankow",)),
     Target("stabilisierung_condition", "first assessments with a need in Leistungsfähigkeit plus at least two "
            "further key groups and no integration expected within 12 months",
            "DOMAIN.md 1.15 (rule); no official distribution (section 9.3)",
@@ -130,6 +140,19 @@ def _stock_figures(ds) -> dict:
     return out
 
 
+def _barriers(ds) -> tuple[float, float]:
+    """Shares with two and with three or more PASS barriers (DOMAIN.md 3.1) in the stock of the last 30.06."""
+    end = _data_end(ds)
+    date = pd.Timestamp(f"{end.year if end.month >= 7 else end.year - 1}-06-30")
+    p = ds.table("persons").set_index("person_id").loc[stock_on(ds, date)]
+    months_in = (date.year - p["entry_date"].dt.year) * 12 + date.month - p["entry_date"].dt.month
+    barriers = ((months_in + p["benefit_months"] >= 21).astype(int) + p["health_restriction"].astype(int)
+                + (date.year - p["birth_year"] >= 50).astype(int)
+                + p["german_level"].isin(["basic", "none"]).astype(int) + (p["vocational"] == "none").astype(int)
+                + ((p["sex"] == "f") & p["children_under_3"]).astype(int))
+    return float((barriers >= 2).mean()), float((barriers >= 3).mean())
+
+
 def _ltr_share(ds) -> float:
     from casework.kpi import key_figures
 
@@ -150,7 +173,6 @@ def _assessment_figures(ds) -> dict:
     return {"debt": float((first["need_debt"] >= 1).mean()),
             "addiction": float((first["need_addiction"] >= 1).mean()),
             "psychosocial": float((first["need_psychosocial"] >= 1).mean()),
-            "two_key_groups": float((groups.sum(axis=1) >= 2).mean()),
             "stabilisierung_condition": float(stabil.mean()),
             "key_group_violations": key_group_violations(a, ds.table("persons"))}
 
@@ -174,16 +196,44 @@ def _coverage_spread(ds) -> float:
     return float(cov["share"].max() - cov["share"].min()) if len(cov) >= 2 else float("nan")
 
 
+def _project_coverage_uplift(ds) -> float:
+    """Coverage of the needs a running open project's offers address, in its jobcenters minus the others."""
+    from casework.network import needs_coverage
+    from casework.store import Dataset
+
+    projects = ds.table("projects")
+    offers = ds.table("offers")
+    proj = projects[projects["project_id"].isin(offers["project_id"].dropna())].sort_values("start").iloc[0]
+    needs = set(offers.loc[offers["project_id"] == proj["project_id"], "need"])
+    start = proj["start"]
+    end = proj["end"] if pd.notna(proj["end"]) else ds.table("assessments")["date"].max()
+    persons = ds.table("persons")
+    shares = []
+    for inside in (True, False):
+        ids = set(persons.loc[(persons["jc_id"] == proj["jc_id"]) == inside, "person_id"])
+        a, r = ds.table("assessments"), ds.table("referrals")
+        sub = Dataset.from_tables({"assessments": a[a["person_id"].isin(ids)],
+                                   "referrals": r[r["person_id"].isin(ids)],
+                                   "offers": offers, "partners": ds.table("partners")})
+        cov = needs_coverage(sub, start=start, end=end)
+        cov = cov[cov["need"].isin(needs)]
+        shares.append(cov["covered"].sum() / cov["needs"].sum())
+    return float(shares[0] - shares[1])
+
+
 def measure(ds) -> dict:
     """Every calibration figure of a dataset (keys of :data:`TARGETS`; ranges as (lowest, highest))."""
     p = ds.table("persons")
     out = _stock_figures(ds)
     out.update(_assessment_figures(ds))
     out["ltr_share"] = out["ltr_share_ruhr"] = _ltr_share(ds)
+    out["two_barriers"], out["three_barriers"] = _barriers(ds)
     out["health_restriction"] = float(p["health_restriction"].mean())
     out["no_vocational"] = float((p["vocational"] == "none").mean())
     out["k2_median"] = _k2_median(ds)
     out["coverage_spread"] = _coverage_spread(ds)
+    if ds.table("persons")["jc_id"].nunique() > 1 and ds.table("offers")["project_id"].notna().any():
+        out["project_coverage_uplift"] = _project_coverage_uplift(ds)
     return out
 
 

@@ -41,10 +41,10 @@ NEED_ORDER = ("qualification", "health", "motivation", "framework", "childcare",
 P_ANY = np.array([
     # qual  hlth  motv  frame child care  hous  debt  addi  mobi  lang  psych
     [0.15, 0.08, 0.12, 0.10, 0.05, 0.03, 0.04, 0.05, 0.01, 0.10, 0.10, 0.03],  # market_near
-    [0.45, 0.95, 0.35, 0.25, 0.05, 0.05, 0.10, 0.20, 0.15, 0.35, 0.10, 0.40],  # health
+    [0.45, 0.95, 0.35, 0.40, 0.05, 0.05, 0.10, 0.20, 0.15, 0.35, 0.10, 0.40],  # health
     [0.45, 0.15, 0.15, 0.95, 0.90, 0.35, 0.15, 0.20, 0.02, 0.40, 0.20, 0.10],  # family
     [0.95, 0.12, 0.20, 0.30, 0.15, 0.05, 0.15, 0.10, 0.02, 0.25, 0.95, 0.10],  # language_qualification
-    [0.70, 0.60, 0.75, 0.90, 0.10, 0.05, 0.65, 0.90, 0.38, 0.30, 0.15, 0.75],  # multiple
+    [0.70, 0.80, 0.75, 0.95, 0.10, 0.05, 0.65, 0.90, 0.38, 0.30, 0.15, 0.75],  # multiple
 ])
 P_SERIOUS = np.array([
     [0.20, 0.20, 0.20, 0.20, 0.30, 0.30, 0.20, 0.20, 0.20, 0.20, 0.20, 0.20],
@@ -133,12 +133,16 @@ def draw_persons(n: int, rng: np.random.Generator, *, start_year, inflow: bool =
     school = _categorical(rng, cls, ["none", "lower", "middle", "upper"], np.array([
         [0.05, 0.30, 0.40, 0.25], [0.12, 0.45, 0.33, 0.10], [0.15, 0.40, 0.35, 0.10],
         [0.35, 0.25, 0.20, 0.20], [0.30, 0.45, 0.20, 0.05]]))
-    vocational = _categorical(rng, cls, ["none", "vocational", "academic"], np.array([
-        [0.25, 0.60, 0.15], [0.50, 0.45, 0.05], [0.60, 0.36, 0.04], [0.85, 0.08, 0.07], [0.75, 0.24, 0.01]]))
-    vocational = np.where(age < 20, "none", vocational)  # nobody finishes vocational training before 20
-    health = _bern(rng, np.array([0.12, 0.90, 0.25, 0.25, 0.60])[cls], n)
-    disability = health & _bern(rng, 0.25, n)
     needs = _needs(rng, cls)
+    # covariates behind the key groups are drawn from them, so a need and its covariate agree: no vocational
+    # degree mostly where Qualifikation is a need, a health restriction only with a need in Leistungsfähigkeit
+    qual = needs["need_qualification"]
+    degree = _categorical(rng, cls, ["vocational", "academic"], np.array([
+        [0.80, 0.20], [0.90, 0.10], [0.90, 0.10], [0.55, 0.45], [0.96, 0.04]]))
+    vocational = np.where((qual >= 1) & (rng.random(n) < np.where(qual == 2, 0.97, 0.85)), "none", degree)
+    vocational = np.where(age < 20, "none", vocational)  # nobody finishes vocational training before 20
+    health = (needs["need_health"] >= 1) & _bern(rng, np.where(needs["need_health"] == 2, 0.97, 0.8), n)
+    disability = health & _bern(rng, 0.25, n)
     # German level drives the language need, so the observed needs stay coherent
     needs["need_language"] = np.maximum(needs["need_language"],
                                         np.select([german_level == "none", german_level == "basic"], [2, 1], 0))
@@ -201,8 +205,18 @@ _STOCK_CORRECTION = np.array([1, 1, 1, 1, 1, 1, 1, 0.82, 0.78, 1, 1, 0.76])
 
 
 def _needs(rng, cls) -> dict:
+    """Needs given the class: key groups drawn as P_ANY says, a sub-need only within its key group.
+
+    A sub-need's chance given its key group is P_ANY[sub] / P_ANY[group] (at most 1), so its marginal share
+    in a class stays P_ANY[sub] where that is below the key group's.
+    """
     n = len(cls)
-    any_ = rng.random((n, len(NEED_ORDER))) < P_ANY[cls] * _STOCK_CORRECTION
+    p_any = P_ANY * _STOCK_CORRECTION
+    any_ = rng.random((n, len(NEED_ORDER))) < p_any[cls]
+    for sub, group in SUB_NEED_GROUP.items():
+        i, g = NEED_ORDER.index(sub), NEED_ORDER.index(group)
+        given = np.minimum(p_any[:, i] / p_any[:, g], 1.0)[cls]
+        any_[:, i] = any_[:, g] & (rng.random(n) < given)
     serious = rng.random((n, len(NEED_ORDER))) < P_SERIOUS[cls]
     sev = (any_.astype(np.int8) * (1 + serious.astype(np.int8))).astype(np.int8)
     return {f"need_{k}": sev[:, i] for i, k in enumerate(NEED_ORDER)}

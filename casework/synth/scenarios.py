@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-__all__ = ["MeasureSpec", "ProjectSpec", "Scenario", "SCENARIOS", "get_scenario", "NRW_JOBCENTERS"]
+__all__ = ["MeasureSpec", "ProjectSpec", "Scenario", "SCENARIOS", "get_scenario", "NRW_JOBCENTERS", "NETWORK_OFFERS",
+           "REFERRAL_BASE"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,29 @@ REGULAR_MEASURES = (
 )
 
 
+#: Offers of the wider network in every jobcenter, used by the referral process only (no index decision, no
+#: effect on the hazard): seed 000 names the municipalities for "Mobilität im öffentlichen Nahverkehr" and the
+#: Reha-Träger among the partners whose services the networks bring in "aus einer Hand".
+NETWORK_OFFERS = (
+    MeasureSpec("mobility_support", 6, 0.0, 0.0, -9.0, partner_kind="municipality", offers=1, capacity=90),
+    MeasureSpec("rehabilitation", 9, 0.0, 0.0, -9.0, partner_kind="rehabilitation", offers=1, capacity=25),
+    # seed 001: the municipality's social services (housing is one of the framework conditions)
+    MeasureSpec("housing_support", 3, 0.0, 0.0, -9.0, partner_kind="municipality", offers=1, capacity=30),
+)
+
+#: Logit of a referral, per partner kind, for a moderate need at an assessment (serious: +REFERRAL_SEVERITY).
+#: Scenario assumptions: service uptake is far below the need (DOMAIN.md 3.6: e.g. about 3 % of those with
+#: debt problems got debt counselling in 2011); the networks of 2014 on aim to raise it.
+REFERRAL_BASE = {
+    "debt_counselling": -2.0, "addiction_counselling": -2.3, "childcare": -1.3, "psychosocial_care": -2.4,
+    "health_insurer": -2.2, "rehabilitation": -3.0, "neighbourhood_centre": -1.6, "volunteer_agency": -2.6,
+    "self_help": -2.8, "education_provider": -1.8, "employer": -2.6, "municipality": -1.8,
+}
+REFERRAL_SEVERITY = 0.7
+#: Logit uplift of referrals to the offers of a running project (its network is why it exists).
+PROJECT_REFERRAL_UPLIFT = 1.0
+
+
 @dataclass(frozen=True)
 class ProjectSpec:
     """A model project or programme in some jobcenters."""
@@ -74,6 +98,10 @@ class ProjectSpec:
     outreach: float = 0.0  # logit uplift for all customers of the jobcenter while active
     modifies: str | None = None  # only changes the measures of persons enrolled in that project
     places_by_jc: dict = field(default_factory=dict)
+    # a standing caseload: the enrolled stay in the project's care until they leave receipt (not until their last
+    # measure ends); ``intake`` enrolments (scaled like places) keep about ``places`` in care
+    standing: bool = False
+    intake: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,7 @@ class Scenario:
     calendar: dict = field(default_factory=dict)  # "YYYY-MM" -> logit shift
     confounding: float = 0.0  # strength of the unobserved confounder (0 = none)
     stock_share: float = 0.32  # share of persons already in receipt at data_start (sets the LZB share)
+    network_offers: tuple[MeasureSpec, ...] = NETWORK_OFFERS
     notes: tuple[str, ...] = ()
 
     @property
@@ -113,6 +142,8 @@ def _jc_frame(rows, rng_seed=7):
     df = pd.DataFrame(rows, columns=["jc_id", "name", "land", "region_type", "comparison_type", "weight"])
     rng = np.random.default_rng(rng_seed)
     df["effect"] = rng.normal(0.0, 0.25, len(df)).round(3)
+    # how actively a jobcenter refers to its network (logit shift of every referral; scenario assumption)
+    df["network"] = rng.normal(0.0, 0.4, len(df)).round(3)
     df["weight"] = df["weight"] / df["weight"].sum()
     return df
 
@@ -142,7 +173,7 @@ GELSENKIRCHEN = Scenario(
         "Marktferne Langzeitarbeitslose (ca. 900) und Personen mit erheblichen gesundheitlichen "
         "Einschränkungen (ca. 600)", 1500,
         measures=(_GE_MODULES, _GE_ASSISTED, _GE_PREVENTIVE), enrol_only=True, enrol_rate=0.0,
-        eligibility="abcaktiv"),),
+        eligibility="abcaktiv", standing=True, intake=2100),),
     intercept=-2.6,
     stock_share=0.47,  # Ruhr cities: about 70 % long-term recipients (DOMAIN.md 0.6)
     notes=(
@@ -255,8 +286,9 @@ NRW_TEILHABE = Scenario(
     projects=(
         ProjectSpec("teilhabe_bund", "Bundesprogramm Soziale Teilhabe am Arbeitsmarkt", NRW_PARTICIPANTS,
                     "2015-11-01", "2018-12-31",
-                    "Sehr arbeitsmarktferne Langzeitleistungsbeziehende mit Kindern in der Bedarfsgemeinschaft "
-                    "und/oder gesundheitlichen Einschränkungen", 6400, measures=(_FUNDED,), enrol_only=True,
+                    "Langzeitarbeitslose ab 35 Jahren mit mindestens vier Jahren Leistungsbezug und "
+                    "gesundheitlichen Einschränkungen oder minderjährigen Kindern in der Bedarfsgemeinschaft", 6400,
+                    measures=(_FUNDED,), enrol_only=True,
                     enrol_rate=0.0, eligibility="teilhabe",
                     places_by_jc=_allocate(6400, NRW_PARTICIPANTS, _w)),
         ProjectSpec("teilhabe_land", "Landesförderung Coaching und Anleitung (NRW)", NRW_COACHING,

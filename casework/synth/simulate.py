@@ -84,7 +84,7 @@ def barrier_terms(p: pd.DataFrame, year) -> dict[str, np.ndarray]:
         "age_under_25": age < 25,
         "german_none": (p["german_level"] == "none").to_numpy(),
         "german_basic": (p["german_level"] == "basic").to_numpy(),
-        "mother_child_under_3": ((p["sex"] == "f") & p["children_under_3"]).to_numpy(),
+        "mother_child_under_3": ((p["sex"] == "f") & p["children_under_3"]).to_numpy() & (age >= 18),
         "single_parent": p["single_parent"].to_numpy(),
         "need_health_serious": p["need_health"].to_numpy() == 2,
         "need_addiction": p["need_addiction"].to_numpy() >= 1,
@@ -136,16 +136,19 @@ def _cumulative_log_survival(logit: np.ndarray, at_risk_from: np.ndarray) -> np.
     return np.cumsum(out, axis=1, out=out)
 
 
-def _eligible(rule: str, p: pd.DataFrame, dur_at_index: np.ndarray) -> np.ndarray:
+def _eligible(rule: str, p: pd.DataFrame, dur_at_index: np.ndarray, index_year: np.ndarray) -> np.ndarray:
     cls = p["latent_class"].to_numpy()
     if rule == "abcaktiv":
         # seed 004: market-distant long-term unemployed, or considerable health restrictions
         distant = (dur_at_index >= 24) & np.isin(cls, [CLASSES.index("multiple"), CLASSES.index("health")])
         return distant | p["health_restriction"].to_numpy()
     if rule == "teilhabe":
-        # Soziale Teilhabe: long-term recipients with children in the BG and/or health restrictions
-        kids = p["children_under_3"].to_numpy() | p["single_parent"].to_numpy()
-        return (dur_at_index >= 48) & (kids | p["health_restriction"].to_numpy())
+        # Förderrichtlinie "Soziale Teilhabe am Arbeitsmarkt" (DOMAIN.md 0.8): long-term unemployed aged 35 or
+        # older, at least four years in receipt, with health restrictions or minor children in the
+        # Bedarfsgemeinschaft (age in the year of the index assessment)
+        age = index_year - p["birth_year"].to_numpy()
+        kids = p["minor_children"].to_numpy()
+        return (age >= 35) & (dur_at_index >= 48) & (kids | p["health_restriction"].to_numpy())
     return np.ones(len(p), dtype=bool)
 
 
@@ -195,7 +198,8 @@ class _Decider:
                 continue
             may_choose = active
             if proj.enrol_only:
-                pool = active & _eligible(proj.eligibility, self.p, dur)
+                year = pd.Timestamp(self.scn.data_start).year + np.maximum(t0, 0) // 12
+                pool = active & _eligible(proj.eligibility, self.p, dur, year)
                 may_choose = pool & self._enrol(proj, pool)
                 enrolled[may_choose & (enrolled == "")] = proj.project_id
                 active = pool
@@ -215,7 +219,8 @@ class _Decider:
         places = proj.places_by_jc or {proj.jc_ids[0]: proj.places}
         for jc_id, n_places in places.items():
             idx = np.flatnonzero(elig & (self.jc_ids[self.jc] == jc_id))
-            quota = int(round(n_places * self.scale * self.share))
+            intake = n_places if proj.intake is None else proj.intake * n_places / proj.places
+            quota = int(round(intake * self.scale * self.share))
             take = idx[np.argsort(-score[idx])[:quota]] if quota > 0 else idx[:0]
             out[take] = True
         return out

@@ -7,6 +7,7 @@ import pandas as pd
 
 from casework import schema as S
 from casework.synth.population import NEED_ORDER, consistent_needs
+from casework.synth.referrals import network_referrals, referral_rows
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import WINDOW
 
@@ -44,6 +45,11 @@ def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
     return out
 
 
+#: Stock of the jobcenter whose network MeasureSpec.capacity describes, and the stock's share of all persons
+#: generated over a scenario (about 7,500 of 20,000 in Gelsenkirchen).
+REFERENCE_STOCK = 2000
+STOCK_FRACTION = 0.37
+
 #: Keys of the person-level tables are unique across chunks: chunk i numbers from i * CHUNK_BASE.
 CHUNK_BASE = 10**8
 
@@ -55,14 +61,21 @@ def network_tables(scn: Scenario) -> dict[str, pd.DataFrame]:
 
 
 def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, network: dict,
-                  chunk: int = 0) -> dict[str, pd.DataFrame]:
-    """The person-level tables of one chunk (``pf``: persons with simulation results)."""
+                  chunk: int = 0, quota_scale: float = 1.0) -> dict[str, pd.DataFrame]:
+    """The person-level tables of one chunk (``pf``: persons with simulation results).
+
+    ``quota_scale``: the share of the offers' places this chunk fills (population scale x chunk share).
+    """
     n_m = len(scn.months)
     data_end = pd.Timestamp(scn.data_end)
     base = chunk * CHUNK_BASE
     pf = pf.assign(entry_date=_date_in_month(scn, pf["entry_m"].to_numpy(), rng))
-    out = {"persons": _persons(scn, pf, rng), "assessments": _assessments(scn, pf, rng, n_m, base)}
-    referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end, base)
+    assessments, a_rows, a_month, a_needs = _assessments(scn, pf, rng, n_m, base)
+    out = {"persons": _persons(scn, pf, rng), "assessments": assessments}
+    process = network_referrals(scn, pf, a_rows, a_month, a_needs, network["offers"], network["partners"], rng,
+                                quota_scale=quota_scale)
+    referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end, base,
+                                      extra=referral_rows(scn, process, rng, data_end))
     out["referrals"] = referrals
     out["plans"], out["plan_steps"] = _plans(scn, pf, steps_src, rng, n_m, base)
     out["contacts"] = _contacts(scn, pf, rng, n_m, base)
@@ -105,6 +118,10 @@ def _network(scn: Scenario) -> dict[str, pd.DataFrame]:
     jc_names = dict(zip(scn.jobcenters["jc_id"], scn.jobcenters["name"]))
 
     seen = set()
+    # a jobcenter's regular network grows with its caseload (assumption: the capacities of MeasureSpec are those of
+    # a jobcenter with REFERENCE_STOCK eLb); project offers keep the places their source gives
+    w = scn.jobcenters.set_index("jc_id")["weight"]
+    size = (w / w.sum() * scn.default_persons * STOCK_FRACTION / REFERENCE_STOCK).to_dict()
 
     def add(jc, spec, project_id):
         short = jc_names[jc].replace("Jobcenter ", "")
@@ -116,11 +133,12 @@ def _network(scn: Scenario) -> dict[str, pd.DataFrame]:
                 seen.add(pid)
                 suffix = f" {i + 1}" if own_partner else ""
                 partners.append((pid, jc, f"{S.PARTNER_KINDS[spec.partner_kind]} {short}{suffix}", spec.partner_kind))
+            capacity = spec.capacity if project_id else max(1, round(spec.capacity * size[jc]))
             offers.append((f"OF-{jc}-{spec.kind}-{project_id or 'r'}-{i + 1:02d}", pid, project_id,
-                           _offer_name(spec, i), spec.kind, S.MEASURE_NEED[spec.kind], spec.capacity))
+                           _offer_name(spec, i), spec.kind, S.MEASURE_NEED[spec.kind], capacity))
 
     for jc in scn.jobcenters["jc_id"]:
-        for spec in scn.measures:
+        for spec in (*scn.measures, *scn.network_offers):
             add(jc, spec, None)
     for proj in scn.projects:
         if proj.modifies:
@@ -153,6 +171,7 @@ def _persons(scn, pf, rng) -> pd.DataFrame:
         "unemployment_months": unemp,
         "health_restriction": pf["health_restriction"].astype(bool).to_numpy(),
         "disability": pf["disability"].astype(bool).to_numpy(),
+        "bg_id": pf["bg_id"].to_numpy(),
     })
 
 
@@ -188,10 +207,10 @@ def _assessments(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
         "strengths": strengths,
         "horizon_12m": horizon.astype(bool),
         "profillage": pd.Series([None] * len(rows), dtype=object),
-    })
+    }), rows, month, needs
 
 
-def _referrals(scn, pf, offers, partners, rng, data_end, base=0):
+def _referrals(scn, pf, offers, partners, rng, data_end, base=0, extra=None):
     jc_of_partner = dict(zip(partners["partner_id"], partners["jc_id"]))
     offers = offers.assign(jc_id=offers["partner_id"].map(jc_of_partner))
     treated = pf.index[pf["measure"].notna() & (pf["measure"] != "none")]
@@ -221,7 +240,7 @@ def _referrals(scn, pf, offers, partners, rng, data_end, base=0):
                         "referred": referred.astype("datetime64[ns]"), "started": started,
                         "ended": ended.astype("datetime64[ns]"), "status": status})
     noshow = _no_shows(scn, pf, offers, rng)
-    ref = pd.concat([ref, noshow], ignore_index=True)
+    ref = pd.concat([ref, noshow, *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
     ref.insert(0, "referral_id", ids("R", len(ref), start=base, width=10))
     steps_src = ref.assign(jc=None)
     return ref, steps_src
@@ -341,8 +360,11 @@ def _enrolments(scn, pf, data_end, base=0) -> pd.DataFrame:
     e = pf[pf["enrolled_project"] != ""]
     start = _month_start(scn, e["index_m"].to_numpy()).to_numpy()
     end_m = np.maximum(e["part_start_m"].to_numpy() + e["part_dur"].to_numpy(), e["index_m"].to_numpy() + WINDOW)
+    standing = np.isin(e["enrolled_project"].to_numpy(), [q.project_id for q in scn.projects if q.standing])
+    end_m = np.where(standing, e["leave_m"].to_numpy(), end_m)  # in care until integration or exit
     end = _month_start(scn, end_m).to_numpy() - np.timedelta64(1, "D")
-    end = np.where(end > np.datetime64(data_end), np.datetime64("NaT"), end)
+    still_in = standing & (e["leave_m"].to_numpy() >= len(scn.months))
+    end = np.where((end > np.datetime64(data_end)) | still_in, np.datetime64("NaT"), end)
     return pd.DataFrame({"enrolment_id": ids("EN", len(e), start=base, width=10),
                          "person_id": e["person_id"].to_numpy(),
                          "project_id": e["enrolled_project_key"].to_numpy(),

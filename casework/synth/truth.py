@@ -200,6 +200,7 @@ def truth_table(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
     cols = {
         "person_id": pf["person_id"], "jc_id": pf["jc_id"], "latent_class": pf["latent_class_key"],
         "latent_class_label": pf["latent_class_label"], "u": pf["u"].round(6),
+        "minor_children": pf["minor_children"].astype(bool),
         "index_month": month("index_m"), "landmark": month("landmark_m"), "in_cohort": pf["in_cohort"],
         "measure": pf["measure"], "enrolled_project": pf["enrolled_project_key"].replace("", None),
         "propensity": pf["propensity"], "y0": pf["y0"], "y1": pf["y1"], "integration_12m": observed,
