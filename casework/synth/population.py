@@ -62,8 +62,10 @@ def _bern(rng, p, n):
 #: Non-German eLb by calendar year (DOMAIN.md 0.6: about 25-35 % in 2015-2019, rising; 2.18: 47.4 % in 2024).
 #: These are the shares *drawn* for a year's persons (years between interpolated); the stock's share is a few
 #: points higher, because eLb with little German stay longer (length bias). docs/synthetic.md checks the stock.
-NON_GERMAN_BY_YEAR = {2013: 0.20, 2015: 0.24, 2016: 0.28, 2017: 0.31, 2018: 0.33, 2019: 0.34, 2020: 0.35,
-                      2021: 0.36, 2022: 0.43, 2023: 0.46, 2024: 0.48}
+NON_GERMAN_BY_YEAR = {2013: 0.20, 2015: 0.24, 2016: 0.28, 2017: 0.31, 2018: 0.33, 2019: 0.34, 2020: 0.36,
+                      2021: 0.38, 2022: 0.62, 2023: 0.64, 2024: 0.62}
+# 2022-2024: refugees from Ukraine entered SGB II from June 2022 (about 504,000 eLb in 2024, DOMAIN.md 2.18), so the
+# inflows of these years are mostly non-German
 #: P(non-German | class) at the reference share REFERENCE_NON_GERMAN; other years shift all classes on the logit.
 _P_NON_GERMAN = np.array([0.35, 0.25, 0.40, 0.95, 0.30])
 REFERENCE_NON_GERMAN = float(_P_NON_GERMAN @ CLASS_SHARES)

@@ -207,9 +207,9 @@ PANKOW = Scenario(
     name="pankow",
     label="Jobcenter Berlin-Pankow – Modellprojekt mit Stadtteilzentren",
     data_start="2017-01-01",
-    data_end="2022-12-31",
+    data_end="2024-12-31",  # into the Bürgergeld years: Kooperationspläne from 01.07.2023 (DOMAIN.md 7.4-7.7)
     cohort_start="2020-01-01",
-    default_persons=40_000,
+    default_persons=52_000,
     jobcenters=_jc_frame(_BERLIN, rng_seed=11),
     projects=(
         ProjectSpec("pankow_modell", "Modellprojekt Stadtteilzentren, KIS und Freiwilligenagentur Pankow",
@@ -230,6 +230,8 @@ PANKOW = Scenario(
         "successful. Comparison: seven other Berlin jobcenters (Berlin-Mitte is left out: it has had its own "
         "cooperation with 17 neighbourhood centres since 2018, DOMAIN.md 4.14).",
         "Outreach uplift and offer effects are scenario assumptions.",
+        "The data run to 31.12.2024: Bürgergeld from 01.01.2023, Kooperationspläne instead of "
+        "Eingliederungsvereinbarungen from 01.07.2023 (§ 15 SGB II, § 65 Abs. 4 SGB II).",
     ),
 )
 

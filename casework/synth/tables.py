@@ -77,7 +77,7 @@ def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, net
     referrals, steps_src = _referrals(scn, pf, network["offers"], network["partners"], rng, data_end, base,
                                       extra=referral_rows(scn, process, rng, data_end))
     out["referrals"] = referrals
-    out["plans"], out["plan_steps"] = _plans(scn, pf, steps_src, rng, n_m, base)
+    out["plans"], out["plan_steps"] = _plans(scn, pf, steps_src, rng, a_rows, a_month, base)
     out["contacts"] = _contacts(scn, pf, rng, n_m, base)
     out["employment"] = _employment(scn, pf, rng, n_m, data_end, base)
     out["enrolments"] = _enrolments(scn, pf, data_end, base)
@@ -282,22 +282,25 @@ def _no_shows(scn, pf, offers, rng) -> pd.DataFrame:
                          "status": "no_show"}).astype({"started": "datetime64[ns]", "ended": "datetime64[ns]"})
 
 
-def _plans(scn, pf, referrals, rng, n_m, base=0):
-    has_first = pf["first_assess_m"].to_numpy() < np.minimum(pf["leave_m"].to_numpy(), n_m)
-    first = pf.loc[has_first, ["person_id", "first_assess_m"]].rename(columns={"first_assess_m": "m"})
-    idx = pf.loc[pf["index_m"] >= 0, ["person_id", "index_m"]].rename(columns={"index_m": "m"})
-    idx = idx[idx["m"].to_numpy() != pf.loc[idx.index, "first_assess_m"].to_numpy()]
-    plans = pd.concat([first, idx]).sort_values(["person_id", "m"], kind="stable")
-    date = _date_in_month(scn, plans["m"].to_numpy(), rng)
+def _plans(scn, pf, referrals, rng, a_rows, a_month, base=0):
+    """A plan at every assessment: agreed after the first, reviewed and updated at each later one (every six
+    months, DOMAIN.md 7.6). Eingliederungsvereinbarung until 30.06.2023, Kooperationsplan from 01.07.2023
+    (§ 15 SGB II as of the Bürgergeld-Gesetz; § 65 Abs. 4: no new EinV after 30.06.2023)."""
+    order = np.lexsort((a_month, a_rows))
+    rows, month = a_rows[order], a_month[order]
+    date = _date_in_month(scn, month, rng)
     kind = np.where(date >= np.datetime64("2023-07-01"), "kooperationsplan", "eingliederungsvereinbarung")
-    plans = pd.DataFrame({"plan_id": ids("PL", len(plans), start=base, width=10),
-                          "person_id": plans["person_id"].to_numpy(),
+    plans = pd.DataFrame({"plan_id": ids("PL", len(rows), start=base, width=10),
+                          "person_id": pf["person_id"].to_numpy()[rows],
                           "date": date, "kind": kind.astype(object),
                           "valid_until": (date + np.timedelta64(182, "D")).astype("datetime64[ns]")})
-    last_plan = plans.drop_duplicates("person_id", keep="last").set_index("person_id")["plan_id"]
     started = referrals[referrals["started"].notna()]
+    # a step belongs to the plan in force when the offer was arranged (the latest plan up to the referral)
+    in_force = pd.merge_asof(started[["person_id", "referred"]].reset_index().sort_values("referred"),
+                             plans[["person_id", "date", "plan_id"]].sort_values("date"), left_on="referred",
+                             right_on="date", by="person_id", direction="backward").set_index("index")
     steps = pd.DataFrame({
-        "plan_id": started["person_id"].map(last_plan).to_numpy(),
+        "plan_id": in_force["plan_id"].reindex(started.index).to_numpy(),
         "step": "Teilnahme am vereinbarten Netzwerkangebot",
         "due": started["started"].to_numpy(),
         "status": np.where(started["status"].isin(["completed", "started"]), "done", "cancelled").astype(object),
