@@ -160,12 +160,12 @@ def test_ground_truth_is_what_the_generator_did():
     for rec in gt["effects"]:
         if rec["segment"] is not None:
             continue
-        kind = rec["measure"]
+        kind, pre = rec["measure"], {"integration_12m": "y", "receipt_end_12m": "e"}[rec["outcome"]]
         if rec["estimand"] == "att":
             rows = cohort["measure"] == kind
         else:
             rows = cohort["measure"].isin([kind, "none"]) & cohort[f"possible_{kind}"]
-        value = (cohort.loc[rows, f"y_{kind}"] - cohort.loc[rows, "y0"]).mean()
+        value = (cohort.loc[rows, f"{pre}_{kind}"] - cohort.loc[rows, f"{pre}0"]).mean()
         assert rec["value"] == pytest.approx(value, abs=1e-6), rec
         assert rec["n"] == rows.sum()
     # consistency: the observed outcome is the potential outcome of the treatment received
@@ -174,6 +174,19 @@ def test_ground_truth_is_what_the_generator_did():
     assert np.array_equal(y_real, treated["y1"].to_numpy())
     assert np.array_equal(cohort.loc[cohort["measure"] == "none", "integration_12m"],
                           cohort.loc[cohort["measure"] == "none", "y0"])
+    assert {r["outcome"] for r in gt["effects"]} == {"integration_12m", "receipt_end_12m"}
+    # the end of receipt is what the benefit spells show: leaving within 12 months of the landmark
+    b = ds.table("benefits").set_index("person_id")["end"]
+    ended = b.reindex(cohort["person_id"]).to_numpy()
+    limit = (cohort["landmark"] + pd.DateOffset(months=12)).to_numpy()
+    observed = pd.notna(ended) & (ended < limit)
+    assert np.array_equal(observed, cohort["receipt_end_12m"].to_numpy() == 1)
+    # the needs-coverage effect: covering a need at the index assessment, per need
+    cov = [r for r in gt["coverage"] if r["when"] == "index_assessment" and r["outcome"] == "integration_12m"]
+    assert cov and all(r["n"] > 0 for r in cov)
+    health = next(r for r in cov if r["need"] == "health")
+    rows = cohort["measure"].isin(health["measures"])  # in this scenario everybody with a health module has the need
+    assert health["n"] <= rows.sum()
 
 
 def test_analyst_cohort_reproduces_the_truth_cohort():

@@ -299,7 +299,7 @@ def simulate_chunk(scn: Scenario, p: pd.DataFrame, rng: np.random.Generator, *, 
 
     act = worlds["actual"]
     frame = _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log_v, part_lag,
-                             n_modules_u, start, assess_off)
+                             n_modules_u, start, assess_off, topup_stay)
     frame["leave_m"] = _leave_month(act["t_int"], exit_other, need_ending, topup_stay, n_m)
     did = _did_rates(scn, jc, start, exit_other, need_ending, topup_stay, worlds) if len(worlds) == 2 else {}
     return ChunkResult(frame=frame, did=did)
@@ -397,23 +397,33 @@ def _fill_tau(tau, part, spec, p, rows, index_m, part_lag, n_modules_u, scn):
     part["lockin"][idx], part["post"][idx] = spec.lockin * mult, spec.post * mult
 
 
-def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start):
-    """Y = 1 if integration in [landmark, landmark+11] before the other exit (rows only)."""
+def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start, leave_of=None):
+    """Y = 1 if integration in [landmark, landmark+11] before the other exit (rows only).
+
+    With ``leave_of`` (integration month -> first month out of receipt) also E = 1 if receipt ended within the
+    12 months from the landmark (``leave <= landmark + 12``); returns ``(Y, E)`` then.
+    """
     idx = np.flatnonzero(rows)
     y = np.full(len(logit0), np.nan)
+    e = np.full(len(logit0), np.nan)
     if len(idx) == 0:
-        return y
+        return y if leave_of is None else (y, e)
     lg = logit0[idx]
     if tau_k is not None:
         lg += tau_k[idx]
     cum = _cumulative_log_survival(lg, start[idx])  # not yet at risk before start
     last = np.minimum(landmark[idx] + HORIZON - 1, exit_other[idx] - 1)
     y[idx] = (cum[np.arange(len(idx)), last] <= log_v[idx]).astype(float)
-    return y
+    if leave_of is None:
+        return y
+    hit = cum <= log_v[idx, None]
+    t = np.where(hit.any(axis=1), hit.argmax(axis=1), cum.shape[1])
+    e[idx] = (leave_of(t, idx) <= landmark[idx] + HORIZON).astype(float)
+    return y, e
 
 
 def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log_v, part_lag, n_modules_u,
-                     start, assess_off) -> pd.DataFrame:
+                     start, assess_off, topup_stay) -> pd.DataFrame:
     n_m = len(scn.months)
     landmark = index_m + WINDOW
     t_int, decide, choice = act["t_int"], act["decide"], act["choice"]
@@ -429,19 +439,24 @@ def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log
         "part_start_m": act["part"]["start"], "part_dur": act["part"]["dur"], "n_modules": act["part"]["n_mod"],
         "tau_lockin": act["part"]["lockin"], "tau_post": act["part"]["post"],
     }
-    y0 = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort, start)
-    out["y0"] = y0
+    def leave_of(t, idx):
+        return _leave_month(t, exit_other[idx], need_ending[idx], topup_stay[idx], n_m)
+
+    out["y0"], out["e0"] = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort, start, leave_of)
     util = decider.utilities()
     probs = _choice_probs(util, act["choosable"])
     for k, kind in enumerate(kinds):
         rows = in_cohort & act["avail"][:, k]
         forced = np.where(rows, k, -2)
         tau_k, _ = _tau_paths(scn, p, decider, forced, index_m, part_lag, n_modules_u, act["overrides"], n_m)
-        out[f"y_{kind}"] = _potential(act["logit0"], tau_k, log_v, landmark, exit_other, rows, start)
+        out[f"y_{kind}"], out[f"e_{kind}"] = _potential(act["logit0"], tau_k, log_v, landmark, exit_other, rows,
+                                                        start, leave_of)
         out[f"p_{kind}"] = np.where(decide, probs[:, k], np.nan)
     chosen = np.maximum(choice, 0)
     y_all = np.column_stack([out[f"y_{k}"] for k in kinds])
     out["y1"] = np.where(choice >= 0, y_all[np.arange(len(chosen)), chosen], np.nan)
+    e_all = np.column_stack([out[f"e_{k}"] for k in kinds])
+    out["e1"] = np.where(choice >= 0, e_all[np.arange(len(chosen)), chosen], np.nan)
     for k, kind in enumerate(kinds):
         out[f"possible_{kind}"] = act["avail"][:, k] & in_cohort
     out["propensity"] = np.where(choice >= 0, probs[np.arange(len(chosen)), chosen],

@@ -83,6 +83,51 @@ def _effect_records(pf: pd.DataFrame, kinds, segments: pd.Series | None, specs) 
     return recs
 
 
+def _receipt_end_records(pf: pd.DataFrame, kinds, specs) -> list[dict]:
+    """ATT and ATE of each measure on ending receipt within 12 months of the landmark (overall only)."""
+    recs = []
+    cohort = pf[pf["in_cohort"]]
+    for kind in kinds:
+        diff = cohort[f"e_{kind}"] - cohort["e0"]
+        treated = cohort["measure"] == kind
+        ate_rows = (treated | (cohort["measure"] == "none")) & cohort[f"possible_{kind}"]
+        for estimand, rows in (("att", treated), ("ate", ate_rows)):
+            if rows.sum():
+                recs.append({"measure": kind, "estimand": estimand, "outcome": "receipt_end_12m", "segment": None,
+                             "value": round(float(diff[rows].mean()), 6), "n": int(rows.sum()),
+                             "assumption": bool(specs[kind].assumption), "label": S.MEASURES[kind]})
+    return recs
+
+
+def _coverage_records(pf: pd.DataFrame, kinds) -> list[dict]:
+    """The effect of meeting a need through the network, per need (the needs-coverage effect).
+
+    At the index assessment: the mean of Y(kind) - Y(none) over cohort persons with the need (severity >= 1)
+    who started a measure addressing it (ATT of covering the need), for integration and for the end of
+    receipt. Referrals of the other assessments (casework.synth.referrals) carry no effect by construction.
+    """
+    cohort = pf[pf["in_cohort"]]
+    recs = []
+    for need in S.NEEDS:
+        addressing = [k for k in kinds if S.MEASURE_NEED[k] == need]
+        if not addressing:
+            continue
+        has = cohort[f"need_{need}"].to_numpy() >= 1
+        covered = has & cohort["measure"].isin(addressing).to_numpy()
+        if not covered.any():
+            continue
+        c = cohort[covered]
+        for outcome, pre in (("integration_12m", "y"), ("receipt_end_12m", "e")):
+            own = np.select([c["measure"].to_numpy() == m for m in addressing],
+                            [c[f"{pre}_{m}"].to_numpy() for m in addressing], np.nan)
+            recs.append({"need": need, "estimand": "att", "outcome": outcome, "when": "index_assessment",
+                         "value": round(float(np.mean(own - c[f"{pre}0"].to_numpy())), 6),
+                         "n": int(covered.sum()), "measures": addressing})
+        recs.append({"need": need, "estimand": "att", "outcome": "integration_12m", "when": "other_assessments",
+                     "value": 0.0, "n": None, "measures": addressing})
+    return recs
+
+
 def _did_records(scn: Scenario, did: dict) -> list[dict]:
     if not did or "counterfactual" not in did:
         return []
@@ -148,8 +193,8 @@ def _by_group(pf: pd.DataFrame, scn: Scenario) -> list[dict]:
 def truth_extract(pf: pd.DataFrame) -> pd.DataFrame:
     """The rows and columns of a chunk that the ground truth needs (cohort persons and the treated)."""
     keep = pf["in_cohort"].to_numpy() | ~pf["measure"].isin(["none"]).to_numpy() & pf["measure"].notna().to_numpy()
-    cols = ["person_id", "jc_id", "index_m", "in_cohort", "measure", "y0", "tau_lockin", "tau_post",
-            *[c for c in pf.columns if c.startswith(("y_", "possible_"))]]
+    cols = ["person_id", "jc_id", "index_m", "in_cohort", "measure", "y0", "e0", "tau_lockin", "tau_post",
+            *[f"need_{k}" for k in S.NEEDS], *[c for c in pf.columns if c.startswith(("y_", "e_", "possible_"))]]
     return pf.loc[keep, cols]
 
 
@@ -168,7 +213,8 @@ def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, di
         "cohort_window": [str(pd.Timestamp(scn.cohort_start).date()), str(scn.cohort_end.date())],
         "horizon_months": HORIZON,
         "estimands": ESTIMANDS,
-        "effects": _effect_records(pf, kinds, segments, specs),
+        "effects": _effect_records(pf, kinds, segments, specs) + _receipt_end_records(pf, kinds, specs),
+        "coverage": _coverage_records(pf, kinds),
         "effects_by_group": _by_group(pf, scn),
         "did": _did_records(scn, did),
         "hazard_ratios": _hazard_records(pf, kinds),
@@ -204,8 +250,11 @@ def truth_table(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
         "index_month": month("index_m"), "landmark": month("landmark_m"), "in_cohort": pf["in_cohort"],
         "measure": pf["measure"], "enrolled_project": pf["enrolled_project_key"].replace("", None),
         "propensity": pf["propensity"], "y0": pf["y0"], "y1": pf["y1"], "integration_12m": observed,
+        "e0": pf["e0"], "e1": pf["e1"],
+        "receipt_end_12m": np.where(pf["in_cohort"], np.where(pf["measure"] == "none", pf["e0"], pf["e1"]), np.nan),
         "tau_lockin": pf["tau_lockin"], "tau_post": pf["tau_post"],
-        **{f"y_{k}": integ[f"y_{k}"] for k in kinds}, **{f"p_{k}": pf[f"p_{k}"] for k in kinds},
+        **{f"y_{k}": integ[f"y_{k}"] for k in kinds}, **{f"e_{k}": pf[f"e_{k}"] for k in kinds},
+        **{f"p_{k}": pf[f"p_{k}"] for k in kinds},
         **{f"possible_{k}": pf[f"possible_{k}"] for k in kinds},
     }
     return pd.DataFrame({k: (v.to_numpy() if hasattr(v, "to_numpy") else v) for k, v in cols.items()})
