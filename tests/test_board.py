@@ -27,7 +27,9 @@ def test_abcaktiv_facts_follow_seed_004():
     facts = project_facts(ds, "abcaktiv").set_index("fact")["value"]
     assert 25 <= facts["offers"] <= 35  # "about 30 modules"
     assert facts["placements"] > 4000  # "more than 4,000 placements since May 2016"
-    assert 1300 <= facts["participants"] <= 1700  # about 900 + 600
+    # participants = everybody ever enrolled; the seed's 900 + 600 are the caseload in care at one time (DOMAIN.md
+    # 0.7), which the enrolments meet on 30.09.2017 (tests/test_synth.py), with turnover on top
+    assert 1500 <= facts["participants"] <= 2600
 
 
 def test_needs_coverage_is_a_share_of_identified_needs():

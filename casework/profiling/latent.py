@@ -4,9 +4,11 @@ No well-kept library on the project's registries fits without heavy extras
 (StepMix pulls in a second model stack), so this is a tested EM of our own:
 local independence given the class, one categorical distribution per item and
 class, several random starts, the number of classes chosen by BIC, stability
-by bootstrap (adjusted Rand index). On the synthetic scenarios (five true
-classes, needs drawn independently given the class) it recovers the true
-classes (``tests/test_profiling.py``).
+by bootstrap (adjusted Rand index). :func:`latent_classes` fits it on one item
+per key group (the key group with its sub-needs), which are independent given
+the class where the twelve need columns are not; on the synthetic scenarios
+(five true classes) it classifies as well as the true classes' own profiles
+allow (``tests/test_profiling.py``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,26 @@ from tqdm.auto import tqdm
 from casework import schema as S
 from casework.summary import SummaryFace
 
-__all__ = ["LatentClassModel", "LatentClassResult", "latent_classes", "NEED_ITEMS"]
+__all__ = ["LatentClassModel", "LatentClassResult", "latent_classes", "NEED_ITEMS", "key_group_items"]
 
 NEED_ITEMS = [S.NEED_COLUMNS[k] for k in S.NEEDS]
+
+
+def key_group_items(a: pd.DataFrame) -> pd.DataFrame:
+    """One categorical item per key group of the 4-phase model: its severity and which of its sub-needs are present.
+
+    A key group holds its sub-needs (``schema.SUB_NEED_GROUP``: a sub-need comes with a need in its key group),
+    so the twelve need columns are not independent given a latent class, which the model assumes; the key
+    groups with their sub-needs are (each block depends on the class only). Code: severity x 2^(number of
+    sub-needs) + the sub-needs present as bits. Columns ``kg_<key group>``.
+    """
+    out = {}
+    for group in S.KEY_GROUPS:
+        code = a[S.NEED_COLUMNS[group]].fillna(0).astype(int).to_numpy()
+        for sub in [s for s, g in S.SUB_NEED_GROUP.items() if g == group]:
+            code = code * 2 + (a[S.NEED_COLUMNS[sub]].fillna(0).to_numpy() >= 1)
+        out[f"kg_{group}"] = code
+    return pd.DataFrame(out, index=a.index)
 
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
@@ -169,13 +188,14 @@ class LatentClassModel(ClusterMixin, BaseEstimator):
                 shares[col] = float(probs[c][np.asarray(levels) >= 1].sum())
             top = sorted(shares.items(), key=lambda kv: -kv[1])
             dominant = [(k, v) for k, v in top if v >= threshold][:3]
-            names = [S.NEEDS.get(k.removeprefix("need_"), k) for k, _ in dominant]
+            names = [S.NEEDS.get(k.removeprefix("need_").removeprefix("kg_"), k) for k, _ in dominant]
             if not dominant:
                 label = "Geringe Handlungsbedarfe"
             else:
                 label = "Schwerpunkt " + ", ".join(names)
             rows.append({"latent_class": c, "share": float(self.weights_[c]), "label": label,
-                         "dominant": "; ".join(f"{k.removeprefix('need_')} {v:.0%}" for k, v in top[:5])})
+                         "dominant": "; ".join(f"{k.removeprefix('need_').removeprefix('kg_')} {v:.0%}"
+                                               for k, v in top[:5])})
         return pd.DataFrame(rows)
 
     def bootstrap_stability(self, X, n_boot: int = 20, progress: bool | None = None) -> np.ndarray:
@@ -230,6 +250,9 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
     class parameters are estimated just as well from 50,000 people; classification is then done for
     everyone); ``None`` fits on all.
 
+    The items are the key groups with their sub-needs (:func:`key_group_items`) when all need columns are
+    there, else the need columns present.
+
     Returns
     -------
     LatentClassResult
@@ -237,7 +260,11 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
         probability; ``.model`` is the fitted model, ``.description`` one row per class.
     """
     a = ds.table("assessments").sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
-    items = [c for c in NEED_ITEMS if c in a]
+    if all(S.NEED_COLUMNS[k] in a for k in S.NEEDS):
+        a = pd.concat([a[["person_id"]], key_group_items(a)], axis=1)
+        items = [f"kg_{g}" for g in S.KEY_GROUPS]
+    else:  # an export without some need columns: the columns there are
+        items = [c for c in NEED_ITEMS if c in a]
     fit_rows = a[items]
     if fit_sample is not None and len(fit_rows) > fit_sample:
         fit_rows = fit_rows.sample(fit_sample, random_state=random_state)
