@@ -208,10 +208,10 @@ def test_optional_fields_stay_missing_and_the_report_lists_them(tmp_path):
     assert r.exit_code == 0 and r.tables["persons"]["accepted"] == 10
     persons = Dataset.open(tmp_path / "o").table("persons")
     assert persons["disability"].isna().all() and persons["unemployment_months"].isna().all()
-    assert r.not_provided == {"persons": ["unemployment_months", "disability"]}
+    assert r.not_provided == {"persons": ["unemployment_months", "disability", "bg_id"]}
     assert "persons.unemployment_months, persons.disability" in r.summary()
     rep = json.loads((tmp_path / "o" / "import_report.json").read_text(encoding="utf-8"))
-    assert rep["not_provided"] == {"persons": ["unemployment_months", "disability"]}
+    assert rep["not_provided"] == {"persons": ["unemployment_months", "disability", "bg_id"]}
     assert main(["validate", str(tmp_path / "o")]) == 0  # missing optional values are valid as written
 
 
