@@ -43,6 +43,39 @@ STOCK_ROWS = """
             FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 23
             GROUP BY c.person_id, c.m),""" + _FLAGGED.replace("{", "{{").replace("}", "}}")
 
+def _prior(at: str) -> str:
+    """Months of receipt before entry (``benefit_months``) inside the 24 months up to month ``at``."""
+    return (f"least(greatest(0, least(p.entry_m - 1, {at}) - greatest(p.entry_m - p.benefit_months, {at} - 23) + 1),"
+            f" 24)")
+
+
+# FLOW_ROWS: STOCK_ROWS with, per row, whether the person is in receipt and long-term in the months before and
+# after (in_prev, ltr_prev, in_next, ltr_next; for K1E3/K1E4/K3E3/K3E4). The islands merge adjacent months, so
+# the island a row comes from says whether the month before and after are in receipt, and the 24-month
+# windows of m - 1 and m + 1 differ from that of m by one month at each end.
+FLOW_ROWS = """
+        WITH cells AS (
+            SELECT person_id, s AS island_s, e AS island_e,
+                   unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(least(e, {hi}) AS BIGINT) + 1)) AS m
+            FROM isl WHERE e >= {lo} AND s <= {hi}),
+        counted AS (
+            SELECT c.person_id, c.m, c.m > any_value(c.island_s) AS in_prev, c.m < any_value(c.island_e) AS in_next,
+                   SUM(greatest(0, least(i.e, c.m) - greatest(i.s, c.m - 23) + 1)) AS observed,
+                   bool_or(i.s <= c.m - 24 AND i.e >= c.m - 24) AS in_back24,
+                   bool_or(i.s <= c.m - 23 AND i.e >= c.m - 23) AS in_back23
+            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 24
+            GROUP BY c.person_id, c.m),
+        flagged AS (
+            SELECT c.*, p.jc_id, p.sex, p.segment, p.single_parent, (1970 + c.m // 12) - p.birth_year AS age,
+                   (c.observed + """ + _prior("c.m") + """) >= 21 AS is_ltr,
+                   c.in_prev AND (c.observed - 1 + CAST(c.in_back24 AS INT) + """ + _prior("c.m - 1") + """) >= 21
+                       AS ltr_prev,
+                   c.in_next AND (c.observed + 1 - CAST(c.in_back23 AS INT) + """ + _prior("c.m + 1") + """) >= 21
+                       AS ltr_next
+            FROM counted c JOIN persons p USING (person_id))
+        SELECT *, """ + AGE_SQL + """ AS age_group FROM flagged"""
+
+
 # One row per counted event (person, month and group; {grp} a condition on the group e.grp): only persons in
 # the eLb stock, i.e. in receipt in the month before (the reporting date of the previous month) or in the
 # month itself (a new entrant of the month). need_obs / cont_obs: the third / twelfth month after lies wholly
@@ -78,10 +111,11 @@ INTEGRATIONS_ONLY = "e.grp = 'integration'"
 
 
 def islands_sql(lo: int, hi: int) -> str:
-    """``isl``: each person's months in receipt from ``lo`` to ``hi`` as disjoint runs [s, e].
+    """``isl``: each person's months in receipt from ``lo`` to ``hi`` as disjoint runs [s, e] with a month
+    without receipt between any two.
 
-    Spells that share a month (an end and a new start in the same month) are merged, so that a month is
-    counted once however many spells touch it. A spell without an end runs to ``hi``.
+    Spells that share or adjoin a month are merged, so that a month is counted once however many spells touch
+    it, and a run's first and last months are an entry and an exit. A spell without an end runs to ``hi``.
     """
     return f"""
         CREATE TEMP TABLE isl AS
@@ -90,7 +124,7 @@ def islands_sql(lo: int, hi: int) -> str:
             FROM spells WHERE coalesce(e, {hi}) >= {lo} AND s <= {hi}),
         flagged AS (
             SELECT *, CASE WHEN s <= max(e) OVER (PARTITION BY person_id ORDER BY s, e
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + 1
                            THEN 0 ELSE 1 END AS starts_run
             FROM sp),
         runs AS (
@@ -121,10 +155,9 @@ def connection(ds, lo: int, hi: int, segments, first: int | None = None, cell_ke
     con.execute(islands_sql((lo if first is None else first) - 23, hi + 12))
     con.register("events", events(emp, lo, hi))
     svb = continuing_employment(emp)
-    # as dates (an empty or all-open column may come without a datetime dtype)
+    # as timestamps (an empty or all-open column may come without a datetime dtype)
     con.register("svb_spells", pd.DataFrame({"person_id": svb["person_id"].astype(str),
-                                             "sd": pd.to_datetime(svb["start"]).dt.date,
-                                             "ed": pd.to_datetime(svb["end"]).dt.date}))
+                                             "sd": pd.to_datetime(svb["start"]), "ed": pd.to_datetime(svb["end"])}))
     return con
 
 
@@ -181,23 +214,21 @@ def where(filters: dict | None, prefix: str = "") -> tuple[str, list]:
 
 
 def monthly_flows(con, lo_f: int, hi: int, filters) -> pd.DataFrame:
-    """Per month in (lo_f, hi]: stock, ltr, entries, exits, ltr_entries, ltr_exits and the previous month's
-    stock and ltr (the flow figures' denominators), for the persons the filters select."""
-    con.execute(f"CREATE TEMP TABLE rws AS {STOCK_ROWS.format(lo=lo_f, hi=hi)}")
-    w_r, p_r = where(filters, "r.")
-    w_p, p_p = where(filters, "p.")
-    into = con.execute(f"""
-        SELECT r.m, COUNT(*) AS stock, SUM(CAST(r.is_ltr AS BIGINT)) AS ltr,
-               SUM(CASE WHEN p.person_id IS NULL THEN 1 ELSE 0 END) AS entries,
-               SUM(CASE WHEN r.is_ltr AND NOT coalesce(p.is_ltr, FALSE) THEN 1 ELSE 0 END) AS ltr_entries
-        FROM rws r LEFT JOIN rws p ON p.person_id = r.person_id AND p.m = r.m - 1
-        WHERE TRUE {w_r} GROUP BY r.m""", p_r).df()
-    out = con.execute(f"""
-        SELECT p.m + 1 AS m, SUM(CASE WHEN n.person_id IS NULL THEN 1 ELSE 0 END) AS exits,
-               SUM(CASE WHEN p.is_ltr AND NOT coalesce(n.is_ltr, FALSE) THEN 1 ELSE 0 END) AS ltr_exits,
-               COUNT(*) AS prev_stock, SUM(CAST(p.is_ltr AS BIGINT)) AS prev_ltr
-        FROM rws p LEFT JOIN rws n ON n.person_id = p.person_id AND n.m = p.m + 1
-        WHERE p.m < {hi} {w_p} GROUP BY p.m""", p_p).df()
+    """Per month in [lo_f, hi]: stock, ltr, sp (single parents), entries, ltr_entries, exits, ltr_exits and the
+    previous month's stock and ltr (the flow figures' denominators), for the persons the filters select
+    (entries by the attributes of the month, exits by those of the month before); one pass over the rows."""
+    w, params = where(filters)
+    per_month = con.execute(f"""
+        SELECT m, COUNT(*) AS stock, SUM(CAST(is_ltr AS BIGINT)) AS ltr, SUM(CAST(single_parent AS BIGINT)) AS sp,
+               SUM(CASE WHEN in_prev THEN 0 ELSE 1 END) AS entries,
+               SUM(CASE WHEN is_ltr AND NOT ltr_prev THEN 1 ELSE 0 END) AS ltr_entries,
+               SUM(CASE WHEN in_next THEN 0 ELSE 1 END) AS leaving,
+               SUM(CASE WHEN is_ltr AND NOT ltr_next THEN 1 ELSE 0 END) AS ltr_leaving
+        FROM ({FLOW_ROWS.format(lo=lo_f, hi=hi)}) WHERE TRUE {w} GROUP BY m""", params).df()
     months = pd.DataFrame({"m": np.arange(lo_f, hi + 1, dtype="int64")})
-    flows = months.merge(into, on="m", how="left").merge(out, on="m", how="left").fillna(0)
-    return flows.astype("int64")
+    f = months.merge(per_month, on="m", how="left").fillna(0).astype("int64")
+    # who leaves after month m - 1 is an exit of month m, measured against the stock of month m - 1
+    before = f[["stock", "ltr", "leaving", "ltr_leaving"]].shift(1, fill_value=0)
+    f["exits"], f["ltr_exits"] = before["leaving"], before["ltr_leaving"]
+    f["prev_stock"], f["prev_ltr"] = before["stock"], before["ltr"]
+    return f.drop(columns=["leaving", "ltr_leaving"])

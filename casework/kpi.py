@@ -230,9 +230,9 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> di
     con = Q.connection(ds, lo, hi, segments, first=lo_f)
     w, params = Q.where(filters)
     flows = Q.monthly_flows(con, lo_f, hi, filters)
-    stock = con.execute(f"SELECT COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(single_parent AS INT)) FROM rws "
-                        f"WHERE m >= {lo} {w}", params).fetchall()[0]
-    out = {"stock_months": stock[0] or 0, "ltr_months": stock[1] or 0, "sp_months": stock[2] or 0}
+    inside = flows[flows["m"] >= lo]
+    out = {"stock_months": int(inside["stock"].sum()), "ltr_months": int(inside["ltr"].sum()),
+           "sp_months": int(inside["sp"].sum())}
     by_group = {row[0]: row[1:] for row in con.execute(f"""
         SELECT grp, COUNT(*), SUM(CAST(is_ltr AS INT)), SUM(CAST(single_parent AS INT)),
                SUM(CAST(need_ending AS INT)), SUM(CAST(need_obs AS INT)), SUM(CAST(continuous AS INT)),
@@ -278,8 +278,8 @@ def _ltr_active(ds, con, hi: int, filters) -> int:
     active = ins[(ins["s"] <= hi) & (ins["e"].isna() | (ins["e"] >= hi))]
     con.register("active", pd.DataFrame({"person_id": active["person_id"].unique()}))
     w, params = Q.where(filters)
-    return int(con.execute(f"SELECT COUNT(*) FROM rws WHERE m = {hi} AND is_ltr AND person_id IN "
-                           f"(SELECT person_id FROM active) {w}", params).fetchall()[0][0] or 0)
+    return int(con.execute(f"SELECT COUNT(*) FROM ({Q.STOCK_ROWS.format(lo=hi, hi=hi)}) WHERE is_ltr AND "
+                           f"person_id IN (SELECT person_id FROM active) {w}", params).fetchall()[0][0] or 0)
 
 
 def key_figure_cells(ds, start, end, segments: pd.Series | None = None, max_persons: int | None = None,
