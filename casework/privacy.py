@@ -414,7 +414,7 @@ def show_protected_change(now, before, min_cell: int | None = None) -> str:
 
 def _key_column(columns, col: str):
     key = columns.get(col + KEY_SUFFIX)
-    if key is None:
+    if key is None or col not in columns:
         raise MissingCellKeys(f"column {col!r} has no cell keys ({col}{KEY_SUFFIX}): re-run the pipeline "
                               "(make run) so that the board's tables carry them")
     return key
@@ -426,8 +426,9 @@ def protected_columns(columns, count_cols, secondary: bool = True, min_cell: int
     t = threshold() if min_cell is None else min_cell
     out = {}
     for col in count_cols:
+        keys = _key_column(columns, col)
         values = protected_counts([math.nan if fmt.is_missing(v) else v for v in columns[col]],
-                                  [math.nan if fmt.is_missing(v) else v for v in _key_column(columns, col)], t)
+                                  [math.nan if fmt.is_missing(v) else v for v in keys], t)
         hidden = [v is None for v in values]
         while secondary and sum(hidden) == 1:
             candidates = [(v, i) for i, v in enumerate(values) if not hidden[i] and not fmt.is_missing(v) and v > 0]

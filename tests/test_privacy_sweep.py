@@ -280,3 +280,24 @@ def test_board_panels_read_counts_only_through_privacy():
         assert raw not in source, raw
     # the one unprotected count: the size of a whole dataset on the landing page (no cell of any filter)
     assert source.count("privacy.show_count(") == 1 and "show_count(persons)" in source
+
+
+def test_results_without_cell_keys_are_not_shown_unprotected(data, tmp_path, monkeypatch):
+    """A dataset whose board results were stored before the cell key method: the board shows no count from
+    them (a German note asks to re-run the pipeline), and no traceback."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "pankow"
+    shutil.copytree(data / "pankow", copy)
+    for f in (copy / "results").glob("*.parquet"):
+        table = pq.read_table(f)
+        keep = [c for c in table.column_names if not c.endswith(privacy.KEY_SUFFIX)]
+        pq.write_table(table.select(keep), f)
+    monkeypatch.setenv("CASEWORK_DATA", str(tmp_path))
+    html = Board(BOARDS["pankow"]).html()
+    assert "Traceback" not in html
+    assert "noch keine Ergebnisse vor (Kennzahlen)" in html or "Daten nicht verfügbar (Kennzahlen)" in html
+    assert "Daten nicht verfügbar (Projektdaten)" in html and "Daten nicht verfügbar (Bedarfsdeckung)" in html
+    assert "cw-people'>" not in html.replace("cw-people'>–<", "")  # no person count shown anywhere

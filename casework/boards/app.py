@@ -456,7 +456,7 @@ class Board:
     def _modules_part(m: dict) -> str:
         order = sorted(range(len(m["name"])), key=lambda i: -m["placements"][i])
         modules = {c: [m[c][i] for i in order] for c in ("name", "capacity", "placements", "placements_key",
-                                                          "avg_occupied", "avg_occupied_key")}
+                                                          "avg_occupied", "avg_occupied_key") if c in m}
         occupied = privacy.protected_columns(modules, ["avg_occupied"], secondary=False)["avg_occupied"]
         shown = privacy.protect_table({c: modules[c] for c in ("name", "capacity", "placements", "placements_key")},
                                       ["placements"], total=True)
