@@ -13,10 +13,10 @@ dataset of the case data model (synthetic or real):
   treatment window (a no-show is untreated), else ``"none"``;
 * **outcome** ``integration_12m``: an integration (svB, training or
   self-employment) starting in the 12 months from the landmark;
-* **outcome** ``benefit_exit_12m`` (seed 001: the end of transfer payments,
-  derived from the benefit spells): a month without receipt (no spell covering
-  a day of it) among the 12 months from the landmark month; 0 also where
-  those months lie beyond the data (as for ``integration_12m``).
+* **outcome** ``receipt_end_12m`` (seed 001: the end of transfer payments,
+  derived from the benefit spells): the receipt running at the landmark
+  (spells without a day between merged) ends before 12 months have passed;
+  the synthetic ground truth's outcome of the same name.
 
 Because everyone is followed from the same landmark, waiting time before a
 measure is never credited to it.
@@ -49,7 +49,7 @@ COHORT_TABLES = ("persons", "assessments", "employment", "benefits", "referrals"
 HORIZON_MONTHS = 12
 #: The cohort's binary outcomes (columns), for ``casework.effects.measure_effects(outcome=...)``.
 OUTCOMES = {"integration_12m": "Integration innerhalb von 12 Monaten",
-            "benefit_exit_12m": "Ende des Leistungsbezugs innerhalb von 12 Monaten"}
+            "receipt_end_12m": "Ende des Leistungsbezugs innerhalb von 12 Monaten"}
 
 NEED_COVARIATES = [S.NEED_COLUMNS[k] for k in S.NEEDS]
 CATEGORICAL_COVARIATES = ["citizenship", "german_level", "school", "vocational", "jc_id", "index_year"]
@@ -132,7 +132,7 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
         Columns: ``person_id``, ``jc_id``, ``assessment_id`` (index
         assessment), ``index_date``, ``landmark``, ``measure`` (kind or
         ``"none"``), ``measure_start``, ``measure_end``, ``integration_12m``
-        (0/1), ``benefit_exit_12m`` (0/1, see :data:`OUTCOMES`), ``months_to_event``
+        (0/1), ``receipt_end_12m`` (0/1, see :data:`OUTCOMES`), ``months_to_event``
         and ``event`` (integration within follow-up, for survival models; censored at other exit or data end), and the
         covariates in :data:`COHORT_COVARIATES`.
     """
@@ -219,26 +219,23 @@ def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame, data_e
     stop = c["first_integration"].where(c["first_integration"].notna(), censor)
     c["event"] = c["first_integration"].notna().astype(int)
     c["months_to_event"] = ((stop - c["landmark"]).dt.days / 30.4375).clip(lower=0).round(3)
-    c["benefit_exit_12m"] = _benefit_exit(c, benefits, data_end)
+    c["receipt_end_12m"] = _receipt_end(c, benefits)
     return c
 
 
-def _benefit_exit(c: pd.DataFrame, benefits: pd.DataFrame, data_end) -> np.ndarray:
-    """1 where one of the 12 months from the landmark month, up to the data end, has no receipt."""
-    lm = month_ordinal(c["landmark"]).astype("int64")
-    last = int(month_ordinal([pd.Timestamp(data_end)])[0])
-    covered = np.zeros((len(c), HORIZON_MONTHS), dtype=bool)
-    pos = pd.Series(np.arange(len(c)), index=c["person_id"].to_numpy())
-    b = benefits[benefits["person_id"].isin(pos.index)]
-    rows = pos[b["person_id"]].to_numpy()
-    s, e = month_ordinal(b["start"]), month_ordinal(b["end"])
-    for k in range(HORIZON_MONTHS):
-        m = lm[rows] + k
-        hit = (s <= m) & (e >= m)
-        covered[rows[hit], k] = True
-    observed = (lm[:, None] + np.arange(HORIZON_MONTHS)[None, :]) <= last
-    return (observed & ~covered).any(axis=1).astype(int)
-
+def _receipt_end(c: pd.DataFrame, benefits: pd.DataFrame) -> np.ndarray:
+    """1 where the receipt running at the landmark ends before 12 months have passed: spells that overlap or
+    follow each other without a day between form one receipt; its last day before landmark + 12 months."""
+    far = pd.Timestamp("2262-01-01")
+    b = benefits.loc[benefits["person_id"].isin(c["person_id"]), ["person_id", "start", "end"]]
+    b = b.assign(end=b["end"].fillna(far)).sort_values(["person_id", "start"], kind="stable")
+    reach = b.groupby("person_id")["end"].cummax().groupby(b["person_id"]).shift()
+    b["run"] = (reach.isna() | (b["start"] > reach + pd.Timedelta(days=1))).cumsum()
+    runs = b.groupby(["person_id", "run"]).agg(start=("start", "min"), end=("end", "max")).reset_index()
+    runs = runs.merge(c[["person_id", "landmark"]], on="person_id")
+    at = runs[(runs["start"] <= runs["landmark"]) & (runs["end"] >= runs["landmark"])]
+    ended = at[(at["end"] < far) & (at["end"] < at["landmark"] + pd.DateOffset(months=HORIZON_MONTHS))]
+    return c["person_id"].isin(ended["person_id"]).astype(int).to_numpy()
 
 def _covariates(c: pd.DataFrame) -> pd.DataFrame:
     idx_year = c["index_date"].dt.year

@@ -56,21 +56,21 @@ def test_end_of_benefit_receipt_outcome_by_hand():
     c = panel.analysis_cohort(_tiny(), cohort_start="2019-01-01", cohort_end="2019-12-31").set_index("person_id")
     # landmark May 2019, horizon May 2019 - April 2020: a's receipt ends in September (October without),
     # b's never, d's in August 2020 (after the horizon)
-    assert (c.loc["a", "benefit_exit_12m"], c.loc["b", "benefit_exit_12m"], c.loc["d", "benefit_exit_12m"]) == (
+    assert (c.loc["a", "receipt_end_12m"], c.loc["b", "receipt_end_12m"], c.loc["d", "receipt_end_12m"]) == (
         1, 0, 0)
     assert set(panel.OUTCOMES) <= set(c.columns)
 
 
-def test_measure_effects_takes_the_benefit_exit_outcome_and_names_unknown_ones():
+def test_measure_effects_takes_the_receipt_end_outcome_and_names_unknown_ones():
     import pytest
 
     from casework.effects import measure_effects
 
     ds = small("gelsenkirchen", 0, 3000)
     cohort = panel.analysis_cohort(ds)
-    out = measure_effects(ds, method="ipw", outcome="benefit_exit_12m", cohort=cohort, min_treated=20)
-    assert (out["outcome"] == "benefit_exit_12m").all() and out["estimate"].notna().any()
-    with pytest.raises(ValueError, match="benefit_exit_12m"):
+    out = measure_effects(ds, method="ipw", outcome="receipt_end_12m", cohort=cohort, min_treated=20)
+    assert (out["outcome"] == "receipt_end_12m").all() and out["estimate"].notna().any()
+    with pytest.raises(ValueError, match="receipt_end_12m"):
         measure_effects(ds, outcome="exit_12m", cohort=cohort)
 
 
@@ -108,3 +108,14 @@ def test_new_16e_counts_as_integration():
     ds = Dataset.from_tables({**{t: ds.table(t) for t in ds.tables}, "employment": emp})
     jm = panel.jobcenter_months(ds).set_index("month")
     assert jm.loc[D("2019-04-01"), "integrations"] == 1 and jm["integrations"].sum() == 1
+
+
+def test_receipt_end_outcome_is_the_synthetic_truth():
+    # the generator records for every cohort person whether receipt ended within 12 months of the landmark
+    ds = small("gelsenkirchen", 1, 3000)
+    cohort = panel.analysis_cohort(ds).set_index("person_id")
+    truth = ds.truth.set_index("person_id")
+    truth = truth[truth["in_cohort"]]
+    both = cohort.index.intersection(truth.index)
+    assert len(both) > 0.9 * len(cohort)
+    assert (cohort.loc[both, "receipt_end_12m"] == truth.loc[both, "receipt_end_12m"]).all()

@@ -41,7 +41,7 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
     ds : Dataset
     method, estimand : see :func:`casework.effects.estimate`
     outcome : str
-        A binary cohort column: ``integration_12m`` (default) or ``benefit_exit_12m`` (end of benefit
+        A binary cohort column: ``integration_12m`` (default) or ``receipt_end_12m`` (end of benefit
         receipt within 12 months, derived from the benefit spells; :data:`casework.panel.OUTCOMES`,
         docs/estimands.md). Another name is a ValueError naming the available ones.
     covariates : list, optional
