@@ -36,7 +36,7 @@ from casework.kpi_defs import KPI_DEFINITIONS, NOTES, OFFICIAL_CODES
 from casework.privacy import KEY_MODULUS
 
 __all__ = ["KPI_DEFINITIONS", "OFFICIAL_CODES", "CELL_DIMS", "FILTER_KEYS", "key_figures", "key_figure_cells",
-           "integration_rate", "ltr_change", "continuous_employment", "parse_month",
+           "integration_rate", "ltr_change", "continuous_employment", "parse_month", "parse_date", "caseloads",
            "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer"]
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
@@ -46,12 +46,12 @@ _ISO = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T][0-9:.]+)?$")
 _GERMAN = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
 
 
-def parse_month(value, what: str = "date") -> int:
-    """Month ordinal of a date: ISO (``2021-02-01``, ``2021-02``) or German (``01.02.2021``), or a date object.
+def parse_date(value, what: str = "date") -> pd.Timestamp:
+    """A date: ISO (``2021-02-01``, ``2021-02``) or German (``01.02.2021``), or a date object.
 
     Month-first (``02/01/2021``) and other ambiguous forms are refused, naming the value.
 
-    >>> parse_month("01.02.2021") == parse_month("2021-02-01") == parse_month("2021-02")
+    >>> parse_date("01.02.2021") == parse_date("2021-02-01")
     True
     """
     if isinstance(value, str):
@@ -64,13 +64,22 @@ def parse_month(value, what: str = "date") -> int:
             ts = pd.NaT
         if pd.isna(ts):
             raise ValueError(f"{what} {value!r}: not a date in ISO form (2021-02-01) or German form (01.02.2021)")
-    elif isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return ts
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
         ts = pd.Timestamp(value)
         if pd.isna(ts):
             raise ValueError(f"{what} is missing (NaT)")
-    else:
-        raise ValueError(f"{what} {value!r}: expected a date or a date string (ISO 2021-02-01 or German 01.02.2021)")
-    return int(month_ordinal([ts])[0])
+        return ts
+    raise ValueError(f"{what} {value!r}: expected a date or a date string (ISO 2021-02-01 or German 01.02.2021)")
+
+
+def parse_month(value, what: str = "date") -> int:
+    """Month ordinal of a date given as :func:`parse_date` accepts it.
+
+    >>> parse_month("01.02.2021") == parse_month("2021-02-01") == parse_month("2021-02")
+    True
+    """
+    return int(month_ordinal([parse_date(value, what)])[0])
 
 
 def _period(start, end) -> tuple[int, int]:
@@ -122,7 +131,7 @@ def _last_full_month(ds) -> int:
 
 
 _ROWS = ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3e1", "need_ending",
-         "k1", "k1e1", "k1e2", "k1e3", "k1e4", "k2e1", "k2e2", "k2e3", "k2e4", "k3", "k3e2", "k3e3", "k3e4")
+         "k1", "k1e1", "k1e2", "k1e3", "k1e4", "k2e1", "k2e2", "k2e3", "k2e4", "k3", "k3e2", "k3e3", "k3e4", "lza")
 
 
 def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series | None = None) -> pd.DataFrame:
@@ -159,13 +168,19 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     lo, hi = _period(start, end)
     filters = _check_filters(ds, filters, segments)
     full = _last_full_month(ds)
-    tables = [t for t in ("persons", "benefits", "employment", "benefit_amounts", "instruments") if t in ds.tables]
+    tables = [t for t in ("persons", "benefits", "employment", "benefit_amounts", "instruments", "unemployment")
+              if t in ds.tables]
     parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, full, desc="Kennzahlen",
                                   tables=tables)
     counts = {k: sum(p[k] for p in parts) for k in parts[0] if k != "flows"}
     flows = pd.concat([p["flows"] for p in parts]).groupby("m").sum()
     rows, notes = _rows(counts, flows, lo, hi, has_amounts="benefit_amounts" in ds.tables,
                         has_instruments="instruments" in ds.tables)
+    if "unemployment" in ds.tables:
+        rows.append(("lza", float(counts["lza"]), counts["lza"], np.nan))
+    else:
+        rows.append(("lza", np.nan, np.nan, np.nan))
+        notes["lza"] = NOTES["no_unemployment"]
     out = pd.DataFrame(rows, columns=["kpi", "value", "numerator", "denominator"])
     out.insert(1, "label", [KPI_DEFINITIONS[k][0] for k in out["kpi"]])
     out.attrs["notes"] = notes
@@ -245,6 +260,7 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> di
     out["n_funded"] = int(by_group.get("funded", (0,))[0])
     out.update(_amounts(ds, con, hi, filters))
     out["ltr_active"] = _ltr_active(ds, con, hi, filters)
+    out["lza"] = _long_term_unemployed(ds, con, hi, filters)
     con.close()
     out["flows"] = flows
     return out
@@ -267,6 +283,25 @@ def _amounts(ds, con, hi: int, filters) -> dict:
     now, before = sums.get(hi, (0.0, 0.0)), sums.get(hi - 12, (0.0, 0.0))
     return {"llu_now": float(now[0]), "llu_before": float(before[0]), "kdu_now": float(now[1]),
             "kdu_before": float(before[1])}
+
+
+def _long_term_unemployed(ds, con, hi: int, filters) -> int:
+    """Persons registered unemployed without a break for at least 364 days on the last day of month ``hi``
+    (§ 18 Abs. 1 SGB III as BA counts it; spells that follow each other without a day between are one)."""
+    if "unemployment" not in ds.tables:
+        return 0
+    day = pd.Timestamp(year=1970 + hi // 12, month=hi % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
+    u = ds.table("unemployment")[["person_id", "start", "end"]]
+    u = u[u["start"] <= day].assign(end=lambda f: f["end"].fillna(day)).sort_values(["person_id", "start"])
+    reach = u.groupby("person_id")["end"].cummax().groupby(u["person_id"]).shift()
+    u["run"] = (reach.isna() | (u["start"] > reach + pd.Timedelta(days=1))).cumsum()
+    runs = u.groupby(["person_id", "run"]).agg(start=("start", "min"), end=("end", "max"))
+    long_term = runs[(runs["end"] >= day) & (runs["start"] <= day - pd.Timedelta(days=364))]
+    con.register("lza", pd.DataFrame({"person_id": long_term.index.get_level_values(0).unique()}))
+    w, params = Q.where(filters)
+    age = Q.AGE_SQL.replace("age", f"({1970 + hi // 12} - birth_year)")
+    return int(con.execute(f"SELECT COUNT(*) FROM (SELECT *, {age} AS age_group FROM persons WHERE person_id IN "
+                           f"(SELECT person_id FROM lza)) WHERE TRUE {w}", params).fetchall()[0][0] or 0)
 
 
 def _ltr_active(ds, con, hi: int, filters) -> int:
@@ -390,6 +425,22 @@ def continuous_employment(ds, start, end, filters: dict | None = None) -> pd.Dat
     n_obs, cont = kf.at["k2e3", "denominator"], kf.at["k2e3", "numerator"]
     return pd.DataFrame([{"integrations": int(kf.at["integrations", "value"]), "observable": int(n_obs),
                           "continuing": int(cont), "share": kf.at["k2e3", "value"]}])
+
+
+def caseloads(ds, date) -> pd.DataFrame:
+    """Persons per caseworker on a day (Betreuungsschlüssel; seeds 000, 001): caseworker_id, jc_id, team_id,
+    fallmanagement, persons (assignments covering the day). A ValueError names the tables the data lack."""
+    missing = [t for t in ("caseworkers", "assignments") if t not in ds.tables]
+    if missing:
+        raise ValueError(f"caseloads need the table(s) {', '.join(missing)} (caseworkers and their assignments), "
+                         "which the data do not have")
+    day = parse_date(date)
+    a = ds.table("assignments")
+    a = a[(a["start"] <= day) & (a["end"].isna() | (a["end"] >= day))]
+    cw = ds.table("caseworkers")
+    out = cw.reindex(columns=["caseworker_id", "jc_id", "team_id", "fallmanagement"])
+    out["persons"] = out["caseworker_id"].map(a.groupby("caseworker_id")["person_id"].nunique()).fillna(0)
+    return out.astype({"persons": "int64"}).reset_index(drop=True)
 
 
 def participation(ds, project_id: str | None = None) -> pd.DataFrame:

@@ -95,6 +95,10 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
                     "Integrationen, nach denen die Person drei Monate später keine Leistungen nach dem SGB II "
                     "mehr bezieht (abgeleitet aus den Leistungszeiträumen, keine amtliche Kennzahl); nur "
                     "Integrationen, deren dritter Folgemonat in den Daten liegt."),
+    "lza": ("Langzeitarbeitslose (§ 18 SGB III)",
+            "Personen, die am letzten Tag des Bezugsmonats seit mindestens einem Jahr (364 Tagen) ohne "
+            "Unterbrechung arbeitslos gemeldet sind (eingelesene Arbeitslosigkeitszeiten); nicht dasselbe wie "
+            "Langzeitleistungsbeziehende, keine Kennzahl nach § 48a SGB II."),
     "participants": ("Teilnehmende", "Personen mit einer Projektteilnahme im Zeitraum."),
     "occupancy": ("Auslastung", "Belegte Plätze im Monatsmittel geteilt durch die angebotenen Plätze."),
     "referrals": ("Vermittlungen", "Vermittlungen an Netzwerkpartner (Angebote nach § 16a SGB II und andere); "
@@ -112,6 +116,8 @@ NOTES = {
     "no_amounts": "Keine Angabe: Leistungshöhen (Tabelle benefit_amounts) fehlen in den Daten.",
     "no_instruments": "Keine Angabe: Regelinstrumente der Arbeitsförderung (Tabelle instruments) fehlen in "
                       "den Daten.",
+    "no_unemployment": "Keine Angabe: Zeiten registrierter Arbeitslosigkeit (Tabelle unemployment) fehlen in "
+                       "den Daten; Langzeitleistungsbeziehende sind keine Langzeitarbeitslosen.",
     "no_prior_year": "Keine Angabe: der Bezugsmonat des Vorjahres liegt vor dem Beginn der Daten oder hat "
                      "keinen Bestand.",
     "no_follow_up": "Keine Angabe: für keine Integration des Zeitraums liegen die nötigen Folgemonate in den "

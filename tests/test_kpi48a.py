@@ -247,3 +247,31 @@ def test_a_change_is_shown_only_from_two_visible_counts():
         "-10,0 %"
     assert privacy.show_protected_change(None, 100) == "–" and privacy.show_protected_change(50, 19) == "–"
     assert privacy.show_protected_change(5, 100) == "–"  # the change would reveal a hidden count
+
+
+def test_long_term_unemployed_need_unemployment_spells():
+    assert "lza" in kpi.key_figures(_ds(IN_RECEIPT), "2019-12-01", "2019-12-01").attrs["notes"]
+    u = pd.DataFrame({"spell_id": ["u1", "u2", "u3"], "person_id": ["p", "z", "z"],
+                      "start": pd.to_datetime(["2019-01-01", "2019-01-01", "2019-06-02"]),
+                      "end": [pd.NaT, D("2019-05-31"), pd.NaT]})  # z: a day without registration in between
+    ds = _ds(IN_RECEIPT, unemployment=u)
+    # 31.12.2019 is 364 days after 01.01.2019: p is long-term unemployed then, not at the end of November
+    assert _kf(ds, "2019-12-01", "2019-12-01")["lza"] == 1
+    assert _kf(ds, "2019-11-01", "2019-11-01")["lza"] == 0
+    joined = u.assign(start=pd.to_datetime(["2019-01-01", "2019-01-01", "2019-06-01"]))  # no day between
+    assert _kf(_ds(IN_RECEIPT, unemployment=joined), "2019-12-01", "2019-12-01")["lza"] == 2
+    assert _kf(ds, "2019-12-01", "2019-12-01", {"sex": "m"})["lza"] == 0
+
+
+def test_caseloads_per_caseworker_and_missing_tables_named():
+    with pytest.raises(ValueError, match="caseworkers, assignments"):
+        kpi.caseloads(_ds(IN_RECEIPT), "31.12.2020")
+    cw = pd.DataFrame({"caseworker_id": ["c1", "c2"], "jc_id": "J", "team_id": ["T", "T"],
+                       "fallmanagement": [True, False]})
+    asg = pd.DataFrame({"person_id": ["p", "z", "p"], "caseworker_id": ["c1", "c1", "c2"],
+                        "start": pd.to_datetime(["2020-01-01", "2020-06-01", "2019-01-01"]),
+                        "end": [pd.NaT, pd.NaT, D("2019-12-31")]})
+    loads = kpi.caseloads(_ds(IN_RECEIPT, caseworkers=cw, assignments=asg), "31.12.2020").set_index("caseworker_id")
+    assert loads.loc["c1", "persons"] == 2 and loads.loc["c2", "persons"] == 0
+    with pytest.raises(ValueError, match="02/01/2021"):
+        kpi.caseloads(_ds(IN_RECEIPT, caseworkers=cw, assignments=asg), "02/01/2021")
