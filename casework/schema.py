@@ -175,14 +175,16 @@ EMPLOYMENT_KINDS = {
     "minijob": "Minijob",
     "training": "Ausbildung",
     "self_employed": "Selbstständigkeit",
-    "funded_16i": "Teilhabe am Arbeitsmarkt (§16i)",
-    "funded_16e": "Eingliederung von Langzeitarbeitslosen (§16e)",
+    "funded_16i": "Teilhabe am Arbeitsmarkt (§ 16i SGB II)",
+    "funded_16e": "Geförderte Beschäftigung nach § 16e SGB II (bis 2018 Förderung von Arbeitsverhältnissen, ab 2019 "
+                  "Eingliederung von Langzeitarbeitslosen)",
     "funded_programme": "Öffentlich geförderte Beschäftigung (Programm)",
 }
-#: Kinds whose start counts as an integration in the §48a key figures
-#: (VO §5(1)): svB, fully qualifying training, self-employment.
+#: Kinds whose start always counts as an integration in the § 48a key figures (VO § 5 Abs. 1): svB, fully
+#: qualifying training, self-employment. A ``funded_16e`` start counts too from 01.01.2019 (the new § 16e is a
+#: Beschäftigung begleitende Leistung; :data:`casework.kpi_defs.NEW_16E_FROM`).
 INTEGRATION_KINDS = ("svb", "training", "self_employed")
-#: Publicly funded employment: never an integration (VO §5(1)).
+#: Funded employment kinds: § 16i and programme places are never an integration, § 16e only from 2019.
 FUNDED_KINDS = ("funded_16i", "funded_16e", "funded_programme")
 
 #: Regular instruments of labour-market policy (optional table ``instruments``): the main competing
