@@ -310,7 +310,7 @@ class Board:
                 ("k1e2", name["k1e2"], privacy.show_protected_change(figs["stock_end"], figs["stock_year_before"]),
                  "Bestand im letzten Monat gegenüber dem Vorjahresmonat"),
                 ("need_ending", name["need_ending"], privacy.show_protected(figs["need_ending"]),
-                 "drei Monate danach ohne Leistungsbezug")]
+                 "drei Monate danach ohne Leistungsbezug (soweit in den Daten)")]
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
