@@ -1,11 +1,15 @@
-"""The analysis pipeline: run the parameterised notebooks on datasets with papermill.
+"""The analysis pipeline: store the boards' results, then run the parameterised notebooks with papermill.
 
-Each notebook writes its results to ``<dataset>/results/`` (through
-``Dataset.save_result``); dashboards only read those results. The executed
-notebooks are kept under ``<dataset>/results/notebooks/`` as a record.
+For each dataset, :func:`casework.produce.produce` computes and stores every result the boards read
+(Profillagen, effects, DiD, the ``board_*`` aggregates): one producer, so exploring a notebook in
+JupyterLab never changes a board. Then every notebook declared in :data:`NOTEBOOKS` runs with
+``store_results=True`` and stores its own further results (model metrics, fairness audit, ...) to
+``<dataset>/results/``; the executed notebooks are kept under ``<dataset>/results/notebooks/``.
 
-Which notebooks run for which dataset is declared in :data:`NOTEBOOKS`; a
-notebook that does not exist yet is skipped with a message (never faked).
+Any valid dataset runs, not only the demo scenarios: a notebook whose data the dataset lacks
+(:data:`NOTEBOOKS` names what each needs) is skipped with a note, and comparisons with the synthetic
+truth are left out when the dataset has no ground truth. On a terminal papermill shows the progress
+cell by cell; a summary of every step closes the run.
 """
 
 from __future__ import annotations
@@ -21,19 +25,20 @@ __all__ = ["run", "run_notebook", "NOTEBOOKS", "NOTEBOOK_DIR"]
 #: the notebooks run by default (casework.paths: ./notebooks or the ones shipped in the package)
 NOTEBOOK_DIR = paths.notebooks_dir()
 
-#: notebook file -> which datasets it runs on ("*" = every dataset)
+#: notebook file -> what it needs of a dataset ("*": any valid dataset; "effects": at least one measure kind
+#: with enough participants for an estimate; "projects": a model project with comparison jobcenters)
 NOTEBOOKS = {
     "0.01-describe-population.ipynb": "*",
     "2.01-profiling-and-segmentation.ipynb": "*",
-    "3.01-effects-of-network-measures.ipynb": "*",
+    "3.01-effects-of-network-measures.ipynb": "effects",
     "3.02-time-to-integration.ipynb": "*",
-    "3.03-model-project-evaluation.ipynb": "*",
+    "3.03-model-project-evaluation.ipynb": "projects",
     "4.01-capacity-planning.ipynb": "*",
 }
 
 
 def run_notebook(notebook: Path, dataset: Path, *, small: bool = False, out_dir: Path | None = None,
-                 timeout: int = 1800, extra: dict | None = None) -> Path:
+                 timeout: int = 1800, extra: dict | None = None, progress: bool = False) -> Path:
     """Execute one notebook on one dataset; returns the executed copy's path."""
     import papermill as pm
 
@@ -42,7 +47,7 @@ def run_notebook(notebook: Path, dataset: Path, *, small: bool = False, out_dir:
     target = out_dir / Path(notebook).name
     params = {"dataset": str(Path(dataset).resolve()), "small": bool(small), **(extra or {})}
     pm.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
-                        cwd=str(Path(notebook).parent), progress_bar=False, execution_timeout=timeout,
+                        cwd=str(Path(notebook).parent), progress_bar=progress, execution_timeout=timeout,
                         kernel_manager_class=_kernel_manager_class())
     return target
 
@@ -58,40 +63,81 @@ def _kernel_manager_class():
     return type("EncryptedKernelManager", (AsyncKernelManager,), {"transport_encryption": "auto"})
 
 
-def run(datasets, *, small: bool = False, notebooks: Path | None = None) -> int:
-    """Run every declared notebook (from ``notebooks``, default :data:`NOTEBOOK_DIR`) on each dataset;
-    returns 0 when all ran."""
-    failures = 0
-    for ds in map(Path, datasets):
-        for name, which in NOTEBOOKS.items():
-            nb = Path(notebooks or NOTEBOOK_DIR) / name
-            if which != "*" and ds.name not in which:
-                continue
-            if not nb.exists():
-                print(f"skip {name}: notebook not present yet", file=sys.stderr)
-                continue
-            t0 = time.perf_counter()
-            try:
-                run_notebook(nb, ds, small=small)
-                print(f"ran {name} on {ds.name} in {time.perf_counter() - t0:.0f} s")
-            except Exception as exc:  # report every failing notebook, then fail the run
-                failures += 1
-                print(f"FAILED {name} on {ds.name}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
-        failures += _board_aggregates(ds)
-    return 1 if failures else 0
+def run(datasets, *, small: bool = False, notebooks: Path | None = None, progress: bool | None = None) -> int:
+    """Produce the boards' results and run every declared notebook (from ``notebooks``, default
+    :data:`NOTEBOOK_DIR`) on each dataset; prints a summary; returns 0 when nothing failed."""
+    progress = sys.stderr.isatty() if progress is None else progress
+    steps: list[tuple[str, str, str, float | None, str]] = []
+    for path in map(Path, datasets):
+        steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress)
+    print(summary(steps))
+    return 1 if any(s[2] == "FAILED" for s in steps) else 0
 
 
-def _board_aggregates(path: Path) -> int:
-    """Store the dashboards' aggregates (after the notebooks, so the Profillagen exist)."""
-    from casework.boards.build import build_board, stored_segments
-    from casework.store import Dataset
+def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool) -> list[tuple]:
+    from casework.produce import produce
+    from casework.store import Dataset, DatasetError
 
+    name = path.name
+    try:
+        ds = Dataset.open(path)
+    except (DatasetError, FileNotFoundError) as exc:
+        print(f"FAILED {name}: {exc}", file=sys.stderr)
+        return [(name, "open dataset", "FAILED", None, str(exc)[:200])]
+    if not ds.ground_truth:
+        print(f"{name}: no ground truth (not synthetic): comparisons with the truth are left out")
+    steps = [_timed(name, "board results", lambda: _produce_note(produce(ds, small=small)))]
+    for notebook, needs in NOTEBOOKS.items():
+        missing = _missing(ds, needs)
+        if missing or not (folder / notebook).exists():
+            note = missing or f"{folder / notebook} not found"
+            print(f"skip {notebook} on {name}: {note}")
+            steps.append((name, Path(notebook).stem, "skipped", None, note))
+            continue
+        print(f"run {notebook} on {name}", flush=True)
+        steps.append(_timed(name, Path(notebook).stem, lambda nb=notebook: run_notebook(
+            folder / nb, path, small=small, extra={"store_results": True}, progress=progress) and ""))
+    return steps
+
+
+def _produce_note(done: dict) -> str:
+    return "; ".join(f"{k} {v}" for k, v in done.items() if v != "stored")
+
+
+def _timed(dataset: str, step: str, work) -> tuple:
     t0 = time.perf_counter()
     try:
-        ds = Dataset.open(path, verify=False)
-        build_board(ds, stored_segments(ds))
-    except Exception as exc:
-        print(f"FAILED board aggregates for {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(f"board aggregates for {path.name} in {time.perf_counter() - t0:.0f} s")
-    return 0
+        note = work() or ""
+    except Exception as exc:  # report every failing step, then fail the run
+        print(f"FAILED {step} on {dataset}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+        return (dataset, step, "FAILED", time.perf_counter() - t0, f"{type(exc).__name__}: {str(exc)[:120]}")
+    seconds = time.perf_counter() - t0
+    print(f"{step} on {dataset}: ok in {seconds:.0f} s", flush=True)
+    return (dataset, step, "ok", seconds, note)
+
+
+def _missing(ds, needs: str) -> str:
+    """Why a dataset cannot feed a notebook ('' when it can)."""
+    if needs == "*":
+        return ""
+    if needs == "effects":
+        estimable = ds.has_result("effects") and ds.result("effects")["estimate"].notna().any()
+        return "" if estimable else "no measure kind with enough participants for an effect estimate"
+    if needs == "projects":
+        from casework.produce import evaluable_projects
+
+        return "" if len(evaluable_projects(ds)) else "no model project with comparison jobcenters"
+    raise ValueError(f"unknown notebook requirement {needs!r}")
+
+
+def summary(steps: list[tuple]) -> str:
+    """The closing table: dataset, step, status, seconds, note; then the counts."""
+    lines = ["", "Summary", f"{'dataset':<16} {'step':<40} {'status':<8} {'time':>7}  note"]
+    for dataset, step, status, seconds, note in steps:
+        took = f"{seconds:.0f} s" if seconds is not None else "-"
+        lines.append(f"{dataset:<16} {step:<40} {status:<8} {took:>7}  {note}".rstrip())
+    counts = {s: sum(1 for x in steps if x[2] == s) for s in ("ok", "skipped", "FAILED")}
+    datasets = len({x[0] for x in steps})
+    lines.append(f"{datasets} dataset(s): {counts['ok']} steps ok, {counts['skipped']} skipped, "
+                 f"{counts['FAILED']} failed")
+    return "\n".join(lines)

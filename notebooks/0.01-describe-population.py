@@ -11,6 +11,7 @@
 # %% tags=["parameters"]
 dataset = "../data/gelsenkirchen"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 
 # %% [markdown]
 # ## Data
@@ -66,9 +67,10 @@ describe.caseload_plot(jm)
 # %%
 assert report.ok, report.summary()
 assert abs(counts["share"].sum() - 1) < 1e-9
-ds.save_result("population_needs", needs)
-ds.save_result("population_overview", overview)
-ds.save_result("jobcenter_months", jm)
+if store_results:
+    ds.save_result("population_needs", needs)
+    ds.save_result("population_overview", overview)
+    ds.save_result("jobcenter_months", jm)
 
 # %% [markdown]
 # ## Key ideas

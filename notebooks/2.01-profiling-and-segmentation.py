@@ -12,6 +12,7 @@
 # %% tags=["parameters"]
 dataset = "../data/gelsenkirchen"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 jobcenter = None
 period_start = None
 period_end = None
@@ -140,7 +141,9 @@ items = key_group_items(first)[model.columns_]
 items = items.sample(min(len(items), 20_000), random_state=0)  # stability on a sample keeps the run short
 stability = model.bootstrap_stability(items, n_boot=3 if small else 10)
 print(f"bootstrap ARI: median {pd.Series(stability).median():.3f}, min {stability.min():.3f}")
-if ds.is_synthetic:
+if ds.truth is None:
+    print("no ground truth: the latent classes cannot be compared with a true classification")
+else:
     truth = ds.truth.set_index("person_id")["latent_class"].reindex(lc["person_id"])
     ari_truth = adjusted_rand_score(truth, lc["latent_class"])
     print(f"ARI against the true latent classes: {ari_truth:.3f}")
@@ -151,11 +154,12 @@ if ds.is_synthetic:
 # %%
 assert prof["profillage"].notna().all()
 assert metrics["auc"].min() > 0.55
-ds.save_result("profillagen", prof)
-ds.save_result("profiling_metrics", metrics.reset_index(names="model"))
-ds.save_result("fairness_audit", audit)
-ds.save_result("latent_class_description", latent.description)
-ds.save_result("profillage_transitions", transitions.reset_index(names="from"))
+# the Profillagen the boards read are stored by casework.produce (one producer, never filtered by a jobcenter)
+if store_results:
+    ds.save_result("profiling_metrics", metrics.reset_index(names="model"))
+    ds.save_result("fairness_audit", audit)
+    ds.save_result("latent_class_description", latent.description)
+    ds.save_result("profillage_transitions", transitions.reset_index(names="from"))
 
 # %% [markdown]
 # ## Key ideas

@@ -14,6 +14,7 @@
 # %% tags=["parameters"]
 dataset = "../data/gelsenkirchen"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 method = "aipw"
 estimand = "att"
 
@@ -25,9 +26,9 @@ from casework.effects import estimate, measure_effects
 from casework.effects.dataset import effect_sample
 from casework.effects.hetero import effects_by
 from casework.effects.plots import forest_plot
-from casework.effects.report import board_effects
-from casework.effects.sensitivity import e_value_for, sensitivity_table
+from casework.effects.sensitivity import sensitivity_table
 from casework.panel import analysis_cohort, available_covariates
+from casework.produce import effect_evalues, effects_table
 from casework.profiling import profillagen
 from casework.store import Dataset
 
@@ -54,7 +55,7 @@ naive.to_frame()
 
 # %%
 effects = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
-board = board_effects(effects, ds.ground_truth)
+board = effects_table(ds, effects=effects)  # what the boards show (stored by casework.produce, not here)
 board[["label", "estimate", "ci_low", "ci_high", "n_treated", "n_control", "n_trimmed", "truth", "note"]]
 
 # %%
@@ -97,7 +98,7 @@ sample = sample.assign(age_group=pd.cut(sample["age"], [0, 24, 34, 49, 120],
 by_group = pd.concat([effects_by(sample, g, "treated", "integration_12m", covariates,
                                  method=method, estimand=estimand, min_treated=20)
                       for g in ("profillage", "sex", "age_group")], ignore_index=True).assign(measure=top)
-if ds.is_synthetic:  # the truth by Profillage (the rule table's segments) beside the estimates
+if ds.ground_truth:  # the truth by Profillage (the rule table's segments) beside the estimates
     seg_truth = {r["segment"]: r["value"] for r in ds.ground_truth["effects"]
                  if r["measure"] == top and r["estimand"] == estimand and r["segment"]}
     by_group["truth"] = [seg_truth.get(lv) if g == "profillage" else None
@@ -111,27 +112,27 @@ by_group
 # frequent measure.
 
 # %%
-evalues = pd.DataFrame([
-    {"measure": row.measure, "e_value": ev.point, "e_value_ci": ev.ci}
-    for row in effects.dropna(subset=["estimate"]).itertuples()
-    for ev in [e_value_for(row.estimate, row.ci_low, row.ci_high, row.outcome_mean_treated)]])
+effect_evalues(effects)
+
+# %%
 refutations = sensitivity_table(sample, result).assign(measure=top)
 refutations[["check", "estimate", "ci_low", "ci_high", "passed", "text"]]
 
 # %% [markdown]
-# ## Checks and results for the dashboards
+# ## Checks and further results
 
 # %%
 assert effects["measure"].is_unique
 assert (effects.dropna(subset=["estimate"])["ci_low"] <= effects.dropna(subset=["estimate"])["ci_high"]).all()
-if ds.is_synthetic:
+if ds.ground_truth:
     hit = board.dropna(subset=["estimate", "truth"])
     print("intervals covering the truth:", int(((hit.ci_low <= hit.truth) & (hit.truth <= hit.ci_high)).sum()),
           "of", len(hit))
-ds.save_result("effects", board.merge(evalues, on="measure", how="left"))
-ds.save_result("effects_methods", comparison)
-ds.save_result("effects_by_group", by_group)
-ds.save_result("effect_refutations", refutations)
+# the effects table the boards read is stored by casework.produce (one producer)
+if store_results:
+    ds.save_result("effects_methods", comparison)
+    ds.save_result("effects_by_group", by_group)
+    ds.save_result("effect_refutations", refutations)
 
 # %% [markdown]
 # ## Key ideas

@@ -11,6 +11,7 @@
 # %% tags=["parameters"]
 dataset = "../data/gelsenkirchen"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 horizon = 24
 
 # %%
@@ -85,7 +86,7 @@ tv_cox.loc[[t for t in tv_cox.index if t.startswith("state=")], ["exp(coef)", "e
 
 # %%
 hazard = discrete_hazard(cohort, covariates, horizon=horizon)
-if ds.is_synthetic:
+if ds.ground_truth:
     truth = {(r["term"], r["phase"]): r["value"] for r in ds.ground_truth["hazard_ratios"]}
     hazard["truth"] = [truth.get((m, p)) for m, p in zip(hazard["measure"], hazard["phase"])]
 hazard
@@ -108,8 +109,9 @@ plt.show()
 # %%
 assert km.groupby("group")["still_unintegrated"].apply(lambda s: s.is_monotonic_decreasing).all()
 assert (hazard["ci_low"] <= hazard["ci_high"]).all()
-ds.save_result("time_to_integration", km)
-ds.save_result("hazard_ratios", hazard)
+if store_results:
+    ds.save_result("time_to_integration", km)
+    ds.save_result("hazard_ratios", hazard)
 
 # %% [markdown]
 # ## Key ideas

@@ -16,37 +16,24 @@
 # %% tags=["parameters"]
 dataset = "../data/pankow"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from casework.effects.did import board_sentence, did, project_groups
 from casework.panel import jobcenter_months
+from casework.produce import did_tables, evaluable_projects
 from casework.store import Dataset
 
 ds = Dataset.open(dataset)
-groups = project_groups(ds.table("projects"))
+evaluable = evaluable_projects(ds)  # empty when no jobcenter runs without a project: no comparison
+in_projects = set(ds.table("projects")["jc_id"])
 panel = jobcenter_months(ds)
-groups
+evaluable
 
 # %%
-all_jcs = set(ds.table("jobcenters")["jc_id"])
-in_projects = set(ds.table("projects")["jc_id"])
-evaluable = groups if all_jcs - in_projects else groups.iloc[:0]  # no jobcenter without a project: no comparison
-results, studies = [], []
-for g in evaluable.itertuples():
-    r = did(panel, dict(zip(g.jc_ids, g.starts)), exclude=in_projects - set(g.jc_ids),
-            n_boot=199 if small else 999)
-    print(g.key, "\n" + r.summary() + "\n")
-    row = {"project": g.key, "start": g.start, "jobcenters": len(g.jc_ids), **r.to_frame().iloc[0]}
-    results.append({**row, "sentence": board_sentence(row)})
-    studies.append(r.event_study.assign(project=g.key))
-
-did_table = pd.DataFrame(results)
-if ds.is_synthetic and len(did_table):
-    truth = {d["project"]: d["value"] for d in ds.ground_truth["did"]}
-    did_table["truth"] = did_table["project"].map(truth)
+# the same function stores the boards' DiD table in the pipeline (casework.produce); here it only narrates
+did_table, events = did_tables(ds, n_boot=199 if small else 999, panel=panel)
 did_table
 
 # %% [markdown]
@@ -72,7 +59,6 @@ for g in evaluable.itertuples():
 # the level of the main result (87.5 % with one project jobcenter of eight).
 
 # %%
-events = pd.concat(studies, ignore_index=True) if studies else pd.DataFrame()
 for key, es in events.groupby("project") if len(events) else []:
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.errorbar(es["event_time"], es["estimate"], yerr=[es["estimate"] - es["ci_low"], es["ci_high"] - es["estimate"]],
@@ -91,8 +77,9 @@ assert did_table.empty or (did_table["ci_low"] <= did_table["ci_high"]).all()
 # the interval and the p-value come from one test: zero lies outside exactly when p <= 1 - ci_level
 assert did_table.empty or ((did_table["p_value"] <= 1 - did_table["ci_level"] + 1e-12)
                            == ~((did_table["ci_low"] <= 0) & (0 <= did_table["ci_high"]))).all()
-ds.save_result("did", did_table)
-ds.save_result("event_study", events)
+# the DiD table the boards read is stored by casework.produce (one producer)
+if store_results:
+    ds.save_result("event_study", events)
 
 # %% [markdown]
 # ## Key ideas

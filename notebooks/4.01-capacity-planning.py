@@ -9,6 +9,7 @@
 # %% tags=["parameters"]
 dataset = "../data/pankow"
 small = False
+store_results = False  # the pipeline sets True; exploring here never overwrites stored results
 jobcenter = None
 inflow_scenario = 0.10
 coverage = None
@@ -63,8 +64,9 @@ compare.round(0)
 
 # %%
 assert (compare["Szenario"] >= compare["Basis"]).all() or inflow_scenario < 0
-ds.save_result("capacity_plan", plan)
-ds.save_result("capacity_scenario", scenario)
+if store_results:
+    ds.save_result("capacity_plan", plan)
+    ds.save_result("capacity_scenario", scenario)
 
 # %% [markdown]
 # ## Key ideas

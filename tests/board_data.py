@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from casework.boards.build import build_board, stored_segments
-from casework.effects import measure_effects
-from casework.effects.did import project_did
-from casework.effects.report import board_effects
+from casework.produce import produce
 from tests.datasets import small
 
 #: dataset folder -> (scenario, persons) for the browser tests
@@ -16,16 +13,7 @@ BOARD_DATA = {"gelsenkirchen": ("gelsenkirchen", 4000), "pankow": ("pankow", 600
 
 
 def prepare(root: Path, seed: int = 1) -> Path:
-    """Write the small datasets with effects, DiD and board aggregates under ``root``; returns root."""
+    """Write the small datasets with every result the boards read (the pipeline's producer) under ``root``."""
     for name, (scenario, persons) in BOARD_DATA.items():
-        ds = small(scenario, seed, persons).save(Path(root) / name)
-        ds.save_result("effects", board_effects(measure_effects(ds, method="aipw"), ds.ground_truth))
-        ds.save_result("did", project_did(ds, n_boot=99))
-        try:
-            from casework.profiling import profillagen
-
-            ds.save_result("profillagen", profillagen(ds))
-        except ImportError:
-            pass
-        build_board(ds, stored_segments(ds))
+        produce(small(scenario, seed, persons).save(Path(root) / name), small=True, log=lambda _: None)
     return Path(root)

@@ -429,19 +429,21 @@ def project_groups(projects: pd.DataFrame) -> pd.DataFrame:
 
 
 def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0, *,
-                comparison: str = "never_treated") -> pd.DataFrame:
+                comparison: str = "never_treated", panel: pd.DataFrame | None = None, events: bool = False):
     """DiD of every model project of a dataset against the jobcenters without any project.
 
     Jobcenters of other projects (of the ``projects`` table) never enter the
     comparison group; each project jobcenter starts at its own first project
-    month (staggered adoption when these differ).
+    month (staggered adoption when these differ). ``panel``: the dataset's
+    :func:`casework.panel.jobcenter_months` when already at hand.
 
     Returns
     -------
     DataFrame
         Columns project (ground-truth key), start (earliest), jobcenters, the
         columns of :meth:`DidResult.to_frame` and ``sentence`` (German, for
-        boards).
+        boards). With ``events=True`` a pair: that table and the event-study
+        estimates of every project (column ``project`` added).
     """
     from casework.panel import jobcenter_months
 
@@ -450,8 +452,8 @@ def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0
     if project is not None:
         groups = groups[groups["key"] == project]
     all_jcs, in_projects = set(ds.table("jobcenters")["jc_id"]), set(projects["jc_id"])
-    panel = jobcenter_months(ds)
-    rows = []
+    panel = jobcenter_months(ds) if panel is None else panel
+    rows, studies = [], []
     for g in groups.itertuples():
         if not all_jcs - in_projects:
             continue  # every jobcenter runs some project: no comparison group
@@ -459,7 +461,10 @@ def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0
                 seed=seed, comparison=comparison)
         row = {"project": g.key, "start": g.start, "jobcenters": len(g.jc_ids), **r.to_frame().iloc[0]}
         rows.append({**row, "sentence": board_sentence(row)})
-    return pd.DataFrame(rows)
+        if r.event_study is not None:
+            studies.append(r.event_study.assign(project=g.key))
+    table = pd.DataFrame(rows)
+    return (table, pd.concat(studies, ignore_index=True) if studies else pd.DataFrame()) if events else table
 
 
 def _level_label(level: float) -> str:

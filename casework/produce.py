@@ -1,0 +1,119 @@
+"""One producer for everything the boards read from a dataset.
+
+The boards read stored results only: the Profillagen (``profillagen``), the
+effects of the network measures (``effects``), the model projects'
+difference-in-differences (``did``) and the additive aggregates
+(``board_*``, :func:`casework.boards.build.build_board`). :func:`produce` computes
+and stores all of them; ``casework pipeline`` calls it once per dataset.
+The analysis notebooks call the same functions (:func:`effects_table`,
+:func:`did_tables`, :func:`casework.profiling.profillagen`) to narrate them
+and never store these results themselves, so running a notebook in JupyterLab
+to explore (with other parameters, a jobcenter filter, another method) never
+changes what a board shows.
+
+Which results a dataset can give is decided from the data, never from its
+name: no model project in ``projects`` → no ``did``; no ground truth → no
+``truth`` columns and no scenario notes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+__all__ = ["BOARD_RESULTS", "produce", "effects_table", "effect_evalues", "did_tables", "evaluable_projects"]
+
+#: the results the boards read besides the ``board_*`` aggregates, in the order they are produced
+BOARD_RESULTS = ("profillagen", "effects", "did")
+
+
+def effect_evalues(effects: pd.DataFrame) -> pd.DataFrame:
+    """E-values (point and confidence limit) for every measure with an estimate: how strong an unmeasured
+    confounder would have to be to explain the effect away."""
+    from casework.effects.sensitivity import e_value_for
+
+    rows = [{"measure": row.measure, "e_value": ev.point, "e_value_ci": ev.ci}
+            for row in effects.dropna(subset=["estimate"]).itertuples()
+            for ev in [e_value_for(row.estimate, row.ci_low, row.ci_high, row.outcome_mean_treated)]]
+    return pd.DataFrame(rows, columns=["measure", "e_value", "e_value_ci"])
+
+
+def effects_table(ds, *, method: str = "aipw", estimand: str = "att", effects: pd.DataFrame | None = None,
+                  cohort: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The board's effects table: one row per measure kind with estimate, interval, German sentence, E-values
+    and (synthetic data) the truth. ``effects`` (from :func:`casework.effects.measure_effects`) is computed
+    when not given."""
+    from casework.effects import measure_effects
+    from casework.effects.report import board_effects
+
+    if effects is None:
+        effects = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
+    board = board_effects(effects, ds.ground_truth)
+    return board.merge(effect_evalues(effects), on="measure", how="left")
+
+
+def evaluable_projects(ds) -> pd.DataFrame:
+    """The model projects :func:`casework.effects.did.project_did` can compare with jobcenters that run no
+    project (key, jc_ids, start, ...); empty when the dataset has no project or no such jobcenter."""
+    from casework.effects.did import project_groups
+
+    if "projects" not in ds.tables or not ds.meta.get("tables", {}).get("projects", 1):
+        return pd.DataFrame(columns=["key", "jc_ids", "start"])
+    projects = ds.table("projects")
+    if not set(ds.table("jobcenters")["jc_id"]) - set(projects["jc_id"]):
+        return pd.DataFrame(columns=["key", "jc_ids", "start"])
+    return project_groups(projects)
+
+
+def did_tables(ds, *, n_boot: int = 999, seed: int = 0, panel: pd.DataFrame | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Difference-in-differences of every evaluable model project against the dataset's other jobcenters
+    (:func:`casework.effects.did.project_did`).
+
+    Returns ``(did, event_study)``: one row per project (project, start, jobcenters, the columns of
+    ``DidResult.to_frame`` and, on synthetic data, ``truth``) and the event-study estimates by project.
+    Both are empty when the dataset has no model project with comparison jobcenters.
+    """
+    from casework.effects.did import project_did
+
+    if evaluable_projects(ds).empty:
+        return pd.DataFrame(), pd.DataFrame()
+    table, events = project_did(ds, n_boot=n_boot, seed=seed, panel=panel, events=True)
+    truth = {d["project"]: d["value"] for d in (ds.ground_truth or {}).get("did", [])}
+    if truth and len(table):
+        table["truth"] = table["project"].map(truth)
+    return table, events
+
+
+def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log=print) -> dict[str, str]:
+    """Compute and store every result the boards read from ``ds``; returns result name -> what happened
+    (``"stored"`` or why it was not produced), in the order of production. ``small``: fewer bootstrap
+    replications (tests, quick looks)."""
+    from casework.boards.build import build_board
+    from casework.profiling import profillagen
+
+    done: dict[str, str] = {}
+
+    def step(name: str, make) -> None:
+        t0 = time.perf_counter()
+        value = make()
+        if value is None or (isinstance(value, pd.DataFrame) and value.empty and name == "did"):
+            done[name] = "skipped: the dataset has no model project with comparison jobcenters"
+            for stale in ds.results_dir.glob(f"{name}.*"):  # from an earlier run on other data
+                stale.unlink()
+        else:
+            ds.save_result(name, value)
+            done[name] = "stored"
+        log(f"  {name}: {done[name]} ({time.perf_counter() - t0:.0f} s)")
+
+    prof = profillagen(ds)
+    step("profillagen", lambda: prof)
+    step("effects", lambda: effects_table(ds, method=method))
+    step("did", lambda: did_tables(ds, n_boot=199 if small else 999, seed=seed)[0])
+    segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
+    t0 = time.perf_counter()
+    build_board(ds, segments.set_index("person_id")["profillage"])
+    done["board aggregates"] = "stored"
+    log(f"  board aggregates: stored ({time.perf_counter() - t0:.0f} s)")
+    return done
