@@ -9,6 +9,9 @@ Commands::
     casework dictionary
     casework pipeline DIR [DIR ...]
     casework serve [--host H] [--port P] [--base-url U] [--token T] [--data DIR] [--dashboards DIR] ...
+    casework board new NAME --dataset DIR [--project ID] [--title TEXT] [--subtitle TEXT] [--force]
+    casework board check NOTEBOOK [NOTEBOOK ...]
+    casework example-export OUT [--persons N] [--seed N]
     casework --version
 
 ``python -m casework`` is the same command.
@@ -57,6 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("pipeline", help="run the analysis notebooks on datasets (results for dashboards)")
     pl.add_argument("paths", nargs="+", type=Path)
     pl.add_argument("--small", action="store_true", help="fast settings (for tests)")
+    b = sub.add_parser("board", help="boards for any dataset").add_subparsers(dest="board_command", required=True)
+    bn = b.add_parser("new", help="write dashboards/NAME.ipynb: a board for a dataset",
+                      description="Write the thin board notebook dashboards/NAME.ipynb (its parameters visible in "
+                                  "its first cell); make serve then serves it and lists it on the landing page.")
+    bn.add_argument("name", help="file name of the board (lower-case letters, digits, - and _)")
+    bn.add_argument("--dataset", required=True, type=Path, help="the dataset folder (after casework pipeline)")
+    bn.add_argument("--project", default=None, help="a project key of the dataset (projects.project_id up to '/')")
+    bn.add_argument("--title", default=None, help="the board's title (default: Projektboard NAME)")
+    bn.add_argument("--subtitle", default="", help="a line under the title")
+    bn.add_argument("--dashboards", type=Path, default=None, metavar="DIR",
+                    help="folder of the dashboards (default ./dashboards, created with the landing page)")
+    bn.add_argument("--force", action="store_true", help="replace an existing board notebook")
+    bc = b.add_parser("check", help="refuse a notebook whose stored outputs show person keys",
+                      description="Read the stored outputs of notebooks meant to be served as boards; exit 1 and "
+                                  "name the cell when any output shows a person key (pseudonym, person id, "
+                                  "person key column). Nothing is executed.")
+    bc.add_argument("notebooks", nargs="+", type=Path)
+    ex = sub.add_parser("example-export", help="write a generated example export and its import mapping")
+    ex.add_argument("out", type=Path)
+    ex.add_argument("--persons", type=int, default=3000)
+    ex.add_argument("--seed", type=int, default=7)
     add_arguments(sub.add_parser("serve", help="serve the dashboards with Voila",
                                  description="Serve every dashboard in the dashboards folder with Voila."))
     return p
@@ -126,6 +150,37 @@ def _pipeline(args) -> int:
     return pipeline.run(args.paths, small=args.small)
 
 
+def _board(args) -> int:
+    if args.board_command == "check":
+        return _board_check(args.notebooks)
+    from casework.boards.new import new_board_for_dataset
+
+    target = new_board_for_dataset(args.name, args.dataset, project=args.project, title=args.title,
+                                   subtitle=args.subtitle, folder=args.dashboards, force=args.force)
+    print(f"wrote {target}; serve it with: make serve (or casework serve --dashboards {target.parent})")
+    return 0
+
+
+def _board_check(notebooks) -> int:
+    from casework.boards.catalog import person_key_findings
+
+    refused = 0
+    for nb in notebooks:
+        findings = person_key_findings(nb)
+        refused += bool(findings)
+        print(f"{nb}: " + ("refused: " + "; ".join(findings) if findings else "no person keys in its outputs"))
+    return 1 if refused else 0
+
+
+def _example_export(args) -> int:
+    from casework.example_export import write_example_export
+
+    out = write_example_export(args.out, persons=args.persons, seed=args.seed)
+    print(f"wrote the example export and its mapping to {out} (import: casework import {out} "
+          f"--mapping {out / 'mapping.yaml'} --out DIR)")
+    return 0
+
+
 def _serve(args) -> int:
     from casework import serve
 
@@ -133,7 +188,8 @@ def _serve(args) -> int:
 
 
 _COMMANDS = {"synth": _synth, "validate": _validate, "import": _import, "info": _info,
-             "dictionary": _dictionary, "pipeline": _pipeline, "serve": _serve}
+             "dictionary": _dictionary, "pipeline": _pipeline, "serve": _serve, "board": _board,
+             "example-export": _example_export}
 
 
 def main(argv=None) -> int:
@@ -142,7 +198,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"casework {args.command}: {exc}", file=sys.stderr)
         return 1
 

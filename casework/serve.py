@@ -83,9 +83,11 @@ def _voila_templates_dir(voila_module) -> Path:
     raise FileNotFoundError("Voila's lab template was not found under " + ", ".join(map(str, candidates)))
 
 
-def voila_env(jupyter_path: Path, data_dir: Path | None = None) -> dict:
-    """Environment for the Voila process: our template on JUPYTER_PATH, the data folder for dashboards."""
+def voila_env(jupyter_path: Path, data_dir: Path | None = None, dashboards: Path | None = None) -> dict:
+    """Environment for the Voila process: our template on JUPYTER_PATH, the data folder for dashboards, the
+    dashboards folder the landing page lists."""
     env = dict(os.environ)
+    env["CASEWORK_DASHBOARDS"] = str(Path(dashboards or DASHBOARDS).resolve())
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), env.get("JUPYTER_PATH", "")]))
     env["CASEWORK_DATA"] = str(data_dir or paths.data_dir())
     env.setdefault("MPLBACKEND", "Agg")
@@ -187,7 +189,7 @@ def serve(args: argparse.Namespace) -> int:
                         pool_size=args.pool_size, preheat=not args.no_preheat)
     url = f"http://{args.host}:{args.port}{args.base_url}voila/render/index.ipynb"
     print(f"Dashboards: {url}\nAnalysts: make lab (JupyterLab on 127.0.0.1)", flush=True)
-    return subprocess.call(cmd, env=voila_env(jp, args.data), cwd=dashboards)
+    return subprocess.call(cmd, env=voila_env(jp, args.data, dashboards), cwd=dashboards)
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from casework import fmt, privacy
+from casework import fmt, paths, privacy
 from casework import schema as S
 from casework.boards import charts
 from casework.boards import spec as R
@@ -50,13 +50,14 @@ REFERRAL_COUNTS = ["referrals", "started", "completed", "dropped_out"]
 
 
 def data_root() -> Path:
-    """The data folder: ``$CASEWORK_DATA`` or ``data/`` beside the package."""
-    return Path(os.environ.get("CASEWORK_DATA") or Path(__file__).resolve().parents[2] / "data")
+    """The data folder: ``$CASEWORK_DATA`` or ``data/`` in the home folder (:mod:`casework.paths`)."""
+    return paths.data_dir()
 
 
 def open_board_dataset(name: str) -> BoardData | None:
-    """Open ``data/<name>`` for a board (no re-hashing: the pipeline verified it); None if absent."""
-    return BoardData.open(data_root() / name)
+    """Open ``<data folder>/<name>`` (or ``name`` itself when it is an absolute path) for a board (no
+    re-hashing: the pipeline verified it); None if absent."""
+    return BoardData.open(Path(name) if Path(name).is_absolute() else data_root() / name)
 
 
 def _board_data(ds) -> BoardData:
@@ -228,14 +229,17 @@ class Board:
 
         # static parts are joined into few widgets, headings go with the part they head: every widget is a
         # model the page fetches from the kernel while it opens
-        top = self._html(BOARD_CSS + f"<div class='cw-board'><div class='cw-title'>{s.title}</div>"
-                         f"<div class='cw-sub'>{s.subtitle}</div><div class='cw-sub' data-stand='1'>"
+        top = self._html(BOARD_CSS + f"<div class='cw-board'><div class='cw-title'>{_html.escape(s.title)}</div>"
+                         f"<div class='cw-sub'>{_html.escape(s.subtitle)}</div><div class='cw-sub' data-stand='1'>"
                          f"{_data_stand(self.ds)}</div></div>" + _h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
-        panels = [(_h2("Das Projekt"), self._project_panel()), (_h2("Wirkung der Maßnahmen"), self._effects_panel())]
-        if s.did:
-            panels.append((_h2("Vergleich mit anderen Jobcentern"), self._did_panel()))
-        panels.append((_h2("Bedarfsdeckung im Netzwerk"), self._coverage_panel()))
+        chosen = {"projekt": ("Das Projekt", self._project_panel), "wirkung": ("Wirkung der Maßnahmen",
+                                                                               self._effects_panel),
+                  "vergleich": ("Vergleich mit anderen Jobcentern", self._did_panel),
+                  "bedarfsdeckung": ("Bedarfsdeckung im Netzwerk", self._coverage_panel)}
+        if not s.did:
+            chosen.pop("vergleich")
+        panels = [(_h2(head), make()) for key, (head, make) in chosen.items() if key in s.panels]
         static = self._html("".join(head + html for head, html in panels) + _privacy_note()
                             + _h2("Export für das Protokoll"))
         parts = [top, filt, self.status, self.tiles, self.trend, self.referrals, static, self.export_button,
@@ -419,6 +423,15 @@ class Board:
         return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
 
     def _project_panel(self) -> str:
+        if self.spec.custom and not self.spec.project:
+            return ("<div class='cw-note-box' data-missing='Projektdaten'>Für dieses Board ist kein Modellprojekt "
+                    "angegeben (Parameter <code>project</code> im Board-Notebook); deshalb werden hier keine "
+                    "Projektdaten gezeigt.</div>")
+        stored = self.ds.meta().get("project")
+        if self.spec.custom and stored and stored != self.spec.project:
+            return (f"<div class='cw-note-box' data-missing='Projektdaten'>Die gespeicherten Projektdaten gehören "
+                    f"zum Projekt „{_html.escape(stored)}“, nicht zu „{_html.escape(self.spec.project)}“; sie "
+                    "werden deshalb nicht gezeigt.</div>")
         if not self.ds.has_result(R.BOARD_PROJECT_FACTS):
             return _missing_result("Projektdaten", self.ds.problems.get(R.BOARD_PROJECT_FACTS))
         person_counts = {"participants", "placements"}  # counts of people are protected; places or offers are not
@@ -575,24 +588,43 @@ def _card_body(spec: BoardSpec) -> str:
     try:
         ds = open_board_dataset(spec.dataset)
         if ds is None:
-            return "<p>Noch keine Daten – bitte <code>make run</code> ausführen.</p>"
+            return (f"<p>{_html.escape(spec.subtitle)}</p><p>Noch keine Daten – bitte <code>make run</code> "
+                    "ausführen.</p>")
         meta = ds.meta()
     except Exception as exc:  # a damaged dataset: say so, keep the other cards
         return f"<p>Daten nicht verfügbar: der Datensatz ist beschädigt ({type(exc).__name__}).</p>"
     persons, jcs = meta["persons"], meta["jobcenters"]
     kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
-    return (f"<p>{spec.subtitle}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} Personen in "
-            f"{fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
-            f"<p>Datenstand: {fmt.date(meta['data_stand'])}</p>")
+    return (f"<p>{_html.escape(spec.subtitle)}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} "
+            f"Personen in {fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
+            f"<p data-stand='{spec.key}'>Datenstand: {fmt.date(meta['data_stand'])}</p>")
 
 
-def index_board() -> W.VBox:
-    """Landing page: one card per project with its data stand and size."""
+def _dashboards_folder() -> Path:
+    """The folder the landing page lists: ``$CASEWORK_DASHBOARDS`` (set by ``casework serve``), the kernel's
+    working folder when it holds the landing page (Voila runs a notebook in its folder), else
+    :func:`casework.paths.dashboards_dir`."""
+    if os.environ.get("CASEWORK_DASHBOARDS"):
+        return Path(os.environ["CASEWORK_DASHBOARDS"])
+    return Path.cwd() if (Path.cwd() / "index.ipynb").is_file() else paths.dashboards_dir()
+
+
+def index_board(folder=None) -> W.VBox:
+    """Landing page: one card per board notebook in the dashboards folder, with its title, data stand and size."""
+    from casework.boards.catalog import dashboard_specs
+
     cards = []
-    for spec in BOARDS.values():
+    for spec, problem in dashboard_specs(folder or _dashboards_folder()):
+        if spec is None:
+            cards.append(f"<div class='cw-card' data-board-problem='1'><p>Ein Board kann nicht gelesen werden: "
+                         f"{_html.escape(problem)}</p></div>")
+            continue
         body = _card_body(spec)
-        cards.append(f"<div class='cw-card' data-board='{spec.key}'><h3>{spec.title}</h3>{body}"
-                     f"<a href='{spec.key}.ipynb'>Dashboard öffnen →</a></div>")
+        cards.append(f"<div class='cw-card' data-board='{_html.escape(spec.key)}'><h3>{_html.escape(spec.title)}"
+                     f"</h3>{body}<a href='{_html.escape(spec.key)}.ipynb'>Dashboard öffnen →</a></div>")
+    if not cards:
+        cards.append("<div class='cw-note-box'>Noch kein Board vorhanden: <code>casework board new</code> legt "
+                     "eines an.</div>")
     head = (f"<div class='cw-board'><div class='cw-title'>{INDEX_TITLE}</div>"
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")

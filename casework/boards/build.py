@@ -312,11 +312,11 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
     from casework.network import needs_coverage
 
     secret = privacy.dataset_secret(ds.path)
-    ds.save_result(R.BOARD_META, board_meta(ds))
+    project = project or _main_project(ds)
+    ds.save_result(R.BOARD_META, {**board_meta(ds), "project": project})  # whose facts the project panel shows
     out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments, cell_keys=secret),
            R.BOARD_REFERRALS: referral_cube(ds, segments, cell_keys=secret),
            R.NEEDS_COVERAGE: _label_keys(needs_coverage(ds), "needs_coverage", ["needs", "covered"], secret)}
-    project = project or _main_project(ds)
     if project:
         out[R.BOARD_PROJECT_FACTS] = _label_keys(project_facts(ds, project), "facts", ["value"], secret, "fact")
         out[R.BOARD_PARTICIPANT_PROFILES] = _label_keys(

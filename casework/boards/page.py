@@ -20,12 +20,13 @@ Outside a kernel (scripts, tests) the board is built before returning.
 from __future__ import annotations
 
 import asyncio
+import html
 
 import ipywidgets as W
 
-from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE
+from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, PANELS, BoardSpec
 
-__all__ = ["board_page", "index_page"]
+__all__ = ["board_page", "index_page", "custom_board_page"]
 
 _LOADING = ("<div class='cw-loading' data-loading='1' role='status'>Die Kennzahlen werden geladen …</div>")
 _FAILED = ("<div class='cw-note-box' data-missing='page'>Die Seite konnte nicht aufgebaut werden "
@@ -45,6 +46,24 @@ def board_page(key: str) -> W.VBox:
     return _deferred(_head(spec.title, spec.subtitle), build)
 
 
+def custom_board_page(key: str, *, dataset: str, title: str, subtitle: str = "", project: str | None = None,
+                      panels=PANELS) -> W.VBox:
+    """The page of a board written by ``casework board new`` (its parameters are in the notebook)."""
+    panels = tuple(panels or PANELS)
+    unknown = sorted(set(panels) - set(PANELS))
+    if unknown:
+        raise ValueError(f"unknown panels {unknown} (known: {', '.join(PANELS)})")
+    spec = BoardSpec(key, str(dataset), title, subtitle, project=project or None, did="vergleich" in panels,
+                     panels=panels, custom=True)
+
+    def build() -> W.Widget:
+        from casework.boards.app import Board
+
+        return Board(spec).widget
+
+    return _deferred(_head(spec.title, spec.subtitle), build)
+
+
 def index_page() -> W.VBox:
     """The landing page: one card per project."""
 
@@ -57,8 +76,8 @@ def index_page() -> W.VBox:
 
 
 def _head(title: str, subtitle: str) -> str:
-    return (f"{BOARD_CSS}<div class='cw-board'><div class='cw-title'>{title}</div>"
-            f"<div class='cw-sub'>{subtitle}</div>{_LOADING}</div>")
+    return (f"{BOARD_CSS}<div class='cw-board'><div class='cw-title'>{html.escape(title)}</div>"
+            f"<div class='cw-sub'>{html.escape(subtitle)}</div>{_LOADING}</div>")
 
 
 def _deferred(head: str, build) -> W.VBox:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["BoardSpec", "BOARDS", "BOARD_CSS", "INDEX_TITLE", "MANIFEST", "RESULTS", "BOARD_META", "BOARD_KPI_CUBE",
            "BOARD_REFERRALS", "BOARD_PROJECT_FACTS", "BOARD_PARTICIPANT_PROFILES", "BOARD_MODULES",
-           "BOARD_TRANSITIONS", "BOARD_JOBCENTERS", "NEEDS_COVERAGE", "EFFECTS", "DID", "PROFILLAGEN"]
+           "BOARD_TRANSITIONS", "BOARD_JOBCENTERS", "NEEDS_COVERAGE", "EFFECTS", "DID", "PROFILLAGEN", "PANELS"]
 
 MANIFEST = "manifest.json"
 RESULTS = "results"  # the dataset's sub-folder of stored results
@@ -32,6 +32,10 @@ EFFECTS = "effects"
 DID = "did"
 PROFILLAGEN = "profillagen"
 
+#: the optional panels of a board, by their German names: project facts, effects of the measures, the
+#: comparison with other jobcenters (DiD), needs coverage
+PANELS = ("projekt", "wirkung", "vergleich", "bedarfsdeckung")
+
 INDEX_TITLE = "Netzwerke für Langzeitarbeitslose – Projektübersicht"
 
 
@@ -47,6 +51,10 @@ class BoardSpec:
     did: bool = False
     default_jc: str | None = None
     highlights: tuple = field(default_factory=tuple)
+    #: the panels below the KPI tiles, trend and referrals (see :data:`PANELS`)
+    panels: tuple = field(default_factory=lambda: PANELS)
+    #: written by ``casework board new`` (parameters in the notebook) rather than one of :data:`BOARDS`
+    custom: bool = False
 
 
 BOARDS = {
