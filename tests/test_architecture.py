@@ -20,16 +20,17 @@ FLOORS = {
     "casework": 0, "casework.cells": 0, "casework.fmt": 0, "casework.summary": 0, "casework.paths": 0,
     "casework.privacy": 0,
     "casework.schema": 0, "casework._dictionary": 0, "casework._validation": 0, "casework.datarules": 0,
-    "casework.boards": 0, "casework.boards.spec": 0, "casework.boards.charts": 0,
+    "casework.boards": 0, "casework.boards.spec": 0, "casework.boards.charts": 0, "casework.boards.catalog": 0,
     # 1 data: reading, importing, storing, splitting into pieces; the boards' pandas-free reader
     "casework.ingest": 1, "casework.store": 1, "casework.engine": 1, "casework.boards.results": 1,
     # 2 case model: panel and cohorts, descriptions, key figures, network, profiling
     "casework.panel": 2, "casework.describe": 2, "casework.kpi": 2, "casework.network": 2, "casework.profiling": 2,
     "casework._kpi_sql": 2, "casework.kpi_defs": 0,
     # 3 analysis and simulation: effects, planning, the synthetic population (records profiling truth)
-    "casework.effects": 3, "casework.planning": 3, "casework.synth": 3,
+    "casework.effects": 3, "casework.planning": 3, "casework.synth": 3, "casework.example_export": 3,
     # 4 boards: the pipeline-side build and the page (app, page)
-    "casework.boards.build": 4, "casework.boards.app": 4, "casework.boards.page": 4,
+    "casework.boards.build": 4, "casework.boards.app": 4, "casework.boards.page": 4, "casework.boards.new": 4,
+    "casework.produce": 4,
     # 5 entry points and the estimator validation study; deprecated import paths (re-exports)
     "casework.pipeline": 5, "casework.serve": 5, "casework.cli": 5, "casework.__main__": 5,
     "casework.validation": 5, "casework.io": 5, "casework.pseudonym": 5, "casework.board": 5,
