@@ -24,18 +24,17 @@ import bisect
 import datetime as dt
 import html as _html
 import io
-import os
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 from ipywidgets.widgets.widget_description import DescriptionStyle  # the style classes are not exported
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from casework import fmt, paths, privacy
+from casework import fmt, privacy
 from casework import schema as S
 from casework.boards import charts
 from casework.boards import spec as R
+from casework.boards.landing import card_body, dashboards_folder, data_root, open_board_dataset
 from casework.boards.results import BoardData
 from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, KPI_MEASURES, REFERRAL_DIMS, month_end, month_index, month_start
@@ -47,17 +46,6 @@ BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00
 TILES_HEAD = BOARD_HEAD
 REFERRALS_HEAD = "Vermittlungen an Netzwerkpartner"
 REFERRAL_COUNTS = ["referrals", "started", "completed", "dropped_out"]
-
-
-def data_root() -> Path:
-    """The data folder: ``$CASEWORK_DATA`` or ``data/`` in the home folder (:mod:`casework.paths`)."""
-    return paths.data_dir()
-
-
-def open_board_dataset(name: str) -> BoardData | None:
-    """Open ``<data folder>/<name>`` (or ``name`` itself when it is an absolute path) for a board (no
-    re-hashing: the pipeline verified it); None if absent."""
-    return BoardData.open(Path(name) if Path(name).is_absolute() else data_root() / name)
 
 
 def _board_data(ds) -> BoardData:
@@ -584,42 +572,17 @@ def project_board(key: str, ds=None) -> W.VBox:
     return Board(BOARDS[key], ds=ds).widget
 
 
-def _card_body(spec: BoardSpec) -> str:
-    try:
-        ds = open_board_dataset(spec.dataset)
-        if ds is None:
-            return (f"<p>{_html.escape(spec.subtitle)}</p><p>Noch keine Daten – bitte <code>make run</code> "
-                    "ausführen.</p>")
-        meta = ds.meta()
-    except Exception as exc:  # a damaged dataset: say so, keep the other cards
-        return f"<p>Daten nicht verfügbar: der Datensatz ist beschädigt ({type(exc).__name__}).</p>"
-    persons, jcs = meta["persons"], meta["jobcenters"]
-    kind = "synthetische Beispieldaten" if ds.is_synthetic else "importierte Daten"
-    return (f"<p>{_html.escape(spec.subtitle)}</p><p data-persons='{spec.key}'>{privacy.show_count(persons)} "
-            f"Personen in {fmt.number(jcs)} {'Jobcenter' if jcs == 1 else 'Jobcentern'} ({kind})</p>"
-            f"<p data-stand='{spec.key}'>Datenstand: {fmt.date(meta['data_stand'])}</p>")
-
-
-def _dashboards_folder() -> Path:
-    """The folder the landing page lists: ``$CASEWORK_DASHBOARDS`` (set by ``casework serve``), the kernel's
-    working folder when it holds the landing page (Voila runs a notebook in its folder), else
-    :func:`casework.paths.dashboards_dir`."""
-    if os.environ.get("CASEWORK_DASHBOARDS"):
-        return Path(os.environ["CASEWORK_DASHBOARDS"])
-    return Path.cwd() if (Path.cwd() / "index.ipynb").is_file() else paths.dashboards_dir()
-
-
 def index_board(folder=None) -> W.VBox:
     """Landing page: one card per board notebook in the dashboards folder, with its title, data stand and size."""
     from casework.boards.catalog import dashboard_specs
 
     cards = []
-    for spec, problem in dashboard_specs(folder or _dashboards_folder()):
+    for spec, problem in dashboard_specs(folder or dashboards_folder()):
         if spec is None:
             cards.append(f"<div class='cw-card' data-board-problem='1'><p>Ein Board kann nicht gelesen werden: "
                          f"{_html.escape(problem)}</p></div>")
             continue
-        body = _card_body(spec)
+        body = card_body(spec)
         cards.append(f"<div class='cw-card' data-board='{_html.escape(spec.key)}'><h3>{_html.escape(spec.title)}"
                      f"</h3>{body}<a href='{_html.escape(spec.key)}.ipynb'>Dashboard öffnen →</a></div>")
     if not cards:
