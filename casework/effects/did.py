@@ -39,6 +39,7 @@ from scipy import stats
 
 from casework import fmt
 from casework.effects import _did_inference as ri
+from casework.summary import SummaryFace
 
 __all__ = ["DidResult", "did", "event_study", "project_did", "project_groups", "board_sentence"]
 
@@ -51,7 +52,7 @@ NOISE_RATIO_LIMIT = 1.5
 
 
 @dataclass(frozen=True)
-class DidResult:
+class DidResult(SummaryFace):
     """A difference-in-differences estimate with randomisation inference.
 
     ``ci_low``/``ci_high`` hold the interval at ``ci_level``: the requested
@@ -105,7 +106,8 @@ class DidResult:
         pretrend_p, noise_ratio, warning."""
         return pd.DataFrame([{k: getattr(self, k) for k in _ROW}])
 
-    def _rows(self) -> list[tuple[str, str]]:
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """The report's rows, the warning last."""
         design = ("staggered starts, group-time ATTs (Callaway-Sant'Anna, " + self.comparison.replace("_", "-")
                   + " comparison)" if self.staggered else "one start date, two-way fixed effects")
         test = (f"all {self.n_assignments:,} assignments" if self.exhaustive
@@ -119,23 +121,8 @@ class DidResult:
                 ("Jobcenters", f"{self.n_treated_clusters} treated of {self.n_clusters}"
                                + (f", {self.n_excluded} of other projects left out" if self.n_excluded else "")),
                 ("Jobcenter-months", f"{self.n_obs:,}"),
-                ("Pre-trend test", f"p = {self.pretrend_p:.3g} (same randomisation)")]
-
-    def summary(self, html: bool = False) -> str:
-        """A short report as text (or HTML), the warning last."""
-        rows = self._rows() + ([("Warning", self.warning)] if self.warning else [])
-        if html:
-            body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                           for k, v in rows)
-            return f"<table>{body}</table>"
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-    def _repr_html_(self) -> str:
-        return self.summary(html=True)
-
-    def __str__(self) -> str:
-        return self.summary()
+                ("Pre-trend test", f"p = {self.pretrend_p:.3g} (same randomisation)")
+                ] + ([("Warning", self.warning)] if self.warning else [])
 
 
 def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: str = "jc_id", time: str = "month",
