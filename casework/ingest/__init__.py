@@ -5,7 +5,8 @@ The sub-package is split along the steps of an import:
 - :mod:`~casework.ingest.read`: read an export file as it is (no typing);
 - :mod:`~casework.ingest.mapping`: load and check the YAML mapping;
 - :mod:`~casework.ingest.convert`: turn source cells into model values;
-- :mod:`~casework.ingest.importer`: the import itself (checks, quarantine, atomic write);
+- :mod:`~casework.ingest.importer`: the import itself (checks, quarantine);
+- :mod:`~casework.ingest.output`: where it may write, and writing the whole output at once;
 - :mod:`~casework.ingest.report`: :class:`ImportReport`, the account of an import;
 - :mod:`~casework.ingest.pseudonym`: keyed pseudonyms for direct identifiers.
 

@@ -26,7 +26,7 @@ from casework.ingest.mapping import Mapping, TableMapping, load_mapping
 from casework.ingest.output import Staging, check_out
 from casework.ingest.pseudonym import PseudonymKey, load_key, normalise, pseudonymise
 from casework.ingest.read import _format_of, _read, _Source
-from casework.ingest.report import QUARANTINE_COLUMNS, ImportReport
+from casework.ingest.report import QUARANTINE_COLUMNS, VALUE_PART, ImportReport
 from casework.store import RESULTS
 
 __all__ = ["QUARANTINE_COLUMNS", "ImportReport", "import_source"]
@@ -158,7 +158,7 @@ def _column_values(f, spec, frame: pd.DataFrame, key, q: _Table) -> pd.Series:
 
 def _column_failure(q: _Table, f, spec, raw: pd.Series, reasons) -> str:
     """The message for a column that failed in every row: which column, why, and the likely fix."""
-    top = pd.Series(reasons).dropna().str.replace(r" \(.*$|:? '.*$", "", regex=True).value_counts()
+    top = pd.Series(reasons).dropna().str.replace(VALUE_PART, "", regex=True).value_counts()
     reason = top.index[0]
     sample = next((str(v).strip() for v in raw.tolist() if not _is_missing(v)), "")
     shape = re.sub(r"[A-Za-zÄÖÜäöüß]", "a", re.sub(r"\d", "9", sample))[:20]
@@ -256,7 +256,7 @@ def _check_sources_present(tm: TableMapping, frame: pd.DataFrame, qfile: str) ->
 def _whole_table_failure(q: _Table, n_input: int) -> str:
     top = pd.Series([(i["column"], i["reason"]) for i in q.issues]).value_counts()
     (column, reason), lines = top.index[0], int(top.iloc[0])
-    reason = re.sub(r" \(.*$|:? '.*$", "", reason)
+    reason = re.sub(VALUE_PART, "", reason)
     return (f"{q.qfile}: every row of table {q.tm.table!r} was quarantined ({n_input:,} rows); most often "
             f"{q.tm.table}.{column or '(row)'}: {reason} ({lines:,} lines). Check the mapping (for references: the "
             f"same pseudonym: domain in both tables). Nothing was written.")
