@@ -14,7 +14,7 @@ Examples
 --------
 >>> from casework import schema
 >>> sorted(schema.TABLES)[:3]
-['assessments', 'benefits', 'contacts']
+['assessments', 'assignments', 'benefit_amounts']
 >>> schema.TABLES["persons"].primary_key
 'person_id'
 >>> schema.MEASURES["debt_counselling"]
@@ -60,7 +60,7 @@ __all__ = [
     "validate",  # noqa: F822 (loaded on first use, see __getattr__)
     "ValidationReport",  # noqa: F822
     "ValidationIssue",  # noqa: F822
-    "data_dictionary",
+    "data_dictionary",  # noqa: F822 - loaded on first use (module __getattr__)
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -504,13 +504,18 @@ DATE_ORDER = (
     ("enrolments", "start", "end"),
 )
 
-from casework._dictionary import data_dictionary  # noqa: E402
 
 
 def __getattr__(name: str):
-    # validation needs pandera, a slow import that dashboards never use: load it on first use
+    # the façade's two re-exports are written against this module's vocabularies, so they load on first use
+    # (importing them here would make "import casework._dictionary" find this module half-built); validation
+    # also needs pandera, a slow import that dashboards never use
     if name in ("ValidationIssue", "ValidationReport", "validate"):
         from casework import _validation
 
         return getattr(_validation, name)
+    if name == "data_dictionary":
+        from casework._dictionary import data_dictionary
+
+        return data_dictionary
     raise AttributeError(f"module 'casework.schema' has no attribute {name!r}")
