@@ -152,7 +152,7 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     >>> t = (rng.random(4000) < 1 / (1 + np.exp(-x))).astype(int)
     >>> y = 0.3 * x + 0.2 * t + rng.normal(scale=0.5, size=4000)
     >>> r = estimate(pd.DataFrame({"x": x, "t": t, "y": y}), "t", "y", ["x"])
-    >>> bool(r.ci_low < 0.2 < r.ci_high), r.warnings
+    >>> bool(abs(r.estimate - 0.2) < 3 * r.se), r.warnings
     (True, [])
     """
     from threadpoolctl import threadpool_limits
@@ -245,7 +245,7 @@ def _check_sizes(t, treatment, min_treated, why):
         raise OverlapError(f"too few untreated in {treatment!r}: {n0} < min_treated={min_treated}{why}")
 
 
-def _critical(alpha, n_clusters):
+def _critical(n_clusters):
     """z, or t with G-1 degrees of freedom for cluster-robust errors (few clusters make normal values too small)."""
     if n_clusters:
         return stats.t(max(n_clusters - 1, 1))
@@ -259,7 +259,7 @@ def _result(spec, design, raw, sample, fit, keep, rule, converged, n_rep) -> Eff
     notes, checks = weight_guards(fit.weights, t, smd_after, spec.estimand, spec.method,
                                   raise_errors=spec.guards == "raise")
     n_clusters = sample.n_clusters
-    dist = _critical(spec.alpha, n_clusters)
+    dist = _critical(n_clusters)
     crit = float(dist.ppf(1 - spec.alpha / 2))
     est, se = fit.estimate, fit.se
     p = float(2 * dist.sf(abs(est / se))) if se > 0 else float("nan")
