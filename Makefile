@@ -11,7 +11,7 @@ DATASETS := gelsenkirchen pankow nrw_teilhabe
 CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install data pipeline run serve lab notebooks test test-fast test-interpreters lint format bench dictionary clean chromium
+.PHONY: help install data pipeline run serve lab notebooks axe test test-fast test-interpreters lint format bench dictionary clean chromium
 
 ## help: list the targets
 help:
@@ -63,8 +63,14 @@ notebooks: $(STAMP)
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS_DIR)/[0-9]*.py
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN $(NOTEBOOKS_DIR)/[0-9]*.ipynb
 
-## test: install everything (venv, chromium) and run the whole test suite
-test: $(STAMP) chromium
+## axe: install axe-core (npm registry) for the accessibility tests into artifacts/axe
+AXE_VERSION ?= 4.14.1
+axe:
+	@test -f artifacts/axe/node_modules/axe-core/axe.min.js || \
+	  npm install --no-save --no-audit --no-fund --prefix artifacts/axe axe-core@$(AXE_VERSION) >/dev/null
+
+## test: install everything (venv, chromium, axe-core) and run the whole test suite
+test: $(STAMP) chromium axe
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

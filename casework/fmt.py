@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["is_missing", "number", "parse_number", "percent", "pp", "date", "month", "interval", "effect_sentence",
+__all__ = ["is_missing", "round_half_up", "number", "parse_number", "percent", "pp", "date", "month", "interval",
+           "effect_sentence",
            "mde_sentence", "MONTHS_DE"]
 
 MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
@@ -40,18 +42,44 @@ def _as_date(d) -> dt.date:
         return pd.Timestamp(d).date()
 
 
-def number(x, decimals: int = 0) -> str:
-    """``1234.5`` → ``"1.234,5"`` (German thousands and decimal separators); missing → ``"–"``.
+def _decimal(x, scale=1) -> Decimal:
+    """``x * scale`` as the decimal number it is written as (``0.125`` is 0.125, not the binary
+    0.1249999…), so that rounding sees the digits a reader sees."""
+    return Decimal(repr(float(x))) * Decimal(repr(scale))
+
+
+def _rounded(x, decimals: int, scale=1) -> Decimal:
+    # DIN 1333 and the tables of the Bundesagentur für Arbeit round a 5 in the first dropped digit up
+    # (away from zero), not to the even neighbour as Python's round() and format() do
+    return _decimal(x, scale).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def round_half_up(x, decimals: int = 0):
+    """Commercial rounding (DIN 1333: a 5 rounds away from zero): an int for ``decimals=0``, else a float.
 
     Examples
     --------
-    >>> number(-1234567.891, 2), number(0.5), number(None)
-    ('-1.234.567,89', '0', '–')
+    >>> round_half_up(2.5), round_half_up(3.5), round_half_up(-2.5), round_half_up(0.125, 2), round(0.125, 2)
+    (3, 4, -3, 0.13, 0.12)
     """
-    if is_missing(x):
+    value = _rounded(x, decimals)
+    return int(value) if decimals == 0 else float(value)
+
+
+def number(x, decimals: int = 0, scale=1) -> str:
+    """``1234.5`` → ``"1.234,5"`` (German thousands and decimal separators, rounded half up as in DIN 1333);
+    missing → ``"–"``. ``scale`` multiplies first, exactly (percentages: ``scale=100``).
+
+    Examples
+    --------
+    >>> number(-1234567.891, 2), number(0.5), number(2.5), number(0.125, 2), number(None)
+    ('-1.234.567,89', '1', '3', '0,13', '–')
+    """
+    if is_missing(x) or not math.isfinite(float(x)):
         return _MISSING
-    s = f"{float(x):,.{decimals}f}"
-    if s.startswith("-") and float(s.replace(",", "")) == 0:
+    value = _rounded(x, decimals, scale)
+    s = f"{value:,.{decimals}f}"
+    if s.startswith("-") and value == 0:
         s = s[1:]
     return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
@@ -69,12 +97,12 @@ def parse_number(s: str) -> float:
 
 def percent(x, decimals: int = 1) -> str:
     """A share as percent: ``0.231`` → ``"23,1 %"``."""
-    return _MISSING if is_missing(x) else f"{number(100 * float(x), decimals)} %"
+    return _MISSING if is_missing(x) else f"{number(x, decimals, scale=100)} %"
 
 
 def pp(x, decimals: int = 1, unit: str = "Prozentpunkte") -> str:
     """A difference in proportions in percentage points: ``0.031`` → ``"3,1 Prozentpunkte"``."""
-    return _MISSING if is_missing(x) else f"{number(100 * float(x), decimals)} {unit}"
+    return _MISSING if is_missing(x) else f"{number(x, decimals, scale=100)} {unit}"
 
 
 def date(d) -> str:
@@ -94,7 +122,7 @@ def month(d) -> str:
 
 def interval(lo, hi, decimals: int = 1, scale: float = 100) -> str:
     """A 95 % interval in points: ``(0.012, 0.05)`` → ``"1,2 bis 5,0"``."""
-    return f"{number(scale * lo, decimals)} bis {number(scale * hi, decimals)}"
+    return f"{number(lo, decimals, scale=scale)} bis {number(hi, decimals, scale=scale)}"
 
 
 def mde_sentence(mde: float, decimals: int = 1) -> str:
@@ -105,7 +133,7 @@ def mde_sentence(mde: float, decimals: int = 1) -> str:
     >>> mde_sentence(0.0412)
     'Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab 4,1 Prozentpunkten sicher erkennen.'
     """
-    return (f"Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab {number(100 * mde, decimals)} "
+    return (f"Mit dieser Zahl von Teilnehmenden lassen sich erst Effekte ab {number(mde, decimals, scale=100)} "
             "Prozentpunkten sicher erkennen.")
 
 
@@ -134,7 +162,7 @@ def effect_sentence(measure_label: str, estimate: float, ci_low: float, ci_high:
     text = (f"{subject} {verb} {outcome_label} um {pp(abs(estimate), decimals)} "
             f"(95-%-Intervall {interval(ci_low, ci_high, decimals)}).")
     if ci_low <= 0 <= ci_high:
-        text = (f"{subject} verändert {outcome_label} geschätzt um {number(100 * estimate, decimals)} "
+        text = (f"{subject} verändert {outcome_label} geschätzt um {number(estimate, decimals, scale=100)} "
                 f"Prozentpunkte (95-%-Intervall {interval(ci_low, ci_high, decimals)}); "
                 "der Effekt lässt sich nicht sicher von null unterscheiden.")
         if mde is not None and not is_missing(mde):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -311,3 +312,64 @@ def test_attack_states_in_the_browser_show_the_data_layers_figures(server, board
     attack.complements({k: w.value for k, w in board.filters.items()} | {"period": str(year)})
     assert attack.report()["determined"] == 0, attack.report()
     _assert_clean(page)
+
+
+# ---------------------------------------------------------------- accessibility (BITV 2.0 / WCAG 2.1 AA)
+AXE = ROOT / "artifacts" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def axe_script():
+    """axe-core from the npm registry (make axe; installed here when missing), injected into each page."""
+    if not AXE.exists():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not installed: `make axe` installs axe-core for the accessibility tests")
+        subprocess.run(["make", "-s", "-C", str(ROOT), "-o", ".venv/.installed", "axe"], check=True)
+    return AXE.read_text(encoding="utf-8")
+
+
+_AXE_RUN = """async () => {
+  const r = await axe.run(document);
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                 nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+}"""
+
+
+@pytest.mark.parametrize("board", ["index", "pankow", "gelsenkirchen", "teilhabe_nrw"])
+def test_no_accessibility_violations(server, board_data, page, axe_script, board):
+    from playwright.sync_api import expect
+
+    _open(page, server + f"{board}.ipynb")
+    ready = ".cw-card" if board == "index" else "[data-kpi='k2'] .cw-value"
+    expect(page.locator(ready).first).to_be_visible(timeout=60_000)
+    if board != "index":
+        page.get_by_role("button", name="Export erstellen").click()
+        expect(page.locator("[data-export='1'] a")).to_have_count(3, timeout=30_000)
+    page.add_script_tag(content=axe_script)
+    violations = page.evaluate(_AXE_RUN)
+    assert violations == [], violations
+
+
+def _tab_to(page, predicate_js: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const e = document.activeElement; return !!e && ({predicate_js}); }}"):
+            return
+    raise AssertionError(f"no element matching {predicate_js} reached with Tab")
+
+
+def test_filters_and_export_by_keyboard_only(server, board_data, page):
+    from playwright.sync_api import expect
+
+    _open(page, server + "pankow.ipynb")
+    expect(page.locator("[data-kpi='integrations'] .cw-value")).to_be_visible(timeout=60_000)
+    before = _tile(page, "integrations")
+    page.locator("body").click(position={"x": 5, "y": 5})  # start from the top of the page, then keys only
+    _tab_to(page, "e.tagName === 'SELECT' && e.closest('.widget-dropdown').innerText.includes('Geschlecht')")
+    page.keyboard.press("ArrowDown")  # the next option: weiblich
+    expect(page.locator("[data-kpi='integrations'] .cw-value")).not_to_have_text(before, timeout=30_000)
+    _tab_to(page, "e.tagName === 'BUTTON' && e.innerText.includes('Export erstellen')")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-export='1'] a")).to_have_count(3, timeout=30_000)
+    _tab_to(page, "e.tagName === 'A' && e.hasAttribute('download')")
+    assert page.evaluate("() => document.activeElement.getAttribute('download')").endswith(".xlsx")

@@ -515,20 +515,27 @@ class Board:
         self.export.value = self._export_links()
 
     def _export_links(self) -> str:
+        """One Excel file with a sheet per table, a ZIP with one CSV file per table (German: ``;`` and decimal
+        comma, UTF-8 with BOM for Excel), and a PNG of tiles and trend."""
+        import zipfile
+
         import pandas as pd  # only here: the board itself runs without pandas
 
         frames = {"Kennzahlen": pd.DataFrame(self.view.get("tiles", {})),
                   "Entwicklung": pd.DataFrame(self.view.get("trend", {})),
                   "Vermittlungen": pd.DataFrame(self.view.get("referrals", {}))}
-        csv = "\n\n".join(f"# {k}\n" + v.to_csv(index=False, sep=";", decimal=",") for k, v in frames.items())
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        stem = f"{self.spec.key}_{self.filters['period'].value}"
+        xlsx, zipped = io.BytesIO(), io.BytesIO()
+        with pd.ExcelWriter(xlsx, engine="openpyxl") as xw:
             for k, v in frames.items():
                 v.to_excel(xw, sheet_name=k, index=False)
-        stem = f"{self.spec.key}_{self.filters['period'].value}"
-        links = [_download_link(csv.encode("utf-8-sig"), f"{stem}.csv", "CSV herunterladen", "text/csv"),
-                 _download_link(buf.getvalue(), f"{stem}.xlsx", "Excel herunterladen",
+        with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+            for k, v in frames.items():
+                zf.writestr(f"{stem}_{k}.csv", v.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig"))
+        links = [_download_link(xlsx.getvalue(), f"{stem}.xlsx", "Excel herunterladen (ein Blatt je Tabelle)",
                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                 _download_link(zipped.getvalue(), f"{stem}_csv.zip", "CSV-Dateien herunterladen (ZIP)",
+                                "application/zip"),
                  _download_link(self._png(), f"{stem}.png", "Bild (PNG) herunterladen", "image/png")]
         return "<div class='cw-board' data-export='1'>" + "".join(links) + "</div>"
 

@@ -18,7 +18,7 @@ import math
 
 from casework import fmt
 
-__all__ = ["line_chart", "bar_chart", "forest_chart"]
+__all__ = ["line_chart", "bar_chart", "forest_chart", "wrap"]
 
 BLUE, ORANGE, GREY, VERMILION = "#0072B2", "#E69F00", "#6b6b6b", "#D55E00"
 _FONT = "font-family:system-ui,sans-serif;font-size:12px"
@@ -44,10 +44,39 @@ def _decimals(ticks) -> int:
 
 
 def _open(width, height, title, extra=""):
+    """The chart's frame: drawn on a ``width`` × ``height`` canvas, shown at the width of the page up to
+    ``width`` pixels (a tablet's 768 px show all of it, scaled) with the aspect ratio kept."""
     t = _esc(title)
-    return (f"<svg class='cw-chart' role='img' aria-label='{t}' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg' style='{_FONT}' {extra}>"
+    return (f"<svg class='cw-chart' role='img' aria-label='{t}' viewBox='0 0 {width} {height}' "
+            f"preserveAspectRatio='xMinYMin meet' xmlns='http://www.w3.org/2000/svg' "
+            f"style='{_FONT};width:100%;max-width:{width}px;height:auto;display:block' {extra}>"
             f"<title>{t}</title><text x='4' y='16' style='font-size:14px;font-weight:600'>{t}</text>")
+
+
+def wrap(text, max_chars: int) -> list[str]:
+    """Split a label into lines of at most ``max_chars`` characters at spaces (a longer word stays whole).
+
+    Examples
+    --------
+    >>> wrap("geförderte Beschäftigung mit Coaching", 24)
+    ['geförderte Beschäftigung', 'mit Coaching']
+    """
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and len(lines[-1]) + 1 + len(word) <= max_chars:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _label(x, y, text, max_chars: int, anchor: str = "end", line_height: int = 13) -> str:
+    """A left-hand label, wrapped onto lines centred on ``y`` (never clipped at the chart's edge)."""
+    lines = wrap(text, max_chars)
+    first = y - (len(lines) - 1) * line_height / 2
+    spans = "".join(f"<tspan x='{x}' y='{first + i * line_height:.1f}'>{_esc(line)}</tspan>"
+                    for i, line in enumerate(lines))
+    return f"<text text-anchor='{anchor}'>{spans}</text>"
 
 
 def line_chart(labels, values, title: str, y_label: str = "", width: int = 900, height: int = 280,
@@ -82,6 +111,10 @@ def line_chart(labels, values, title: str, y_label: str = "", width: int = 900, 
     for i, v in enumerate(vals + [None]):
         if v is not None:
             segment.append(f"{x(i):.1f},{y(v):.1f}")
+        elif len(segment) == 1:  # a value between hidden months: a point, since a one-point line is invisible
+            cx, cy = segment[0].split(",")
+            out.append(f"<circle cx='{cx}' cy='{cy}' r='3.5' fill='{BLUE}'/>")
+            segment = []
         elif segment:
             out.append(f"<polyline fill='none' stroke='{BLUE}' stroke-width='2.5' points='{' '.join(segment)}'/>")
             segment = []
@@ -112,7 +145,7 @@ def bar_chart(labels, series: dict, title: str, width: int = 900, bar_height: in
                    f"<text x='{left + j * 140 + 16}' y='32'>{_esc(name)}</text>")
     for i, lab in enumerate(labels):
         y0 = top + i * group
-        out.append(f"<text x='{left - 8}' y='{y0 + group / 2}' text-anchor='end'>{_esc(lab)}</text>")
+        out.append(_label(left - 8, y0 + group / 2, lab, max_chars=30))
         for j, name in enumerate(names):
             v = series[name][i]
             yb = y0 + j * bar_height
@@ -149,7 +182,7 @@ def forest_chart(labels, estimates, lows, highs, title: str, unit: str = "Prozen
     out.append(f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='{top}' y2='{top + row * len(labels)}' stroke='{GREY}'/>")
     for i, (lab, e, a, b) in enumerate(zip(labels, estimates, lows, highs)):
         yc = top + row * i + row / 2
-        out.append(f"<text x='{left - 8}' y='{yc + 4}' text-anchor='end'>{_esc(lab)}</text>"
+        out.append(_label(left - 8, yc + 4, lab, max_chars=34) +
                    f"<line x1='{x(a * scale):.1f}' x2='{x(b * scale):.1f}' y1='{yc}' y2='{yc}' stroke='{BLUE}' "
                    f"stroke-width='2'/><circle cx='{x(e * scale):.1f}' cy='{yc}' r='5' fill='{BLUE}'>"
                    f"<title>{_esc(lab)}: {fmt.number(e * scale, 1)} {unit} ({fmt.number(a * scale, 1)} bis "
