@@ -256,12 +256,16 @@ def test_the_same_cell_shows_the_same_value_everywhere(data, monkeypatch):
 
 def test_export_shows_the_protected_view(data, monkeypatch):
     import base64
+    import io
+    import zipfile
 
     monkeypatch.setenv("CASEWORK_DATA", str(data))
     board = Board(BOARDS["gelsenkirchen"])
     board.set_filters(sex="f", age_group="unter 25")
     links = board._export_links()
-    csv = base64.b64decode(re.search(r"href='data:text/csv;base64,([^']+)'", links).group(1)).decode("utf-8-sig")
+    zipped = base64.b64decode(re.search(r"href='data:application/zip;base64,([^']+)'", links).group(1))
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:  # one CSV per table
+        csv = "\n".join(zf.read(name).decode("utf-8-sig") for name in zf.namelist())
     for value in board.view["tiles"]["wert"]:
         assert value in csv
     assert "Summe" in csv or not board.view.get("referrals")
