@@ -41,6 +41,7 @@ BENCHMARKS = {
     "bench_import.py": ([], ["--quick"]),
     "validate_estimators.py": (["--reps", "100", "--write-docs"], ["--reps", "3", "--persons", "5000"]),
     "validate_did.py": (["--reps", "200", "--write-docs"], ["--reps", "3", "--n-boot", "49"]),
+    "bench_pipeline.py": ([], ["--persons", "20000", "--small"]),
 }
 
 

@@ -1,0 +1,98 @@
+"""`casework pipeline` at the scale of a Land: NRW-sized data (1,100,000 persons, 53 jobcenters).
+
+Targets (issue 20): the whole pipeline — the boards' results (casework.produce) and every analysis
+notebook — within 20 minutes on the 2-core machine, peak memory at most 12 GB (the pipeline process and
+its notebook kernels together, sampled every 0.5 s). The floor measured in the same run is reading every
+table of the dataset once (Dataset.open with checksums + each table into pandas): the pipeline's cost is
+recorded as a multiple of it.
+
+    python benchmarks/bench_pipeline.py                      # 1,100,000 persons (make bench)
+    python benchmarks/bench_pipeline.py --persons 20000      # a smoke run
+    python benchmarks/bench_pipeline.py --data data/nrw_1m1  # an existing dataset (skips generation)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _records  # noqa: E402
+
+TARGET_S = 20 * 60
+TARGET_GB = 12.0
+
+
+def _peak_memory(proc: subprocess.Popen, stop: threading.Event, out: list) -> None:
+    """Largest resident memory of ``proc`` and all its children (the notebook kernels), sampled."""
+    import psutil
+
+    root, peak = psutil.Process(proc.pid), 0
+    while not stop.is_set():
+        try:
+            procs = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+        except psutil.Error:
+            pass
+        stop.wait(0.5)
+    out.append(peak)
+
+
+def _read_all(path: Path) -> float:
+    from casework.store import Dataset
+
+    t0 = time.perf_counter()
+    ds = Dataset.open(path)
+    for table in ds.tables:
+        ds.table(table)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=1_100_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data", type=Path, default=None, help="an existing nrw_teilhabe dataset (skips generation)")
+    ap.add_argument("--small", action="store_true", help="the pipeline's fast settings (fewer bootstrap draws)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(dir=HERE.parent / "artifacts" if (HERE.parent / "artifacts").is_dir()
+                                     else None) as tmp:
+        path = args.data
+        if path is None:
+            from casework import synth
+
+            path = Path(tmp) / "nrw"
+            t0 = time.perf_counter()
+            synth.generate("nrw_teilhabe", seed=args.seed, persons=args.persons, out=path)
+            print(f"generated {args.persons:,} persons in {time.perf_counter() - t0:.0f} s", flush=True)
+        floor = _read_all(path)
+        cmd = [sys.executable, "-m", "casework", "pipeline", str(path)] + (["--small"] if args.small else [])
+        stop, peak = threading.Event(), []
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd)
+        watcher = threading.Thread(target=_peak_memory, args=(proc, stop, peak), daemon=True)
+        watcher.start()
+        rc = proc.wait()
+        seconds = time.perf_counter() - t0
+        stop.set()
+        watcher.join()
+    gb = peak[0] / 2**30 if peak else float("nan")
+    size = args.persons if args.data is None else None
+    print(f"pipeline: {seconds:.0f} s ({seconds / 60:.1f} min), peak memory {gb:.1f} GB, exit code {rc}; "
+          f"reading every table once: {floor:.1f} s")
+    _records.record("bench_pipeline.py", "casework pipeline (Land scale)", seconds, "s", ref="read every table once",
+                    ref_value=floor, size=size, step="pipeline", target=f"<= {TARGET_S / 60:.0f} min",
+                    met=rc == 0 and seconds <= TARGET_S)
+    _records.record("bench_pipeline.py", "casework pipeline peak memory (process + kernels)", gb, "GB",
+                    target=f"<= {TARGET_GB:.0f} GB", met=gb <= TARGET_GB, size=size)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
