@@ -24,6 +24,7 @@ import bisect
 import datetime as dt
 import html as _html
 import io
+import zipfile
 
 import ipywidgets as W
 import numpy as np
@@ -515,10 +516,7 @@ class Board:
         self.export.value = self._export_links()
 
     def _export_links(self) -> str:
-        """One Excel file with a sheet per table, a ZIP with one CSV file per table (German: ``;`` and decimal
-        comma, UTF-8 with BOM for Excel), and a PNG of tiles and trend."""
-        import zipfile
-
+        """An XLSX with a sheet per table, a ZIP of one German CSV per table (UTF-8 with BOM), a PNG."""
         import pandas as pd  # only here: the board itself runs without pandas
 
         frames = {"Kennzahlen": pd.DataFrame(self.view.get("tiles", {})),
