@@ -414,8 +414,7 @@ class Board:
     def _project_panel(self) -> str:
         if self.spec.custom and not self.spec.project:
             return ("<div class='cw-note-box' data-missing='Projektdaten'>Für dieses Board ist kein Modellprojekt "
-                    "angegeben (Parameter <code>project</code> im Board-Notebook); deshalb werden hier keine "
-                    "Projektdaten gezeigt.</div>")
+                    "angegeben (Parameter <code>project</code> im Board-Notebook): keine Projektdaten.</div>")
         stored = self.ds.meta().get("project")
         if self.spec.custom and stored and stored != self.spec.project:
             return (f"<div class='cw-note-box' data-missing='Projektdaten'>Die gespeicherten Projektdaten gehören "
@@ -508,7 +507,8 @@ class Board:
                              "Integrationen": [privacy.show_protected(ints[i]) for i in rows]}))
         return (f"<p>Jobcenter im Vergleich innerhalb ihres SGB-II-Vergleichstyps (Integrationsquote {year}; "
                 f"Quoten nur bei mindestens {t} Integrationen und {t} Personen im Bestand):</p>"
-                f"<div style='max-height:420px;overflow:auto'>{''.join(parts)}</div>")
+                f"<div style='max-height:420px;overflow:auto' tabindex='0' role='region' "  # keyboard can scroll it
+                f"aria-label='Jobcenter im Vergleich'>{''.join(parts)}</div>")
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
