@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from casework.effects import METHODS, estimate, measure_effects
 from casework.effects.hetero import DRLearner, effects_by
 from casework.effects.sensitivity import e_value, placebo_treatment, random_common_cause, sensitivity_table
-from casework.validation import truth_frame
+from casework.effects.validation import truth_frame
 from tests.datasets import small
 
 

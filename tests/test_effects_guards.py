@@ -329,7 +329,7 @@ def test_the_robustness_value_is_no_larger_than_the_known_confounder(seed, stren
 
 def test_hard_designs_small_replication():
     from casework.effects import GUARD_LIMITS
-    from casework.validation import replicate_design, summarise_design
+    from casework.effects.validation import replicate_design, summarise_design
 
     reps = pd.concat([replicate_design("heavy_tail", reps=3, methods=("aipw", "ipw"), estimands=("att",)),
                       replicate_design("poor_overlap", reps=3, methods=("aipw",), estimands=("att", "ate")),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import html as _html
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import pandas as pd
+
+from casework.summary import SummaryFace
 
 __all__ = ["Diagnostics", "EffectResult"]
 
@@ -58,7 +59,7 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
-class EffectResult:
+class EffectResult(SummaryFace):
     """An immutable effect estimate with its interval, sizes, diagnostics and warnings.
 
     ``warnings`` are plain sentences (empty when every guard passed);
@@ -105,7 +106,8 @@ class EffectResult:
             "n_trimmed": d.n_trimmed, "max_abs_smd_after": d.max_abs_smd_after, "mde": self.mde,
             "rep_spread": self.rep_spread, "warnings": " | ".join(self.warnings)}])
 
-    def _rows(self):
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """The report's rows, warnings last."""
         d = self.diagnostics
         rows = [
             ("Effect", f"{self.estimand.upper()} of {self.treatment} on {self.outcome} ({self.method})"),
@@ -130,18 +132,3 @@ class EffectResult:
             rows.append(("Warning" if i == 0 else "", w))
         return rows
 
-    def summary(self, html: bool = False) -> str:
-        """A short report as text (or HTML), warnings last."""
-        rows = self._rows()
-        if html:
-            body = "".join(f"<tr><th style='text-align:left'>{_html.escape(k)}</th>"
-                           f"<td style='text-align:left'>{_html.escape(v)}</td></tr>" for k, v in rows)
-            return f"<table>{body}</table>"
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-    def _repr_html_(self) -> str:
-        return self.summary(html=True)
-
-    def __str__(self) -> str:
-        return self.summary()

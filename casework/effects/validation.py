@@ -1,0 +1,165 @@
+"""Validation of the effect estimators against the synthetic ground truth.
+
+For R replications of a scenario (a fresh population per seed), every
+estimator estimates the effect of every measure kind on ``integration_12m``
+and is compared with that replication's true effect (ground_truth.json):
+bias, RMSE and the coverage of the 95 % intervals, per estimator, estimand
+and measure. An estimator that misses its target is reported, not hidden.
+
+Examples
+--------
+>>> from casework.effects.validation import summarise
+>>> import pandas as pd
+>>> reps = pd.DataFrame({"method": "ols", "estimand": "att", "measure": "x", "estimate": [0.1, 0.3],
+...                      "truth": [0.2, 0.2], "ci_low": [0.0, 0.25], "ci_high": [0.3, 0.4], "se": 0.05})
+>>> [abs(round(v, 3)) for v in summarise(reps)[["bias", "coverage"]].iloc[0]]
+[0.0, 0.5]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+__all__ = ["replicate", "summarise", "truth_frame", "markdown_table", "TARGETS", "replicate_design",
+           "summarise_design", "HARD_DESIGNS"]
+
+#: Targets from the issue: |bias| < 0.5 percentage points, coverage 93-97 %.
+TARGETS = {"abs_bias": 0.005, "coverage_low": 0.93, "coverage_high": 0.97}
+
+
+def truth_frame(ds, estimand: str, outcome: str = "integration_12m") -> pd.DataFrame:
+    """The overall (segment null) true effects of a synthetic dataset: columns measure, truth, n_truth."""
+    recs = [r for r in ds.ground_truth["effects"]
+            if r["estimand"] == estimand and r["outcome"] == outcome and r["segment"] is None]
+    return pd.DataFrame([(r["measure"], r["value"], r["n"]) for r in recs], columns=["measure", "truth", "n_truth"])
+
+
+def replicate(scenario: str, *, reps: int = 20, persons: int | None = None, methods=("ols", "ipw", "aipw", "match"),
+              estimands=("att",), first_seed: int = 1000, progress: bool | None = None,
+              min_treated: int = 30) -> pd.DataFrame:
+    """Run the replications; one row per replication x method x estimand x measure.
+
+    Columns: rep, seed, method, estimand, measure, estimate, se, ci_low, ci_high,
+    n_treated, truth, covered, error.
+    """
+    from casework import synth
+    from casework.effects import measure_effects
+
+    rows = []
+    quiet = progress is False or (progress is None and reps < 5)
+    for r in tqdm(range(reps), desc=f"validate {scenario}", disable=quiet):
+        seed = first_seed + r
+        ds = synth.generate(scenario, seed=seed, persons=persons)
+        for estimand in estimands:
+            truth = truth_frame(ds, estimand)
+            for method in methods:
+                est = measure_effects(ds, method=method, estimand=estimand)
+                est = est[est["estimate"].notna() & (est["n_treated"] >= min_treated)]
+                m = est.merge(truth, on="measure", how="inner")
+                m = m.assign(rep=r, seed=seed, method=method, estimand=estimand)
+                rows.append(m)
+    out = pd.concat(rows, ignore_index=True)
+    out["covered"] = (out["ci_low"] <= out["truth"]) & (out["truth"] <= out["ci_high"])
+    out["error"] = out["estimate"] - out["truth"]
+    cols = ["rep", "seed", "method", "estimand", "measure", "estimate", "se", "ci_low", "ci_high", "n_treated",
+            "truth", "covered", "error"]
+    return out[cols]
+
+
+def summarise(reps: pd.DataFrame, by=("method", "estimand", "measure")) -> pd.DataFrame:
+    """Bias, RMSE, coverage and mean standard error per group, with the targets checked.
+
+    Columns: the ``by`` columns, reps, bias, rmse, coverage, mean_se, sd_estimate, meets_targets.
+    """
+    r = reps.assign(error=reps["estimate"] - reps["truth"],
+                    covered=(reps["ci_low"] <= reps["truth"]) & (reps["truth"] <= reps["ci_high"]))
+    g = r.groupby(list(by))
+    out = g.agg(reps=("error", "size"), bias=("error", "mean"),
+                rmse=("error", lambda e: float(np.sqrt(np.mean(np.square(e))))),
+                coverage=("covered", "mean"), mean_se=("se", "mean"), sd_estimate=("estimate", "std")).reset_index()
+    out["meets_targets"] = ((out["bias"].abs() < TARGETS["abs_bias"])
+                            & out["coverage"].between(TARGETS["coverage_low"], TARGETS["coverage_high"]))
+    return out
+
+
+#: The hard designs of issue 15 (casework.effects.designs) with the arguments the validation uses.
+HARD_DESIGNS = {
+    "kang_schafer": {"observed": "transformed"},
+    "kang_schafer_correct": {"observed": "correct"},
+    "heavy_tail": {},
+    "poor_overlap": {},
+    "few_clusters": {},
+    "hidden_confounder": {"strength": 0.5},
+}
+
+
+def replicate_design(design: str, *, reps: int = 20, methods=("ols", "ipw", "aipw", "match"),
+                     estimands=("att", "ate"), first_seed: int = 0, **design_kwargs) -> pd.DataFrame:
+    """Run the estimators on ``reps`` draws of one hard design, guards acting as they do for users.
+
+    Columns: design, rep, method, estimand, truth, estimate, se, ci_low, ci_high, refused (the guards or the
+    overlap rule raised; no estimate), error_type, warned (let through with warnings), ess_treated, ess_control,
+    covered, error.
+    """
+    from casework.effects import estimate
+    from casework.effects.designs import DESIGNS
+
+    base = design.removesuffix("_correct")
+    kwargs = {**HARD_DESIGNS.get(design, {}), **design_kwargs}
+    rows = []
+    for rep in range(reps):
+        df, truth = DESIGNS[base](seed=first_seed + rep, **kwargs)
+        cluster = truth.get("cluster")
+        for estimand in estimands:
+            for method in methods:
+                if method == "match" and cluster:
+                    continue
+                row = {"design": design, "rep": rep, "method": method, "estimand": estimand,
+                       "truth": truth[estimand], "refused": False, "error_type": "", "warned": False}
+                try:
+                    r = estimate(df, "t", "y", truth["covariates"], method=method, estimand=estimand,
+                                 cluster=cluster, seed=rep)
+                except ValueError as err:
+                    row.update(refused=True, error_type=type(err).__name__)
+                    rows.append(row)
+                    continue
+                row.update(estimate=r.estimate, se=r.se, ci_low=r.ci_low, ci_high=r.ci_high,
+                           warned=bool(r.warnings), ess_treated=r.diagnostics.ess_treated,
+                           ess_control=r.diagnostics.ess_control)
+                rows.append(row)
+    out = pd.DataFrame(rows).reindex(columns=["design", "rep", "method", "estimand", "truth", "estimate", "se",
+                                               "ci_low", "ci_high", "refused", "error_type", "warned",
+                                               "ess_treated", "ess_control"])
+    out["covered"] = (out["ci_low"] <= out["truth"]) & (out["truth"] <= out["ci_high"])
+    out["error"] = out["estimate"] - out["truth"]
+    return out
+
+
+def summarise_design(reps: pd.DataFrame) -> pd.DataFrame:
+    """Per design, method and estimand: reps, refused and warned shares, and over the estimates let through
+    bias, rmse, coverage and mean_se.
+    """
+    def one(g):
+        ok = g[~g["refused"]]
+        err = ok["error"]
+        return pd.Series({"reps": len(g), "refused": g["refused"].mean(), "warned": ok["warned"].mean(),
+                          "bias": err.mean(), "rmse": float(np.sqrt(np.mean(np.square(err)))) if len(ok) else np.nan,
+                          "coverage": ok["covered"].mean(), "mean_se": ok["se"].mean()})
+
+    keys = ["design", "method", "estimand"]
+    return pd.DataFrame([{**dict(zip(keys, k)), **one(g)} for k, g in reps.groupby(keys, sort=False)])
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub Markdown table of ``frame`` (floats rounded to ``digits``)."""
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.{digits}f}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
