@@ -6,15 +6,19 @@ from this module instead of spelling them again.
 
 The model follows ``docs/architecture.md``: jobcenters, projects, partners,
 offers, persons, assessments, plans, plan_steps, contacts, referrals, enrolments,
-employment and benefits. All keys are pseudonyms (strings). Dates are
+employment and benefits, and the optional tables (``OPTIONAL_TABLES``: benefit_amounts,
+unemployment, instruments, caseworkers, assignments) that real exports may lack.
+All keys are pseudonyms (strings). Dates are
 ``datetime64[ns]`` (day precision). Needs are ordinal severities
 0 (none), 1 (moderate), 2 (serious).
 
 Examples
 --------
 >>> from casework import schema
->>> sorted(schema.TABLES)[:3]
-['assessments', 'assignments', 'benefit_amounts']
+>>> schema.TABLE_ORDER[:3]
+['jobcenters', 'projects', 'partners']
+>>> "unemployment" in schema.OPTIONAL_TABLES
+True
 >>> schema.TABLES["persons"].primary_key
 'person_id'
 >>> schema.MEASURES["debt_counselling"]
