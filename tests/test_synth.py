@@ -86,6 +86,18 @@ def test_bedarfsgemeinschaften_are_consistent():
     assert couples.empty  # a single parent has no partner in the BG
 
 
+def test_unemployment_spells_lie_within_receipt():
+    ds = small("pankow", 1, 3000)
+    u = ds.table("unemployment").merge(ds.table("benefits"), on="person_id", suffixes=("", "_b"))
+    assert len(u) > 0 and (u["start"] >= u["start_b"]).all()
+    ended = u["end_b"].notna()
+    assert (u.loc[ended, "end"].notna() & (u.loc[ended, "end"] <= u.loc[ended, "end_b"])).all()
+    p = ds.table("persons").set_index("person_id").loc[u["person_id"].unique()]
+    assert not p["children_under_3"].any()  # § 10 Abs. 1 Nr. 3 SGB II: not available while caring for a child < 3
+    assert (u["start"].dt.year - ds.table("persons").set_index("person_id").loc[u["person_id"], "birth_year"]
+            .to_numpy() >= 17).all()
+
+
 def test_nrw_matches_seed_003():
     ds = small("nrw_teilhabe", 1, 20_000)
     projects = ds.table("projects")

@@ -58,6 +58,10 @@ TARGETS = (
            "DOMAIN.md 0.6, 2.18 (rising to 47 % in 2024)", "> 0 (rising)", 0.0, 1.0),
     Target("non_german_2024", "non-German eLb, share of the stock on 30.06.2024", "DOMAIN.md 2.18 (found)",
            "47.4 %", 0.42, 0.55, ("pankow",)),
+    Target("unemployed", "registered unemployed (§ 16 SGB III), share of the stock on 30.06. of the last year",
+           "DOMAIN.md 3.11, 8 (about 45 %; 38-47 % in 2007-2017)", "about 40-47 %", 0.37, 0.52),
+    Target("long_term_unemployed", "long-term unemployed (12 months and longer, § 18 SGB III), share of the stock "
+           "on the same day", "DOMAIN.md 0.5, 2.20 (about 20 % of eLb)", "about 20 %", 0.14, 0.27),
     Target("health_restriction", "placement-relevant health restriction, share of persons", "DOMAIN.md 3.2",
            "about 45 %", 0.37, 0.55),
     Target("no_vocational", "no vocational qualification, share of persons",
@@ -153,6 +157,17 @@ def _barriers(ds) -> tuple[float, float]:
     return float((barriers >= 2).mean()), float((barriers >= 3).mean())
 
 
+def _unemployed(ds) -> tuple[float, float]:
+    """Registered unemployed and long-term unemployed (spell of 12 months or more) in the stock of the last 30.06."""
+    end = _data_end(ds)
+    date = pd.Timestamp(f"{end.year if end.month >= 7 else end.year - 1}-06-30")
+    stock = set(stock_on(ds, date))
+    u = ds.table("unemployment")
+    u = u[(u["start"] <= date) & (u["end"].isna() | (u["end"] >= date)) & u["person_id"].isin(stock)]
+    long_term = u[u["start"] <= date - pd.DateOffset(months=12)]
+    return u["person_id"].nunique() / len(stock), long_term["person_id"].nunique() / len(stock)
+
+
 def _ltr_share(ds) -> float:
     from casework.kpi import key_figures
 
@@ -228,6 +243,8 @@ def measure(ds) -> dict:
     out.update(_assessment_figures(ds))
     out["ltr_share"] = out["ltr_share_ruhr"] = _ltr_share(ds)
     out["two_barriers"], out["three_barriers"] = _barriers(ds)
+    if "unemployment" in ds.tables:
+        out["unemployed"], out["long_term_unemployed"] = _unemployed(ds)
     out["health_restriction"] = float(p["health_restriction"].mean())
     out["no_vocational"] = float((p["vocational"] == "none").mean())
     out["k2_median"] = _k2_median(ds)

@@ -8,6 +8,7 @@ import pandas as pd
 from casework import schema as S
 from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.referrals import network_referrals, referral_rows
+from casework.synth.unemployment import unemployment_spells
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import WINDOW
 
@@ -82,6 +83,7 @@ def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, net
     out["employment"] = _employment(scn, pf, rng, n_m, data_end, base)
     out["enrolments"] = _enrolments(scn, pf, data_end, base)
     out["benefits"] = _benefits(scn, pf, rng, n_m, base)
+    out["unemployment"] = unemployment_spells(scn, pf, rng, data_end, base=base)
     return out
 
 
