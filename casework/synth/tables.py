@@ -8,9 +8,9 @@ import pandas as pd
 from casework import schema as S
 from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.referrals import network_referrals, referral_rows
-from casework.synth.unemployment import unemployment_spells
 from casework.synth.scenarios import Scenario
 from casework.synth.simulate import WINDOW
+from casework.synth.unemployment import unemployment_spells
 
 __all__ = ["network_tables", "person_tables", "ids", "CHUNK_BASE"]
 
