@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from casework.synth.dates import _date_in_month, _month_start
 from casework.synth.population import NEED_ORDER
-from casework.synth.scenarios import PROJECT_REFERRAL_UPLIFT, REFERRAL_BASE, REFERRAL_SEVERITY, Scenario
+from casework.synth.scenarios import PROJECT_REFERRAL_UPLIFT, REFERRAL_BASE, REFERRAL_SEVERITY, Scenario, project_key
 
 __all__ = ["network_referrals"]
 
@@ -38,7 +39,6 @@ _NO_BACKGROUND = ("funded_employment",)  # programme places come by enrolment, n
 def _offer_frame(scn: Scenario, offers: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
     """Offers with their jobcenter index, partner kind, open months, enrolment rule and monthly start quota."""
     from casework.synth.simulate import _project_window
-    from casework.synth.tables import project_key
 
     o = offers.merge(partners[["partner_id", "jc_id", "kind"]], on="partner_id", how="left")
     o = o[~o["measure"].isin(_NO_BACKGROUND) & o["kind"].isin(list(REFERRAL_BASE))].reset_index(drop=True)
@@ -130,8 +130,6 @@ def _empty() -> pd.DataFrame:
 
 def referral_rows(scn: Scenario, bg: pd.DataFrame, rng, data_end) -> pd.DataFrame:
     """The referrals table rows (without referral_id) of :func:`network_referrals`' output."""
-    from casework.synth.tables import _date_in_month, _month_start
-
     referred = _date_in_month(scn, bg["referred_m"].to_numpy(), rng)
     started_ok = bg["start_m"].to_numpy() >= 0
     started = np.full(len(bg), np.datetime64("NaT"), dtype="datetime64[ns]")

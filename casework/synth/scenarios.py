@@ -330,6 +330,10 @@ SCALE = Scenario(
     notes=("A national-scale population for performance work: 400 jobcenters, regular network measures only.",),
 )
 
+def project_key(proj, jc_id: str) -> str:
+    return proj.project_id if len(proj.jc_ids) == 1 else f"{proj.project_id}/{jc_id}"
+
+
 SCENARIOS = {s.name: s for s in (GELSENKIRCHEN, PANKOW, NRW_TEILHABE, SCALE)}
 
 

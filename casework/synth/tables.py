@@ -6,44 +6,16 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
+from casework.synth.dates import _date_in_month, _dates_or_nat, _month_start, ids
 from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.referrals import network_referrals, referral_rows
-from casework.synth.scenarios import Scenario
+from casework.synth.scenarios import Scenario, project_key
 from casework.synth.simulate import WINDOW
 from casework.synth.unemployment import unemployment_spells
 
 __all__ = ["network_tables", "person_tables", "ids", "CHUNK_BASE"]
 
 _MODULE_THEMES = ("Ernährung", "Bewegung", "Motivation")
-
-
-def ids(prefix: str, n: int, start: int = 0, width: int = 7) -> np.ndarray:
-    """Vectorised string keys ``<prefix><zero-padded number>``."""
-    if n == 0:
-        return np.array([], dtype=object)
-    nums = np.arange(start, start + n).astype(str)
-    return np.char.add(prefix, np.char.zfill(nums, width)).astype(object)
-
-
-def _month_start(scn: Scenario, m) -> pd.DatetimeIndex:
-    base = pd.Timestamp(scn.data_start).to_period("M")
-    return (base + np.asarray(m, dtype=int)).to_timestamp() if np.ndim(m) == 0 else \
-        pd.PeriodIndex.from_ordinals(base.ordinal + np.asarray(m, dtype=np.int64), freq="M").to_timestamp()
-
-
-def _date_in_month(scn, m, rng) -> np.ndarray:
-    """A random day within month index ``m`` (array)."""
-    first = _month_start(scn, m)
-    days = first.days_in_month.to_numpy()
-    offset = np.floor(rng.random(len(first)) * days).astype("timedelta64[D]")
-    return (first.to_numpy() + offset).astype("datetime64[ns]")
-
-
-def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
-    out = np.full(len(m), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if valid.any():
-        out[valid] = _date_in_month(scn, np.asarray(m)[valid], rng)
-    return out
 
 
 #: Stock of the jobcenter whose network MeasureSpec.capacity describes, and the stock's share of all persons
@@ -102,10 +74,6 @@ def _projects(scn: Scenario) -> pd.DataFrame:
     cols = ["project_id", "jc_id", "name", "start", "end", "target_group", "places"]
     return pd.DataFrame(rows, columns=cols).astype({"start": "datetime64[ns]", "end": "datetime64[ns]",
                                                     "places": "int64"})
-
-
-def project_key(proj, jc_id: str) -> str:
-    return proj.project_id if len(proj.jc_ids) == 1 else f"{proj.project_id}/{jc_id}"
 
 
 def _offer_name(spec, i: int) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from casework.synth.dates import _month_start, ids
+
 __all__ = ["unemployment_spells", "P_REGISTERS", "SPELL_MONTHS", "GAP_MONTHS"]
 
 P_REGISTERS = 0.70
@@ -26,8 +28,6 @@ _MAX_SPELLS = 8
 
 def unemployment_spells(scn, pf: pd.DataFrame, rng, data_end, *, base: int = 0) -> pd.DataFrame:
     """One row per spell: spell_id, person_id, start, end (empty while ongoing at the data end)."""
-    from casework.synth.tables import _month_start, ids
-
     n_m = len(scn.months)
     age = pf["draw_year"].to_numpy() - pf["birth_year"].to_numpy()
     can = (age >= 18) & ~pf["children_under_3"].to_numpy(dtype=bool)

@@ -1,0 +1,39 @@
+"""Keys and dates of the synthetic tables (month indices from a scenario's data start)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from casework.synth.scenarios import Scenario
+
+__all__ = ["ids"]
+
+
+def ids(prefix: str, n: int, start: int = 0, width: int = 7) -> np.ndarray:
+    """Vectorised string keys ``<prefix><zero-padded number>``."""
+    if n == 0:
+        return np.array([], dtype=object)
+    nums = np.arange(start, start + n).astype(str)
+    return np.char.add(prefix, np.char.zfill(nums, width)).astype(object)
+
+
+def _month_start(scn: Scenario, m) -> pd.DatetimeIndex:
+    base = pd.Timestamp(scn.data_start).to_period("M")
+    return (base + np.asarray(m, dtype=int)).to_timestamp() if np.ndim(m) == 0 else \
+        pd.PeriodIndex.from_ordinals(base.ordinal + np.asarray(m, dtype=np.int64), freq="M").to_timestamp()
+
+
+def _date_in_month(scn, m, rng) -> np.ndarray:
+    """A random day within month index ``m`` (array)."""
+    first = _month_start(scn, m)
+    days = first.days_in_month.to_numpy()
+    offset = np.floor(rng.random(len(first)) * days).astype("timedelta64[D]")
+    return (first.to_numpy() + offset).astype("datetime64[ns]")
+
+
+def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
+    out = np.full(len(m), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if valid.any():
+        out[valid] = _date_in_month(scn, np.asarray(m)[valid], rng)
+    return out
