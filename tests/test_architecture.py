@@ -149,9 +149,31 @@ def test_no_module_is_longer_than_the_limit(limit):
     assert not long, f"modules over {limit} lines: {long}"
 
 
+def _private_imports(path: Path, modules: dict) -> list[str]:
+    """Names starting with "_" that a module takes from another module (a private module itself may be imported)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("casework"):
+            names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+            out += [f"{node.module}.{n}" for n in names if f"{node.module}.{n}" not in modules]
+    return out
+
+
+def test_no_module_takes_another_modules_private_names():
+    modules = _modules()
+    taken = {name: found for name, path in modules.items() if (found := _private_imports(path, modules))}
+    assert not taken, f"private names used across modules (make them public or move them): {taken}"
+
+
 def test_the_checker_sees_an_upward_and_a_cyclic_import():
     """The checks can fail: a ground-floor module importing the boards, and a two-module cycle."""
     graph = {"casework.cells": {"casework.boards.app"}, "casework.kpi": {"casework.panel"},
              "casework.panel": {"casework.kpi"}}
     assert floor("casework.boards.app") > floor("casework.cells")
     assert _cycles(graph) == [{"casework.kpi", "casework.panel"}]
+
+
+def test_the_checker_sees_a_private_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from casework.panel import _month_start\nfrom casework.effects import _fits\n")
+    assert _private_imports(module, {"casework.effects._fits": module}) == ["casework.panel._month_start"]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from casework import ingest
 from casework import schema as S
 from casework.cli import main
-from casework.ingest.convert import _convert_value, age_in_years, convert_column
+from casework.ingest.convert import age_in_years, convert_column, convert_value
 from casework.ingest.mapping import ColumnSpec
 from casework.store import Dataset
 from tests.test_io import KEY, MAPPING, _persons_only, make_export, write_csv, write_export
@@ -104,8 +104,8 @@ def test_age_at_a_reference_date_and_yes_no_from_a_number():
     assert reasons[0] == "date after the reference date"
     flag = S.TABLES["persons"].field("disability")
     gdb = ColumnSpec("disability", ("GdB",), derive="at_least", threshold=50)
-    assert [_convert_value(flag, gdb, v) for v in ("50", "40", "100", 0)] == [True, False, True, False]
-    assert str(_convert_value(flag, gdb, "schwer")).startswith("not a number")
+    assert [convert_value(flag, gdb, v) for v in ("50", "40", "100", 0)] == [True, False, True, False]
+    assert str(convert_value(flag, gdb, "schwer")).startswith("not a number")
     assert age_in_years(pd.Series(pd.to_datetime(["2000-02-29"])), pd.Series(pd.to_datetime(["2018-02-28"]))
                         ).tolist() == [17]
 
@@ -348,7 +348,7 @@ def test_no_offending_values_in_the_report_and_free_text_masked(tmp_path):
     r = ingest.import_source(tmp_path / "jc.csv", m, tmp_path / "j", progress=False)
     assert r.quarantine[["column", "reason"]].values.tolist() == [["name", "required value is missing"]]
     table = ingest.importer._Table(ingest.load_mapping(m).tables["jobcenters"],
-                                   ingest.read._read(tmp_path / "jc.csv"), "jc.csv")
+                                   ingest.read.read_file(tmp_path / "jc.csv"), "jc.csv")
     assert table.masked("name") and table.masked("land") and not table.masked("region_type")
 
 
@@ -371,10 +371,10 @@ def test_property_column_conversion_equals_cell_conversion(cells, which, missing
     spec = ColumnSpec(f.name, ("x",), missing=missing)
     values, reasons = convert_column(f, spec, pd.Series(cells, dtype=object))
     for i, cell in enumerate(cells):
-        one = _convert_value(f, spec, cell)
+        one = convert_value(f, spec, cell)
         if isinstance(one, Exception):
             assert reasons[i] == str(one) and pd.isna(values[i])
-        elif one is ingest.convert._MISSING:
+        elif one is ingest.convert.MISSING:
             assert pd.isna(values[i]) and reasons[i] == ("required value is missing" if f.required else None)
         else:
             assert reasons[i] is None and values[i] == one, (cell, values[i], one)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from casework import ingest as io
 from casework import schema as S
 from casework.cli import main
-from casework.ingest.convert import _convert_value
+from casework.ingest.convert import convert_value
 from casework.ingest.pseudonym import KEY_ENV, KEY_FILE_ENV, PseudonymKey, load_key, pseudonymise
 from casework.schema import validate
 from casework.store import Dataset
@@ -209,7 +209,7 @@ def test_numbers_and_dates_german_format(tmp_path):
     # decimal comma in a whole-number column: 24,0 -> 24; 1.2 is not German; 12,5 is not whole; 1.000 -> 1000
     f = S.TABLES["persons"].field("benefit_months")
     spec = io.ColumnSpec("benefit_months")
-    got = [_convert_value(f, spec, v) for v in ("24,0", "1.2", "12,5", "1.000", " 3 ", "1.234,5")]
+    got = [convert_value(f, spec, v) for v in ("24,0", "1.2", "12,5", "1.000", " 3 ", "1.234,5")]
     assert got[0] == 24 and got[4] == 3
     assert [str(g) for g in (got[1], got[2], got[3])] == [
         "not a number (expected German format such as 1.234,5)", "not a whole number", "above maximum 600"]

@@ -17,13 +17,13 @@ import pandas as pd
 __all__ = ["covariate_frame", "episodes", "cox_time_varying"]
 
 
-def _need_columns(df: pd.DataFrame, columns) -> None:
+def need_columns(df: pd.DataFrame, columns) -> None:
     missing = [c for c in dict.fromkeys(columns) if c not in df.columns]
     if missing:
         raise ValueError(f"the data have no column(s) {missing} (columns: {list(df.columns)})")
 
 
-def _finite(df: pd.DataFrame, col: str) -> np.ndarray:
+def require_finite(df: pd.DataFrame, col: str) -> np.ndarray:
     """A column as float, refusing missing, infinite and non-numeric values with the row that has them."""
     s = df[col]
     if pd.api.types.is_datetime64_any_dtype(s) or not (pd.api.types.is_numeric_dtype(s)
@@ -38,7 +38,7 @@ def _finite(df: pd.DataFrame, col: str) -> np.ndarray:
     return x
 
 
-def _check_events(df, col, e) -> None:
+def check_events(df, col, e) -> None:
     bad = ~np.isin(e, (0.0, 1.0))
     if bad.any():
         raise ValueError(f"column {col!r} must be 0/1, but row {df.index[int(np.argmax(bad))]!r} has {e[bad][0]}")
@@ -51,14 +51,14 @@ def covariate_frame(df: pd.DataFrame, covariates) -> pd.DataFrame:
     refused with the column (and row) named.
     """
     covariates = list(covariates)
-    _need_columns(df, covariates)
+    need_columns(df, covariates)
     out = {}
     for c in covariates:
         s = df[c]
         if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
             raise ValueError(f"covariate {c!r} is a date or duration: give a number derived from it (e.g. age)")
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            out[c] = _finite(df, c)
+            out[c] = require_finite(df, c)
             continue
         if s.isna().any():
             raise ValueError(f"covariate {c!r} is missing in row {s.index[int(np.argmax(s.isna().to_numpy()))]!r}")
@@ -104,9 +104,9 @@ def episodes(df: pd.DataFrame, *, id: str, duration: str, event: str, switches: 
     1    3.0  10.0  treated
     2    0.0   4.0     none
     """
-    _need_columns(df, [id, duration, event, *switches.values(), *keep])
-    t, e = _finite(df, duration), _finite(df, event)
-    _check_events(df, event, e)
+    need_columns(df, [id, duration, event, *switches.values(), *keep])
+    t, e = require_finite(df, duration), require_finite(df, event)
+    check_events(df, event, e)
     if (t <= 0).any():
         raise ValueError(f"column {duration!r} is not positive in row {df.index[int(np.argmax(t <= 0))]!r}: an "
                          "episode needs a length (shift events at time zero by a fraction of the unit if they are "
@@ -152,9 +152,9 @@ def cox_time_varying(df: pd.DataFrame, covariates=(), *, id: str, start: str = "
     """
     from lifelines import CoxTimeVaryingFitter
 
-    _need_columns(df, [id, start, stop, event, treatment, *covariates])
-    a, b, e = _finite(df, start), _finite(df, stop), _finite(df, event)
-    _check_events(df, event, e)
+    need_columns(df, [id, start, stop, event, treatment, *covariates])
+    a, b, e = require_finite(df, start), require_finite(df, stop), require_finite(df, event)
+    check_events(df, event, e)
     if (b <= a).any():
         raise ValueError(f"episode in row {df.index[int(np.argmax(b <= a))]!r} does not end after it starts "
                          f"(columns {start!r}, {stop!r})")
@@ -180,7 +180,7 @@ def _check_no_overlap(df, id, a, b) -> None:
 def _treatment_columns(df, treatment, reference) -> pd.DataFrame:
     s = df[treatment]
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return pd.DataFrame({treatment: _finite(df, treatment)}, index=df.index)
+        return pd.DataFrame({treatment: require_finite(df, treatment)}, index=df.index)
     if s.isna().any():
         raise ValueError(f"column {treatment!r} is missing in row {s.index[int(np.argmax(s.isna().to_numpy()))]!r}")
     levels = sorted(s.astype(str).unique())

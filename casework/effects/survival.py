@@ -30,12 +30,12 @@ import pandas as pd
 from casework import schema as S
 from casework.effects._design import Logit, design_matrix
 from casework.effects._survival_data import (
-    _check_events,
-    _finite,
-    _need_columns,
+    check_events,
     covariate_frame,
     cox_time_varying,
     episodes,
+    need_columns,
+    require_finite,
 )
 
 __all__ = ["kaplan_meier", "km_plot", "cox", "adjusted_cumulative_incidence", "cox_time_varying", "episodes",
@@ -134,11 +134,11 @@ def cox(cohort: pd.DataFrame, covariates, treatment: str = "treated", duration: 
 
 
 def _survival_frame(df, covariates, treatment, duration, event, horizon, unit) -> pd.DataFrame:
-    _need_columns(df, [treatment, duration, event, *covariates])
+    need_columns(df, [treatment, duration, event, *covariates])
     frame = covariate_frame(df, covariates)
-    frame[treatment] = _finite(df, treatment)
-    t, e = _finite(df, duration), _finite(df, event)
-    _check_events(df, event, e)
+    frame[treatment] = require_finite(df, treatment)
+    t, e = require_finite(df, duration), require_finite(df, event)
+    check_events(df, event, e)
     if (t < 0).any():
         raise ValueError(f"column {duration!r} is negative in row {df.index[np.argmax(t < 0)]!r}")
     if horizon is not None:
@@ -252,7 +252,7 @@ def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, ki
         Columns term, measure, phase, coef, se, odds_ratio, ci_low, ci_high
         (odds-ratio scale), for the measure terms.
     """
-    _need_columns(cohort, ["person_id", "landmark", "measure", "measure_end", "months_to_event", "event"])
+    need_columns(cohort, ["person_id", "landmark", "measure", "measure_end", "months_to_event", "event"])
     pm = person_months(cohort, horizon)
     kinds = [k for k in (kinds or S.MEASURES) if (pm["measure"] == k).any()]
     design = design_matrix(pm, list(covariates))

@@ -20,14 +20,14 @@ _YES = {"ja", "j", "yes", "y", "true", "wahr", "1", "x"}
 _NO = {"nein", "n", "no", "false", "falsch", "0"}
 _DE_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 _EN_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-_MISSING = object()
+MISSING = object()
 
 
-class _Bad(Exception):
+class BadValue(Exception):
     """A cell that cannot be converted; the message is the quarantine reason."""
 
 
-def _label(v) -> str:
+def value_label(v) -> str:
     """Canonical text of a source value or mapping label (for matching)."""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -50,7 +50,7 @@ def _schema_labels(f: S.Field) -> dict:
 
 
 
-def _is_missing(v) -> bool:
+def is_missing_value(v) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     if isinstance(v, float) and math.isnan(v):
@@ -60,35 +60,35 @@ def _is_missing(v) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-def _number(v, decimal: str) -> float | int:
+def parse_number_cell(v, decimal: str) -> float | int:
     if isinstance(v, (bool, np.bool_)):
-        raise _Bad("not a number")
+        raise BadValue("not a number")
     if isinstance(v, (int, np.integer)):
         return int(v)
     if isinstance(v, (float, np.floating)):
         if not np.isfinite(v):
-            raise _Bad("not a number")
+            raise BadValue("not a number")
         return float(v)
     if not isinstance(v, str):
-        raise _Bad("not a number")
+        raise BadValue("not a number")
     t = v.strip().replace("\u00a0", "").replace(" ", "").replace("\u2212", "-")
     if decimal == ",":
         if not _DE_NUMBER.match(t):
-            raise _Bad("not a number (expected German format such as 1.234,5)")
+            raise BadValue("not a number (expected German format such as 1.234,5)")
         t = t.replace(".", "").replace(",", ".")
     else:
         if not _EN_NUMBER.match(t):
-            raise _Bad("not a number (expected a format such as 1,234.5)")
+            raise BadValue("not a number (expected a format such as 1,234.5)")
         t = t.replace(",", "")
     return float(t) if "." in t else int(t)
 
 
-def _date(v, fmt: str) -> pd.Timestamp:
+def parse_date_cell(v, fmt: str) -> pd.Timestamp:
     if isinstance(v, (pd.Timestamp, _dt.datetime, _dt.date, np.datetime64)):
         try:
             ts = pd.Timestamp(v)
         except (ValueError, OverflowError):
-            raise _Bad("not a date (out of range)") from None
+            raise BadValue("not a date (out of range)") from None
     elif isinstance(v, str):
         t = v.strip()
         ts = None
@@ -101,33 +101,33 @@ def _date(v, fmt: str) -> pd.Timestamp:
             break
         if ts is None:
             shown = fmt.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%y", "yy")
-            raise _Bad(f"not a date (expected {shown})")
+            raise BadValue(f"not a date (expected {shown})")
     else:
-        raise _Bad("not a date")
+        raise BadValue("not a date")
     if not DATE_YEARS[0] <= ts.year <= DATE_YEARS[1]:
-        raise _Bad(f"implausible date (year {ts.year} outside {DATE_YEARS[0]}-{DATE_YEARS[1]})")
+        raise BadValue(f"implausible date (year {ts.year} outside {DATE_YEARS[0]}-{DATE_YEARS[1]})")
     return pd.Timestamp(ts).normalize()
 
 
 def _in_range(f: S.Field, x):
     if f.kind == "int":
         if float(x) != int(x):
-            raise _Bad("not a whole number")
+            raise BadValue("not a whole number")
         x = int(x)
     elif f.kind == "float":
         x = float(x)
     if f.min is not None and x < f.min:
-        raise _Bad(f"below minimum {f.min:g}")
+        raise BadValue(f"below minimum {f.min:g}")
     if f.max is not None and x > f.max:
-        raise _Bad(f"above maximum {f.max:g}")
+        raise BadValue(f"above maximum {f.max:g}")
     return x
 
 
 def _past_date(v, fmt: str) -> pd.Timestamp:
     """A date that must have happened already (a birth date): impossible and future dates are refused."""
-    ts = _date(v, fmt)
+    ts = parse_date_cell(v, fmt)
     if ts > pd.Timestamp.today().normalize():
-        raise _Bad("date in the future")
+        raise BadValue("date in the future")
     return ts
 
 
@@ -142,8 +142,8 @@ def _derive(f: S.Field, spec, v):
     if spec.derive == "age":  # a fixed reference date; a reference column is handled per column
         return _in_range(f, age_in_years(_past_date(v, spec.date_format), spec.at))
     if spec.derive == "at_least":
-        return bool(_number(v, spec.decimal) >= spec.threshold)
-    raise _Bad(f"unsupported derivation {spec.derive!r}")
+        return bool(parse_number_cell(v, spec.decimal) >= spec.threshold)
+    raise BadValue(f"unsupported derivation {spec.derive!r}")
 
 
 def age_in_years(born, at):
@@ -159,7 +159,7 @@ def age_in_years(born, at):
         before = (at.dt.month < born.dt.month) | ((at.dt.month == born.dt.month) & (at.dt.day < born.dt.day))
         return at.dt.year - born.dt.year - before.astype("Int64")
     if at < born:
-        raise _Bad(f"date after the reference date {at:%d.%m.%Y}")
+        raise BadValue(f"date after the reference date {at:%d.%m.%Y}")
     return at.year - born.year - int((at.month, at.day) < (born.month, born.day))
 
 
@@ -172,46 +172,46 @@ def _convert_kind(f: S.Field, spec, v):
     if kind == "category":
         if v in (f.allowed or ()):
             return v
-        key = _schema_labels(f).get(_label(v))
+        key = _schema_labels(f).get(value_label(v))
         if key is None:
             known = sorted(set(spec.values) | set(f.allowed or ()))
             shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-            raise _Bad(f"unknown value {str(v).strip()!r} (expected one of: {shown})")
+            raise BadValue(f"unknown value {str(v).strip()!r} (expected one of: {shown})")
         return key
     if kind == "bool":
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
-        lab = _label(v)
+        lab = value_label(v)
         if lab in _YES:
             return True
         if lab in _NO:
             return False
-        raise _Bad(f"not a yes/no value: {str(v).strip()!r}")
+        raise BadValue(f"not a yes/no value: {str(v).strip()!r}")
     if kind in ("int", "float"):
-        return _in_range(f, _number(v, spec.decimal))
+        return _in_range(f, parse_number_cell(v, spec.decimal))
     if kind == "date":
-        return _date(v, spec.date_format)
-    raise _Bad(f"unsupported column kind {kind!r}")
+        return parse_date_cell(v, spec.date_format)
+    raise BadValue(f"unsupported column kind {kind!r}")
 
 
-def _convert_value(f: S.Field, spec, v):
-    """One cell -> converted value, ``_MISSING``, or a :class:`_Bad` with the reason."""
+def convert_value(f: S.Field, spec, v):
+    """One cell -> converted value, ``MISSING``, or a :class:`BadValue` with the reason."""
     try:
-        if _is_missing(v):
-            return _MISSING
-        label = _label(v)
+        if is_missing_value(v):
+            return MISSING
+        label = value_label(v)
         if label in spec.missing:
-            return _MISSING
+            return MISSING
         if label in spec.values:
             v = spec.values[label]
             if v is None:
-                return _MISSING
+                return MISSING
             if spec.derive:  # a label mapped to a model value is that value, not a source to derive from
                 return _in_range(f, v) if f.kind in ("int", "float") else v
         if spec.derive:
             return _derive(f, spec, v)
         return _convert_kind(f, spec, v)
-    except _Bad as exc:
+    except BadValue as exc:
         return exc
 
 
@@ -228,7 +228,7 @@ def _distinct(raw: pd.Series) -> tuple[np.ndarray, list]:
     index: dict = {}
     codes = np.empty(len(raw), dtype=np.int64)
     for i, v in enumerate(raw.tolist()):
-        codes[i] = -1 if _is_missing(v) else index.setdefault((type(v), v), len(index))
+        codes[i] = -1 if is_missing_value(v) else index.setdefault((type(v), v), len(index))
     return codes, [v for _, v in index]
 
 
@@ -249,15 +249,15 @@ def convert_column(f: S.Field, spec, raw: pd.Series, ref: pd.Series | None = Non
     codes, uniques = _distinct(raw)
     values, reasons = [], []
     for u in uniques:
-        hit = _convert_value(f, spec, u)
-        bad = isinstance(hit, _Bad)
-        values.append(None if bad or hit is _MISSING else hit)
-        reasons.append(str(hit) if bad else ("required value is missing" if hit is _MISSING and f.required
+        hit = convert_value(f, spec, u)
+        bad = isinstance(hit, BadValue)
+        values.append(None if bad or hit is MISSING else hit)
+        reasons.append(str(hit) if bad else ("required value is missing" if hit is MISSING and f.required
                                              else None))
     values.append(None)
     reasons.append("required value is missing" if f.required else None)
     take = np.where(codes < 0, len(uniques), codes)
-    typed = _typed(f, values).take(take).reset_index(drop=True)
+    typed = to_typed(f, values).take(take).reset_index(drop=True)
     return typed, np.asarray(reasons, dtype=object)[take]
 
 
@@ -276,10 +276,10 @@ def _age_column(f: S.Field, spec, raw: pd.Series, ref: pd.Series):
         if bound is not None:
             reasons[wrong.to_numpy(dtype=bool, na_value=False) & (reasons == None)] = f"{text} {bound:g}"  # noqa: E711
     age = age.where(pd.Series(reasons == None), pd.NA)  # noqa: E711
-    return _typed(f, age.astype(object).where(age.notna(), None).tolist()), reasons
+    return to_typed(f, age.astype(object).where(age.notna(), None).tolist()), reasons
 
 
-def _typed(f: S.Field, values: list) -> pd.Series:
+def to_typed(f: S.Field, values: list) -> pd.Series:
     if f.kind == "date":
         return pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), dtype="datetime64[ns]")
     if f.kind == "int":

@@ -21,11 +21,11 @@ import pandas as pd
 
 from casework import schema as S
 from casework.datarules import OVERLAP_MESSAGE, dangling_references, duplicate_keys, overlapping_spells, row_rules
-from casework.ingest.convert import _MISSING, _convert_value, _is_missing, _typed, convert_column
+from casework.ingest.convert import MISSING, convert_column, convert_value, is_missing_value, to_typed
 from casework.ingest.mapping import Mapping, TableMapping, load_mapping
 from casework.ingest.output import Staging, check_out
 from casework.ingest.pseudonym import PseudonymKey, load_key, normalise, pseudonymise
-from casework.ingest.read import _format_of, _read, _Source
+from casework.ingest.read import Source, format_of, read_file
 from casework.ingest.report import QUARANTINE_COLUMNS, VALUE_PART, ImportReport
 from casework.store import RESULTS
 
@@ -53,7 +53,7 @@ def _paths(source: Path, m: Mapping) -> tuple[dict, list]:
         (name, tm), = m.tables.items()
         if Path(tm.file).name == source.name:
             return {name: source}, []
-        mine, theirs = _format_of(source, tm.format), _format_of(Path(tm.file), tm.format)
+        mine, theirs = format_of(source, tm.format), format_of(Path(tm.file), tm.format)
         if mine != theirs:
             raise ValueError(f"{source}: SOURCE is a {mine} file, but the mapping reads table {name!r} from "
                              f"{tm.file!r} ({theirs}); give the right file or change file: in the mapping")
@@ -68,7 +68,7 @@ def _paths(source: Path, m: Mapping) -> tuple[dict, list]:
 class _Table:
     """The quarantine being collected for one table: which rows are bad and why."""
 
-    def __init__(self, tm: TableMapping, src: _Source, qfile: str):
+    def __init__(self, tm: TableMapping, src: Source, qfile: str):
         self.tm, self.qfile = tm, qfile
         self.secret = tm.identifier_sources
         self.rows = src.frame.index.to_numpy()
@@ -79,7 +79,7 @@ class _Table:
                        for b in src.bad_rows]
 
     def _issue(self, row, line, column, source_column, value, reason, masked: bool) -> dict:
-        if value is not None and not _is_missing(value):
+        if value is not None and not is_missing_value(value):
             value = MASK if masked else str(value)[:200]
         else:
             value = ""
@@ -125,7 +125,7 @@ def _missing_mask(values: pd.Series) -> np.ndarray:
     codes, uniques = pd.factorize(values, use_na_sentinel=True) if pd.api.types.infer_dtype(
         values, skipna=True) in ("string", "empty") else (None, None)
     if codes is None:
-        return values.map(_is_missing).to_numpy(dtype=bool)
+        return values.map(is_missing_value).to_numpy(dtype=bool)
     blank = np.array([not str(u).strip() for u in uniques] + [True], dtype=bool)
     return blank[np.where(codes < 0, len(uniques), codes)]
 
@@ -140,10 +140,10 @@ def _column_values(f, spec, frame: pd.DataFrame, key, q: _Table) -> pd.Series:
     """The converted values of one model column (by position); failing cells are flagged in ``q``."""
     n = len(frame)
     if spec is None:
-        return _typed(f, [None]).take(np.zeros(n, dtype=int)).reset_index(drop=True)
+        return to_typed(f, [None]).take(np.zeros(n, dtype=int)).reset_index(drop=True)
     if not spec.source:
-        const = _convert_value(f, spec, spec.value)
-        return _typed(f, [None if const is _MISSING else const]).take(np.zeros(n, dtype=int)).reset_index(drop=True)
+        const = convert_value(f, spec, spec.value)
+        return to_typed(f, [None if const is MISSING else const]).take(np.zeros(n, dtype=int)).reset_index(drop=True)
     if spec.pseudonym:
         return _pseudonym_values(f, spec, frame, key, q)
     raw = frame[spec.source[0]]
@@ -160,7 +160,7 @@ def _column_failure(q: _Table, f, spec, raw: pd.Series, reasons) -> str:
     """The message for a column that failed in every row: which column, why, and the likely fix."""
     top = pd.Series(reasons).dropna().str.replace(VALUE_PART, "", regex=True).value_counts()
     reason = top.index[0]
-    sample = next((str(v).strip() for v in raw.tolist() if not _is_missing(v)), "")
+    sample = next((str(v).strip() for v in raw.tolist() if not is_missing_value(v)), "")
     shape = re.sub(r"[A-Za-zÄÖÜäöüß]", "a", re.sub(r"\d", "9", sample))[:20]
     if reason == "required value is missing":
         fix = f"the column is empty: map {f.name} to another column of the file"
@@ -262,7 +262,7 @@ def _whole_table_failure(q: _Table, n_input: int) -> str:
             f"same pseudonym: domain in both tables). Nothing was written.")
 
 
-def _import_table(tm: TableMapping, src: _Source, qfile: str, key, accepted: dict):
+def import_table(tm: TableMapping, src: Source, qfile: str, key, accepted: dict):
     t = S.TABLES[tm.table]
     frame = src.frame
     _check_sources_present(tm, frame, qfile)
@@ -384,12 +384,12 @@ def _import_tables(m: Mapping, paths: dict, source: Path, key, progress):
         ck = (str(path), tm.format, tm.encoding, tm.sep, tm.sheet)
         if ck not in cache:
             try:
-                cache[ck] = _read(path, tm.format, tm.encoding, tm.sep, tm.sheet)
+                cache[ck] = read_file(path, tm.format, tm.encoding, tm.sep, tm.sheet)
             except FileNotFoundError:
                 raise FileNotFoundError(f"{path}: export file for table {name!r} not found "
                                         f"(mapping file: {tm.file!r})") from None
         qfile = tm.file if source.is_dir() else source.name
-        good, tissues, tstats, tignored = _import_table(tm, cache[ck], qfile, key, tables)
+        good, tissues, tstats, tignored = import_table(tm, cache[ck], qfile, key, tables)
         tables[name], stats[name] = good, tstats
         issues += tissues
         if tignored:

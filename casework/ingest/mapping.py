@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from casework import schema as S
-from casework.ingest.convert import _MISSING, _Bad, _convert_value, _label
+from casework.ingest.convert import MISSING, BadValue, convert_value, value_label
 from casework.ingest.pseudonym import prefix
 
 __all__ = ["ColumnSpec", "TableMapping", "Mapping", "load_mapping"]
@@ -156,8 +156,8 @@ def _column_spec(table: str, f: S.Field, raw, tdefaults: dict, where: str) -> Co
                 raise ValueError(f"{where}: label {label!r} must map to a number, not {target!r}")
             if f.kind == "date" or raw.get("derive") in ("year", "month", "age"):
                 raise ValueError(f"{where}: values: is not supported for dates (use missing:)")
-        values[_label(label)] = target
-    missing = frozenset(_label(v) for v in (raw.get("missing") or ()))
+        values[value_label(label)] = target
+    missing = frozenset(value_label(v) for v in (raw.get("missing") or ()))
     date_format = _date_format(raw.get("date_format", tdefaults["date_format"]), where)
     decimal = raw.get("decimal", tdefaults["decimal"])
     if decimal not in (",", "."):
@@ -166,9 +166,9 @@ def _column_spec(table: str, f: S.Field, raw, tdefaults: dict, where: str) -> Co
     spec = ColumnSpec(f.name, source, raw.get("value"), pseudo, values, missing, date_format, decimal, derive, at,
                       threshold)
     if "value" in raw:
-        result = _convert_value(f, spec, raw["value"])
-        if isinstance(result, _Bad) or (result is _MISSING and f.required):
-            reason = result if isinstance(result, _Bad) else "required value is missing"
+        result = convert_value(f, spec, raw["value"])
+        if isinstance(result, BadValue) or (result is MISSING and f.required):
+            reason = result if isinstance(result, BadValue) else "required value is missing"
             raise ValueError(f"{where}: constant {raw['value']!r} is not valid for {table}.{f.name}: {reason}")
     return spec
 

@@ -23,7 +23,7 @@ __all__ = ["FORMATS", "read_source"]
 FORMATS = {"csv": (".csv", ".txt"), "xlsx": (".xlsx", ".xlsm"), "sav": (".sav", ".zsav"), "dta": (".dta",)}
 
 
-def _format_of(path: Path, fmt: str | None) -> str:
+def format_of(path: Path, fmt: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
             raise ValueError(f"{path}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -75,14 +75,14 @@ def _header(names, path: Path) -> list[str]:
 
 
 @dataclass
-class _Source:
+class Source:
     frame: pd.DataFrame  # index: row number (header = 1); object values
     bad_rows: list  # dicts: row, line, fields, expected
     lines: np.ndarray | None  # physical first line of each row of frame (None: the row number)
     encoding: str | None = None
 
 
-def _read_csv(path: Path, encoding, sep: str) -> _Source:
+def _read_csv(path: Path, encoding, sep: str) -> Source:
     data = path.read_bytes()
     text, used = _decode(data, encoding, path)
     try:
@@ -94,7 +94,7 @@ def _read_csv(path: Path, encoding, sep: str) -> _Source:
     return src
 
 
-def _read_csv_records(text: str, sep: str, path: Path) -> _Source:
+def _read_csv_records(text: str, sep: str, path: Path) -> Source:
     """Record by record with the csv module: a record may span lines (a quoted line break)."""
     reader = csv.reader(_io.StringIO(text, newline=""), delimiter=sep, quotechar='"', doublequote=True)
     header, rows, index, lines, bad = None, [], [], {}, []
@@ -122,14 +122,14 @@ def _read_csv_records(text: str, sep: str, path: Path) -> _Source:
     if header is None:
         raise ValueError(f"{path}: the file is empty (no header line)")
     frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row", dtype=np.int64), dtype=object)
-    return _Source(frame, bad, np.array([lines[i] for i in index], dtype=np.int64))
+    return Source(frame, bad, np.array([lines[i] for i in index], dtype=np.int64))
 
 
 #: Encodings in which a line break, the separator and the quote are single bytes of their own.
 _BYTE_SAFE = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "iso8859-15", "ascii"}
 
 
-def _read_csv_fast(data: bytes, encoding: str, sep: str, path: Path) -> _Source | None:
+def _read_csv_fast(data: bytes, encoding: str, sep: str, path: Path) -> Source | None:
     """The same as the record-by-record reader, with pandas' C parser, when every record is one line.
 
     Returns None (the caller reads record by record) when a quoted field holds a line break, a record
@@ -191,10 +191,10 @@ def _read_csv_fast(data: bytes, encoding: str, sep: str, path: Path) -> _Source 
         frame = frame.astype(object)
     frame.columns = header
     frame.index = pd.Index(good - first + 1, name="row")
-    return _Source(frame, bad, good + 1)
+    return Source(frame, bad, good + 1)
 
 
-def _read_xlsx(path: Path, sheet) -> _Source:
+def _read_xlsx(path: Path, sheet) -> Source:
     import openpyxl
 
     try:
@@ -232,10 +232,10 @@ def _read_xlsx(path: Path, sheet) -> _Source:
     if header is None:
         raise ValueError(f"{path}: the sheet is empty (no header row)")
     frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, name="row", dtype=np.int64), dtype=object)
-    return _Source(frame, bad, None)
+    return Source(frame, bad, None)
 
 
-def _read_stat(path: Path, fmt: str, encoding) -> _Source:
+def _read_stat(path: Path, fmt: str, encoding) -> Source:
     import pyreadstat
 
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
@@ -249,7 +249,7 @@ def _read_stat(path: Path, fmt: str, encoding) -> _Source:
     df = df.astype(object).where(df.notna(), None)
     df.columns = _header(df.columns, path)
     df.index = pd.Index(np.arange(2, len(df) + 2), name="row")
-    return _Source(df, [], None)
+    return Source(df, [], None)
 
 
 #: What each kind of file looks like, for error messages.
@@ -290,11 +290,11 @@ def _check_kind(path: Path, kind: str) -> None:
                      f"{_LOOKS[found]}: {advice}")
 
 
-def _read(path, fmt=None, encoding=None, sep: str = ";", sheet=None) -> _Source:
+def read_file(path, fmt=None, encoding=None, sep: str = ";", sheet=None) -> Source:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: source file not found")
-    kind = _format_of(path, fmt)
+    kind = format_of(path, fmt)
     _check_kind(path, kind)
     if kind == "csv":
         return _read_csv(path, encoding, sep)
@@ -350,7 +350,7 @@ def read_source(path, fmt=None, encoding=None, *, sep: str = ";", sheet=None) ->
     >>> df.loc[2, "Betrag"], df.loc[2, "Notiz"], df.attrs["bad_rows"]
     ('1.234,5', 'a;b', [{'row': 3, 'line': 3, 'fields': 2, 'expected': 3}])
     """
-    src = _read(path, fmt, encoding, sep, sheet)
+    src = read_file(path, fmt, encoding, sep, sheet)
     frame = src.frame.copy()
     frame.attrs["bad_rows"] = list(src.bad_rows)
     if src.encoding:

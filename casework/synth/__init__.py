@@ -30,7 +30,7 @@ from casework.store import Dataset, StreamingWriter
 from casework.synth.households import form_households
 from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
 from casework.synth.scenarios import SCENARIOS, Scenario, get_scenario
-from casework.synth.simulate import OTHER_EXIT_HAZARD, _eta, _project_window, simulate_chunk
+from casework.synth.simulate import OTHER_EXIT_HAZARD, linear_predictor, project_window, simulate_chunk
 from casework.synth.tables import ids, network_tables, person_tables, project_key
 from casework.synth.truth import ground_truth, index_profillage, truth_extract, truth_table
 
@@ -197,7 +197,7 @@ def _draw_chunk(scn: Scenario, size: int, offset: int, rng) -> pd.DataFrame:
     inflow = _draw_candidates(scn, size - n_stock, rng, scn.months.year.to_numpy()[inflow_m], inflow=True)
     inflow["entry_m"] = inflow_m  # age and citizenship are those of the year of entry
     cand = _draw_candidates(scn, 3 * n_stock, rng, start_year)
-    exit_rate = 1 / (1 + np.exp(-_eta(scn, cand))) * 0.7 + OTHER_EXIT_HAZARD
+    exit_rate = 1 / (1 + np.exp(-linear_predictor(scn, cand))) * 0.7 + OTHER_EXIT_HAZARD
     pick = rng.choice(len(cand), size=n_stock, replace=False, p=(1 / exit_rate) / (1 / exit_rate).sum())
     stock = cand.iloc[np.sort(pick)].reset_index(drop=True)
     age_at_start = start_year - stock["birth_year"].to_numpy()
@@ -241,14 +241,14 @@ def _with_labels(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
     for q in scn.projects:  # taking part in an open project's offer counts as being reached by the project
         if q.enrol_only or q.modifies:
             continue
-        lo, hi = _project_window(scn, q)
+        lo, hi = project_window(scn, q)
         rows = ((enrolled == "") & np.isin(jc, q.jc_ids) & pf["measure"].isin([m.kind for m in q.measures]).to_numpy()
                 & (pf["index_m"].to_numpy() >= lo) & (pf["index_m"].to_numpy() <= hi))
         enrolled[rows] = q.project_id
     pf = pf.assign(enrolled=enrolled)
     keys = np.array([project_key(proj_by_id[e], j) if e else "" for e, j in zip(enrolled, jc)], dtype=object)
     # a person's chance of integrating within 12 months from the baseline hazard (for the caseworker's horizon)
-    p12 = 1 - (1 - 1 / (1 + np.exp(-_eta(scn, pf)))) ** 12
+    p12 = 1 - (1 - 1 / (1 + np.exp(-linear_predictor(scn, pf)))) ** 12
     return pf.assign(jc_id=jc, enrolled_project=pf["enrolled"], enrolled_project_key=keys,
                      latent_class_key=np.asarray(CLASSES, dtype=object)[pf["latent_class"].to_numpy()],
                      latent_class_label=pd.Series(np.asarray(CLASSES)[pf["latent_class"].to_numpy()]).map(

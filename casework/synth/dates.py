@@ -18,22 +18,22 @@ def ids(prefix: str, n: int, start: int = 0, width: int = 7) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(nums, width)).astype(object)
 
 
-def _month_start(scn: Scenario, m) -> pd.DatetimeIndex:
+def scenario_month_start(scn: Scenario, m) -> pd.DatetimeIndex:
     base = pd.Timestamp(scn.data_start).to_period("M")
     return (base + np.asarray(m, dtype=int)).to_timestamp() if np.ndim(m) == 0 else \
         pd.PeriodIndex.from_ordinals(base.ordinal + np.asarray(m, dtype=np.int64), freq="M").to_timestamp()
 
 
-def _date_in_month(scn, m, rng) -> np.ndarray:
+def date_in_month(scn, m, rng) -> np.ndarray:
     """A random day within month index ``m`` (array)."""
-    first = _month_start(scn, m)
+    first = scenario_month_start(scn, m)
     days = first.days_in_month.to_numpy()
     offset = np.floor(rng.random(len(first)) * days).astype("timedelta64[D]")
     return (first.to_numpy() + offset).astype("datetime64[ns]")
 
 
-def _dates_or_nat(scn, m, valid, rng) -> np.ndarray:
+def dates_or_nat(scn, m, valid, rng) -> np.ndarray:
     out = np.full(len(m), np.datetime64("NaT"), dtype="datetime64[ns]")
     if valid.any():
-        out[valid] = _date_in_month(scn, np.asarray(m)[valid], rng)
+        out[valid] = date_in_month(scn, np.asarray(m)[valid], rng)
     return out

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from casework.synth.dates import _date_in_month, _month_start
+from casework.synth.dates import date_in_month, scenario_month_start
 from casework.synth.population import NEED_ORDER
 from casework.synth.scenarios import PROJECT_REFERRAL_UPLIFT, REFERRAL_BASE, REFERRAL_SEVERITY, Scenario, project_key
 
@@ -38,7 +38,7 @@ _NO_BACKGROUND = ("funded_employment",)  # programme places come by enrolment, n
 
 def _offer_frame(scn: Scenario, offers: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
     """Offers with their jobcenter index, partner kind, open months, enrolment rule and monthly start quota."""
-    from casework.synth.simulate import _project_window
+    from casework.synth.simulate import project_window
 
     o = offers.merge(partners[["partner_id", "jc_id", "kind"]], on="partner_id", how="left")
     o = o[~o["measure"].isin(_NO_BACKGROUND) & o["kind"].isin(list(REFERRAL_BASE))].reset_index(drop=True)
@@ -49,7 +49,7 @@ def _offer_frame(scn: Scenario, offers: pd.DataFrame, partners: pd.DataFrame) ->
     for proj in scn.projects:
         if proj.modifies:
             continue
-        lo, hi = _project_window(scn, proj)
+        lo, hi = project_window(scn, proj)
         for jc in proj.jc_ids:
             rows = o["project_id"] == project_key(proj, jc)
             o.loc[rows, ["lo", "hi"]] = lo, hi
@@ -130,11 +130,11 @@ def _empty() -> pd.DataFrame:
 
 def referral_rows(scn: Scenario, bg: pd.DataFrame, rng, data_end) -> pd.DataFrame:
     """The referrals table rows (without referral_id) of :func:`network_referrals`' output."""
-    referred = _date_in_month(scn, bg["referred_m"].to_numpy(), rng)
+    referred = date_in_month(scn, bg["referred_m"].to_numpy(), rng)
     started_ok = bg["start_m"].to_numpy() >= 0
     started = np.full(len(bg), np.datetime64("NaT"), dtype="datetime64[ns]")
     if started_ok.any():
-        first = _month_start(scn, bg["start_m"].to_numpy()[started_ok]).to_numpy()
+        first = scenario_month_start(scn, bg["start_m"].to_numpy()[started_ok]).to_numpy()
         day = (rng.random(started_ok.sum()) * 28).astype("timedelta64[D]")
         started[started_ok] = np.maximum(first + day, referred[started_ok])
     ended = started + (bg["duration"].to_numpy() * 30.4).astype("timedelta64[D]")

@@ -110,7 +110,7 @@ def _month_index(scn: Scenario, date) -> int:
     return (pd.Timestamp(date).to_period("M") - start).n
 
 
-def _project_window(scn: Scenario, proj) -> tuple[int, int]:
+def project_window(scn: Scenario, proj) -> tuple[int, int]:
     m_end = len(scn.months) - 1
     end = m_end if proj.end is None else min(m_end, _month_index(scn, proj.end))
     return _month_index(scn, proj.start), end
@@ -157,7 +157,7 @@ class _Decider:
 
     def __init__(self, scn: Scenario, p: pd.DataFrame, rng, scale: float):
         self.scn, self.p, self.scale = scn, p, scale
-        self.kinds = _all_kinds(scn)
+        self.kinds = all_kinds(scn)
         self.gumbel = rng.gumbel(size=(len(p), len(self.kinds) + 1))
         self.enrol_key = rng.random(len(p))
         self.jc = p["jc_idx"].to_numpy()
@@ -189,7 +189,7 @@ class _Decider:
         if not with_projects:
             return possible, choosable, enrolled, overrides
         for proj in self.scn.projects:
-            lo, hi = _project_window(self.scn, proj)
+            lo, hi = project_window(self.scn, proj)
             active = decide & np.isin(self.jc_ids[self.jc], proj.jc_ids) & (t0 >= lo) & (t0 <= hi)
             if proj.modifies:
                 rows = active & (enrolled == proj.modifies)
@@ -246,7 +246,7 @@ def _need_of(spec: MeasureSpec) -> str:
     return MEASURE_NEED[spec.kind]
 
 
-def _all_kinds(scn: Scenario) -> dict[str, MeasureSpec]:
+def all_kinds(scn: Scenario) -> dict[str, MeasureSpec]:
     kinds = {m.kind: m for m in scn.measures}
     for proj in scn.projects:
         for m in proj.measures:
@@ -263,7 +263,7 @@ def simulate_chunk(scn: Scenario, p: pd.DataFrame, rng: np.random.Generator, *, 
     start = p["start_m"].to_numpy()
     entry = p["entry_m"].to_numpy()
     jc = p["jc_idx"].to_numpy()
-    eta = _eta(scn, p)
+    eta = linear_predictor(scn, p)
     cal = np.array([scn.calendar.get(m.strftime("%Y-%m"), 0.0) for m in months])
     cols = np.arange(n_m)
     dd = -0.30 * np.log1p(np.maximum(cols[None, :] - entry[:, None], 0) / 12.0)
@@ -305,7 +305,8 @@ def simulate_chunk(scn: Scenario, p: pd.DataFrame, rng: np.random.Generator, *, 
     return ChunkResult(frame=frame, did=did)
 
 
-def _eta(scn: Scenario, p: pd.DataFrame) -> np.ndarray:
+def linear_predictor(scn: Scenario, p: pd.DataFrame) -> np.ndarray:
+    """The integration hazard's linear predictor (log-odds) of each person before any measure."""
     year = pd.Timestamp(scn.data_start).year
     terms = barrier_terms(p, year)
     eta = np.full(len(p), scn.intercept, dtype=float)
@@ -321,7 +322,7 @@ def _outreach(scn: Scenario, jc: np.ndarray, n_m: int) -> np.ndarray:
     jc_ids = scn.jobcenters["jc_id"].to_numpy()
     for proj in scn.projects:
         if proj.outreach:
-            lo, hi = _project_window(scn, proj)
+            lo, hi = project_window(scn, proj)
             rows = np.isin(jc_ids[jc], proj.jc_ids)
             out[np.ix_(rows, np.arange(lo, hi + 1))] += proj.outreach
     return out
@@ -362,7 +363,7 @@ def _participation(spec: MeasureSpec, idx, part_lag, n_modules_u, scn: Scenario,
     n_mod = lo + np.floor(n_modules_u * (hi - lo + 1)).astype(int)
     dur = spec.duration * n_mod
     if spec.kind == "funded_employment":
-        ends = [(_project_window(scn, q)[1]) for q in scn.projects if any(m.kind == spec.kind for m in q.measures)]
+        ends = [(project_window(scn, q)[1]) for q in scn.projects if any(m.kind == spec.kind for m in q.measures)]
         if ends:
             dur = np.minimum(dur, np.maximum(max(ends) + 1 - start, 1))
     return start, dur, n_mod

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
-from casework.synth.dates import _date_in_month, _dates_or_nat, _month_start, ids
+from casework.synth.dates import date_in_month, dates_or_nat, ids, scenario_month_start
 from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.referrals import network_referrals, referral_rows
 from casework.synth.scenarios import Scenario, project_key
@@ -42,7 +42,7 @@ def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, net
     n_m = len(scn.months)
     data_end = pd.Timestamp(scn.data_end)
     base = chunk * CHUNK_BASE
-    pf = pf.assign(entry_date=_date_in_month(scn, pf["entry_m"].to_numpy(), rng))
+    pf = pf.assign(entry_date=date_in_month(scn, pf["entry_m"].to_numpy(), rng))
     assessments, a_rows, a_month, a_needs = _assessments(scn, pf, rng, n_m, base)
     out = {"persons": _persons(scn, pf, rng), "assessments": assessments}
     process = network_referrals(scn, pf, a_rows, a_month, a_needs, network["offers"], network["partners"], rng,
@@ -172,7 +172,7 @@ def _assessments(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     return pd.DataFrame({
         "assessment_id": ids("A", len(rows), start=base, width=10),
         "person_id": pf["person_id"].to_numpy()[rows],
-        "date": _date_in_month(scn, month, rng),
+        "date": date_in_month(scn, month, rng),
         **needs,
         "strengths": strengths,
         "horizon_12m": horizon.astype(bool),
@@ -192,13 +192,13 @@ def _referrals(scn, pf, offers, partners, rng, data_end, base=0, extra=None):
     start_m = t["part_start_m"].to_numpy()[rows] + j * mod_len
     end_m = start_m + np.maximum(mod_len, 1)
     offer_id = _pick_offers(t, rows, j, offers, rng)
-    started = _date_in_month(scn, start_m, rng)
+    started = date_in_month(scn, start_m, rng)
     referred = started - rng.integers(3, 28, len(rows)).astype("timedelta64[D]")
-    index_date = _month_start(scn, t["index_m"].to_numpy()[rows]).to_numpy()
+    index_date = scenario_month_start(scn, t["index_m"].to_numpy()[rows]).to_numpy()
     referred = np.maximum(referred, index_date)
     ended = started + (np.maximum(end_m - start_m, 1) * 30.4).astype("timedelta64[D]")
     integ = t["integration_m"].to_numpy()[rows]
-    integ_date = np.where(integ >= 0, _month_start(scn, np.maximum(integ, 0)).to_numpy(), np.datetime64("NaT"))
+    integ_date = np.where(integ >= 0, scenario_month_start(scn, np.maximum(integ, 0)).to_numpy(), np.datetime64("NaT"))
     cut = (integ >= 0) & (integ_date < ended) & (integ_date > started)
     ended = np.where(cut, integ_date, ended)
     drop = rng.random(len(rows)) < 0.12
@@ -246,7 +246,7 @@ def _no_shows(scn, pf, offers, rng) -> pd.DataFrame:
     regular = offers[offers["project_id"].isna()]
     by_jc = regular.groupby("jc_id")["offer_id"].apply(np.asarray)
     offer = [by_jc[j][rng.integers(0, len(by_jc[j]))] for j in c["jc_id"]]
-    referred = _date_in_month(scn, c["index_m"].to_numpy(), rng)
+    referred = date_in_month(scn, c["index_m"].to_numpy(), rng)
     return pd.DataFrame({"person_id": c["person_id"].to_numpy(), "offer_id": np.asarray(offer, dtype=object),
                          "referred": referred, "started": pd.NaT, "ended": pd.NaT,
                          "status": "no_show"}).astype({"started": "datetime64[ns]", "ended": "datetime64[ns]"})
@@ -258,7 +258,7 @@ def _plans(scn, pf, referrals, rng, a_rows, a_month, base=0):
     (§ 15 SGB II as of the Bürgergeld-Gesetz; § 65 Abs. 4: no new EinV after 30.06.2023)."""
     order = np.lexsort((a_month, a_rows))
     rows, month = a_rows[order], a_month[order]
-    date = _date_in_month(scn, month, rng)
+    date = date_in_month(scn, month, rng)
     kind = np.where(date >= np.datetime64("2023-07-01"), "kooperationsplan", "eingliederungsvereinbarung")
     plans = pd.DataFrame({"plan_id": ids("PL", len(rows), start=base, width=10),
                           "person_id": pf["person_id"].to_numpy()[rows],
@@ -295,13 +295,13 @@ def _contacts(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     kind = rng.choice(list(S.CONTACT_KINDS), size=len(rows), p=[0.74, 0.05, 0.11, 0.10])
     return pd.DataFrame({"contact_id": ids("C", len(rows), start=base, width=10),
                          "person_id": pf["person_id"].to_numpy()[rows],
-                         "date": _date_in_month(scn, month, rng), "kind": kind.astype(object)})
+                         "date": date_in_month(scn, month, rng), "kind": kind.astype(object)})
 
 
 def _employment(scn, pf, rng, n_m, data_end, base=0) -> pd.DataFrame:
     integ = pf.index[pf["integration_m"] >= 0]
     t = pf.loc[integ]
-    start = _date_in_month(scn, t["integration_m"].to_numpy(), rng)
+    start = date_in_month(scn, t["integration_m"].to_numpy(), rng)
     kind = rng.choice(["svb", "training", "self_employed"], size=len(t), p=[0.85, 0.07, 0.08])
     months = rng.geometric(1 / 24, len(t))
     end = start + (months * 30.4).astype("timedelta64[D]")
@@ -309,7 +309,7 @@ def _employment(scn, pf, rng, n_m, data_end, base=0) -> pd.DataFrame:
                             "kind": kind.astype(object), "need_ending": t["need_ending"].to_numpy().astype(bool)})]
     funded = pf.index[pf["measure"] == "funded_employment"]
     f = pf.loc[funded]
-    f_start = _date_in_month(scn, f["part_start_m"].to_numpy(), rng)
+    f_start = date_in_month(scn, f["part_start_m"].to_numpy(), rng)
     f_end = f_start + (f["part_dur"].to_numpy() * 30.4).astype("timedelta64[D]")
     spells.append(pd.DataFrame({"person_id": f["person_id"].to_numpy(), "start": f_start, "end": f_end,
                                 "kind": "funded_programme", "need_ending": False}))
@@ -318,7 +318,7 @@ def _employment(scn, pf, rng, n_m, data_end, base=0) -> pd.DataFrame:
     lo = mm["start_m"].to_numpy()
     hi = np.minimum(mm["leave_m"].to_numpy(), n_m)
     ok = hi > lo
-    m_start = _dates_or_nat(scn, lo + np.floor(rng.random(len(mm)) * np.maximum(hi - lo, 1)).astype(int), ok, rng)
+    m_start = dates_or_nat(scn, lo + np.floor(rng.random(len(mm)) * np.maximum(hi - lo, 1)).astype(int), ok, rng)
     spells.append(pd.DataFrame({"person_id": mm["person_id"].to_numpy()[ok], "start": m_start[ok],
                                 "end": m_start[ok] + (rng.geometric(1 / 8, ok.sum()) * 30.4).astype("timedelta64[D]"),
                                 "kind": "minijob", "need_ending": False}))
@@ -331,11 +331,11 @@ def _employment(scn, pf, rng, n_m, data_end, base=0) -> pd.DataFrame:
 
 def _enrolments(scn, pf, data_end, base=0) -> pd.DataFrame:
     e = pf[pf["enrolled_project"] != ""]
-    start = _month_start(scn, e["index_m"].to_numpy()).to_numpy()
+    start = scenario_month_start(scn, e["index_m"].to_numpy()).to_numpy()
     end_m = np.maximum(e["part_start_m"].to_numpy() + e["part_dur"].to_numpy(), e["index_m"].to_numpy() + WINDOW)
     standing = np.isin(e["enrolled_project"].to_numpy(), [q.project_id for q in scn.projects if q.standing])
     end_m = np.where(standing, e["leave_m"].to_numpy(), end_m)  # in care until integration or exit
-    end = _month_start(scn, end_m).to_numpy() - np.timedelta64(1, "D")
+    end = scenario_month_start(scn, end_m).to_numpy() - np.timedelta64(1, "D")
     still_in = standing & (e["leave_m"].to_numpy() >= len(scn.months))
     end = np.where((end > np.datetime64(data_end)) | still_in, np.datetime64("NaT"), end)
     return pd.DataFrame({"enrolment_id": ids("EN", len(e), start=base, width=10),
@@ -347,8 +347,8 @@ def _enrolments(scn, pf, data_end, base=0) -> pd.DataFrame:
 def _benefits(scn, pf, rng, n_m, base=0) -> pd.DataFrame:
     entry = pf["entry_date"].to_numpy()
     leave = pf["leave_m"].to_numpy()
-    end = np.where(leave < n_m, _month_start(scn, np.minimum(leave, n_m - 1)).to_numpy() - np.timedelta64(1, "D"),
-                   np.datetime64("NaT"))
+    last_day = scenario_month_start(scn, np.minimum(leave, n_m - 1)).to_numpy() - np.timedelta64(1, "D")
+    end = np.where(leave < n_m, last_day, np.datetime64("NaT"))
     end = np.where((leave < n_m) & (end < entry), entry, end)
     return pd.DataFrame({"spell_id": ids("B", len(pf), start=base, width=10),
                          "person_id": pf["person_id"].to_numpy(),

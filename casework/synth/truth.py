@@ -14,7 +14,7 @@ import pandas as pd
 
 from casework import schema as S
 from casework.synth.scenarios import Scenario
-from casework.synth.simulate import BETA, HORIZON, WINDOW, _all_kinds, _project_window
+from casework.synth.simulate import BETA, HORIZON, WINDOW, all_kinds, project_window
 
 __all__ = ["ground_truth", "truth_table", "truth_extract", "index_profillage", "ESTIMANDS"]
 
@@ -137,7 +137,7 @@ def _did_records(scn: Scenario, did: dict) -> list[dict]:
         if proj.modifies:
             continue
         key = proj.project_id.split("_")[0] if proj.project_id.startswith("pankow") else proj.project_id
-        lo, _ = _project_window(scn, proj)
+        lo, _ = project_window(scn, proj)
         g = groups.setdefault(key, {"jcs": set(proj.jc_ids), "start": lo, "names": []})
         g["start"] = min(g["start"], lo)
         g["names"].append(proj.name)
@@ -180,7 +180,7 @@ def _by_group(pf: pd.DataFrame, scn: Scenario) -> list[dict]:
     for q in modifiers:
         for spec in q.measures:
             treated = cohort["measure"] == spec.kind
-            coached = cohort["jc_id"].isin(q.jc_ids) & (cohort["index_m"] >= _project_window(scn, q)[0])
+            coached = cohort["jc_id"].isin(q.jc_ids) & (cohort["index_m"] >= project_window(scn, q)[0])
             for label, rows in (("with", treated & coached), ("without", treated & ~coached)):
                 if rows.sum():
                     diff = cohort.loc[rows, f"y_{spec.kind}"] - cohort.loc[rows, "y0"]
@@ -201,7 +201,7 @@ def truth_extract(pf: pd.DataFrame) -> pd.DataFrame:
 def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, did: dict, *, seed: int,
                  persons: int, class_counts: pd.Series) -> dict:
     """The ground-truth dictionary stored as ground_truth.json (``pf``: the concatenated truth extracts)."""
-    specs = _all_kinds(scn)
+    specs = all_kinds(scn)
     kinds = list(specs)
     cohort = pf[pf["in_cohort"]]
     return {
@@ -233,7 +233,7 @@ def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, di
 
 def truth_table(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
     """Person-level truth: latent class, confounder, propensities and potential outcomes."""
-    kinds = list(_all_kinds(scn))
+    kinds = list(all_kinds(scn))
     base = pd.Timestamp(scn.data_start).to_period("M")
 
     def month(col):

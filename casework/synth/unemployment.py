@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from casework.synth.dates import _month_start, ids
+from casework.synth.dates import ids, scenario_month_start
 
 __all__ = ["unemployment_spells", "P_REGISTERS", "SPELL_MONTHS", "GAP_MONTHS"]
 
@@ -46,8 +46,8 @@ def unemployment_spells(scn, pf: pd.DataFrame, rng, data_end, *, base: int = 0) 
     ok = (starts < hi[:, None]) & (ends > starts) & (ends > 0)
     rows, k = np.nonzero(ok)
     s_m, e_m = starts[rows, k], ends[rows, k]
-    start = _month_start(scn, s_m).to_numpy()
-    end = _month_start(scn, np.minimum(e_m, n_m)).to_numpy() - np.timedelta64(1, "D")
+    start = scenario_month_start(scn, s_m).to_numpy()
+    end = scenario_month_start(scn, np.minimum(e_m, n_m)).to_numpy() - np.timedelta64(1, "D")
     end = np.where(e_m >= n_m, np.datetime64("NaT"), end)
     entry = pf["entry_date"].to_numpy()[idx][rows]
     start = np.maximum(start, entry)  # not registered before receipt began
