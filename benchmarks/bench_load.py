@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,7 +68,15 @@ def _record(n, board, ok, p95, alive, rss0, rss_after):
 def main(argv=None) -> int:
     import psutil
 
-    from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
+    from casework.serve import (
+        DASHBOARDS,
+        free_port,
+        prepare_template,
+        stop_server,
+        voila_command,
+        voila_env,
+        wait_until_serving,
+    )
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=20)
@@ -107,11 +113,7 @@ def main(argv=None) -> int:
             time.sleep(5)
         rss_after = server.memory_info().rss / 2**20
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
     log.close()
     errors = [line for line in log_path.read_text(errors="replace").splitlines() if "[E " in line]
     ok = sorted(t for t in times if t is not None)

@@ -158,6 +158,21 @@ def wait_until_serving(root_url: str, *, proc=None, timeout: float = 90, log_pat
             time.sleep(0.2)
 
 
+def stop_server(proc, timeout: float = 20) -> None:
+    """Stop a server started in its own process group (``start_new_session=True``): SIGTERM, then SIGKILL.
+
+    The whole group goes, so the kernels a Voila server started do not outlive it.
+    """
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``casework serve`` (shared by the ``casework`` command and ``python -m casework.serve``)."""
     ap.add_argument("--host", metavar="HOST", default=os.environ.get("HOST", "127.0.0.1"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -131,7 +130,7 @@ def test_walk_through_end_to_end_in_chromium(own, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from casework import pipeline
-    from casework.serve import free_port, prepare_template, voila_command, voila_env, wait_until_serving
+    from casework.serve import free_port, prepare_template, stop_server, voila_command, voila_env, wait_until_serving
     from tests.test_dashboards import CHROME_ARGS, CHROMIUM, _open, _select
 
     data = own / "data"
@@ -164,11 +163,7 @@ def test_walk_through_end_to_end_in_chromium(own, tmp_path):
             assert "kein Modellprojekt angegeben" in page.locator("body").inner_text()
             browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
         log.close()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -87,7 +86,7 @@ def wheel_venv(tmp_path_factory):
 
 @pytest.mark.slow
 def test_wheel_install_runs_pipeline_and_serve(wheel_venv, tmp_path):
-    from casework.serve import free_port, wait_until_serving
+    from casework.serve import free_port, stop_server, wait_until_serving
     from tests.datasets import small
 
     work = tmp_path / "elsewhere"  # no notebooks/ or dashboards/ here: the packaged ones are used
@@ -113,10 +112,5 @@ def test_wheel_install_runs_pipeline_and_serve(wheel_venv, tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb", timeout=120) as page:
             assert page.status == 200 and "voila" in page.read().decode("utf-8", "replace").lower()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        stop_server(proc)
     assert (work / "artifacts" / "jupyter" / "voila" / "templates" / "casework").is_dir()  # not in site-packages

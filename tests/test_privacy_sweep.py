@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -128,7 +127,15 @@ def test_damaged_manifest_is_reported_not_raised(data, tmp_path, monkeypatch):
 
 @pytest.mark.browser
 def test_server_serves_no_data_or_sources(data, tmp_path):
-    from casework.serve import DASHBOARDS, free_port, prepare_template, voila_command, voila_env, wait_until_serving
+    from casework.serve import (
+        DASHBOARDS,
+        free_port,
+        prepare_template,
+        stop_server,
+        voila_command,
+        voila_env,
+        wait_until_serving,
+    )
 
     port = free_port()
     proc = subprocess.Popen(voila_command(DASHBOARDS, port=port, preheat=False),
@@ -151,11 +158,7 @@ def test_server_serves_no_data_or_sources(data, tmp_path):
                 status, body = err.code, ""
             assert status in (403, 404), (path, status, body[:200])
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
 
 
 
