@@ -208,11 +208,22 @@ def test_optional_fields_stay_missing_and_the_report_lists_them(tmp_path):
     assert r.exit_code == 0 and r.tables["persons"]["accepted"] == 10
     persons = Dataset.open(tmp_path / "o").table("persons")
     assert persons["disability"].isna().all() and persons["unemployment_months"].isna().all()
-    assert r.not_provided == {"persons": ["unemployment_months", "disability", "bg_id"]}
+    assert r.not_provided == {"persons": ["unemployment_months", "disability"]}
     assert "persons.unemployment_months, persons.disability" in r.summary()
     rep = json.loads((tmp_path / "o" / "import_report.json").read_text(encoding="utf-8"))
-    assert rep["not_provided"] == {"persons": ["unemployment_months", "disability", "bg_id"]}
+    assert rep["not_provided"] == {"persons": ["unemployment_months", "disability"]}
     assert main(["validate", str(tmp_path / "o")]) == 0  # missing optional values are valid as written
+
+
+def test_the_bg_number_becomes_a_household_pseudonym_shared_by_its_members(tmp_path):
+    export = make_export(10, seed=4)
+    export["kunden"].loc[1, "BG-Nummer"] = export["kunden"].loc[0, "BG-Nummer"]  # two members of one BG
+    r = ingest.import_source(write_export(tmp_path / "s", export), _persons_only(), tmp_path / "o", progress=False)
+    assert r.exit_code == 0 and "bg_id" not in r.not_provided.get("persons", [])
+    persons = Dataset.open(tmp_path / "o").table("persons")
+    bg = persons.set_index("person_id")["bg_id"]
+    assert bg.str.match(r"^bg_[0-9a-f]{16}$").all() and bg.nunique() == 9
+    assert not any("98765BG" in str(v) for v in persons.to_numpy().ravel())  # the number itself never arrives
 
 
 def test_analyses_say_which_optional_fields_they_left_out():

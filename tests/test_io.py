@@ -295,7 +295,7 @@ STAT_NAMES = {"Kundennummer": "kdnr", "Zugangsdatum": "zugang", "Geburtsdatum": 
               "Staatsangehörigkeit": "staat", "Deutschkenntnisse": "deutsch", "Alleinerziehend": "alleinerz",
               "Kinder unter 3 (Anzahl)": "kind_u3", "Schulabschluss": "schule", "Berufsabschluss": "beruf",
               "Bezugsdauer (Monate)": "bezug_mon", "Dauer Arbeitslosigkeit (Monate)": "alo_mon",
-              "Gesundheitliche Einschränkung": "gesundh", "GdB": "gdb", "Name": "name"}
+              "Gesundheitliche Einschränkung": "gesundh", "GdB": "gdb", "Name": "name", "BG-Nummer": "bgnr"}
 LABELLED = {"geschl": SEX, "staat": CITIZEN, "deutsch": GERMAN, "schule": SCHOOL, "beruf": VOC,
             "alleinerz": {"nein": 0, "ja": 1}, "gesundh": {"nein": 0, "ja": 1}}
 
