@@ -68,6 +68,19 @@ def test_identifiers_and_very_many_categories_are_refused(make, message):
         estimate(make(_frame()), "t", "y", ["x", "person_id"])
 
 
+def test_many_categories_with_many_rows_each_are_kept():
+    """Jobcenter fixed effects of a Land: 53 levels over 20,000 rows (the NRW scenario has 53 jobcenters)."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    jc = rng.integers(0, 53, n)
+    x = rng.normal(size=n) + jc / 53
+    t = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    y = 0.5 * x + 0.1 * t + 0.2 * (jc % 3) + rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "t": t, "y": y, "jc": [f"JC-{j:02d}" for j in jc]})
+    r = estimate(df, "t", "y", ["x", "jc"], method="ols")
+    assert abs(r.estimate - 0.1) < 4 * r.se, (r.estimate, r.se)
+
+
 @pytest.mark.parametrize("column, role", [("y", "outcome"), ("t", "treatment")])
 def test_outcome_or_treatment_among_covariates_is_refused(column, role):
     with pytest.raises(ValueError, match=f"the {role} '{column}' is listed among the covariates"):

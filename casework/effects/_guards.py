@@ -27,8 +27,11 @@ __all__ = ["EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS", "c
 
 #: (warning, error) limits of the weight guards.
 GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.5)}
-#: A non-numeric covariate with more levels than this is refused (group it first).
+#: A non-numeric covariate with more levels than MAX_LEVELS is refused (group it first) when its levels hold
+#: fewer than MIN_ROWS_PER_LEVEL rows on average: then most dummies are estimated from a handful of persons.
+#: Jobcenter fixed effects of a Land (53 NRW jobcenters over 100,000 persons) are not refused.
 MAX_LEVELS = 50
+MIN_ROWS_PER_LEVEL = 200
 
 
 class EffectInputError(ValueError):
@@ -65,8 +68,9 @@ def check_covariates(df: pd.DataFrame, treatment: str, outcome: str, covariates,
             raise EffectInputError(f"covariate {c!r} looks like an identifier ({n_levels:,} distinct values in "
                                    f"{n:,} rows); identifiers are no characteristics: leave it out, or use "
                                    "cluster= for group ids")
-        if not numeric and n_levels > MAX_LEVELS:
-            raise EffectInputError(f"covariate {c!r} has {n_levels:,} categories (more than {MAX_LEVELS}); "
+        if not numeric and n_levels > MAX_LEVELS and n < MIN_ROWS_PER_LEVEL * n_levels:
+            raise EffectInputError(f"covariate {c!r} has {n_levels:,} categories (more than {MAX_LEVELS}, "
+                                   f"{n / n_levels:,.0f} rows each on average, fewer than {MIN_ROWS_PER_LEVEL}); "
                                    "group it into fewer, coarser categories first")
     for c in [treatment, outcome, *covariates] + ([cluster] if cluster else []):
         _check_finite(df[c], c)
