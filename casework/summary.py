@@ -34,10 +34,8 @@ def rows_html(rows: list[tuple[str, str]]) -> str:
 
 
 class SummaryFace:
-    """Mixin: a result that lists its ``_summary_rows()`` gets ``summary()``, ``_repr_html_`` and ``str()``."""
-
-    def _summary_rows(self) -> list[tuple[str, str]]:
-        raise NotImplementedError
+    """Mixin: a result that defines ``_summary_rows()`` (a list of (label, value) pairs) gets ``summary()``,
+    ``_repr_html_`` and ``str()``."""
 
     def summary(self, html: bool = False) -> str:
         """A short report as text (or HTML)."""
