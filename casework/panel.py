@@ -16,7 +16,12 @@ dataset of the case data model (synthetic or real):
 * **outcome** ``receipt_end_12m`` (seed 001: the end of transfer payments,
   derived from the benefit spells): the receipt running at the landmark
   (spells without a day between merged) ends before 12 months have passed;
-  the synthetic ground truth's outcome of the same name.
+  the synthetic ground truth's outcome of the same name;
+* **outcome** ``unemployment_exit_12m`` (needs the optional table
+  ``unemployment``): among persons registered unemployed at the landmark
+  (spells with gaps of at most six weeks merged, § 18 Abs. 1 SGB III), the
+  unemployment ends before 12 months have passed; missing for persons not
+  unemployed at the landmark (docs/estimands.md).
 
 Because everyone is followed from the same landmark, waiting time before a
 measure is never credited to it.
@@ -40,7 +45,8 @@ from casework.cells import month_ordinal, month_starts
 from casework.kpi_defs import NEW_16E_FROM
 
 __all__ = ["analysis_cohort", "cohort_window", "COHORT_COVARIATES", "CATEGORICAL_COVARIATES", "available_covariates",
-           "OUTCOMES",
+           "OUTCOMES", "OUTCOME_TABLES", "TIME_TO_EVENT", "at_risk", "require_outcome", "UNEMPLOYMENT_BRIDGE_DAYS",
+           "spell_runs", "DID_SERIES",
            "jobcenter_months", "month_ordinal", "data_end", "WINDOW_MONTHS", "HORIZON_MONTHS"]
 
 WINDOW_MONTHS = 3
@@ -49,7 +55,20 @@ COHORT_TABLES = ("persons", "assessments", "employment", "benefits", "referrals"
 HORIZON_MONTHS = 12
 #: The cohort's binary outcomes (columns), for ``casework.effects.measure_effects(outcome=...)``.
 OUTCOMES = {"integration_12m": "Integration innerhalb von 12 Monaten",
-            "receipt_end_12m": "Ende des Leistungsbezugs innerhalb von 12 Monaten"}
+            "receipt_end_12m": "Ende des Leistungsbezugs innerhalb von 12 Monaten",
+            "unemployment_exit_12m": "Ende der Arbeitslosigkeit innerhalb von 12 Monaten"}
+#: Optional tables an outcome needs (a dataset without them cannot give it).
+OUTCOME_TABLES = {"unemployment_exit_12m": "unemployment"}
+#: The (duration in months from the landmark, 0/1 event) columns of each outcome, for the survival models.
+TIME_TO_EVENT = {"integration_12m": ("months_to_event", "event"),
+                 "receipt_end_12m": ("months_to_receipt_end", "receipt_end_event"),
+                 "unemployment_exit_12m": ("months_to_unemployment_exit", "unemployment_exit_event")}
+#: Gaps between registered unemployment spells of up to six weeks do not end the unemployment: § 18 Abs. 1
+#: Satz 2 SGB III, "Zeiten einer Erkrankung oder sonstigen Nicht-Erwerbstätigkeit [...] bis zu sechs Wochen
+#: unterbrechen die Dauer der Arbeitslosigkeit nicht".
+UNEMPLOYMENT_BRIDGE_DAYS = 42
+_DAYS_PER_MONTH = 30.4375
+_FAR = pd.Timestamp("2262-01-01")
 
 NEED_COVARIATES = [S.NEED_COLUMNS[k] for k in S.NEEDS]
 CATEGORICAL_COVARIATES = ["citizenship", "german_level", "school", "vocational", "jc_id", "index_year"]
@@ -132,15 +151,19 @@ def analysis_cohort(ds, cohort_start=None, cohort_end=None) -> pd.DataFrame:
         Columns: ``person_id``, ``jc_id``, ``assessment_id`` (index
         assessment), ``index_date``, ``landmark``, ``measure`` (kind or
         ``"none"``), ``measure_start``, ``measure_end``, ``integration_12m``
-        (0/1), ``receipt_end_12m`` (0/1, see :data:`OUTCOMES`), ``months_to_event``
-        and ``event`` (integration within follow-up, for survival models; censored at other exit or data end), and the
+        (0/1), ``receipt_end_12m`` (0/1), ``unemployment_exit_12m`` (0/1, missing when not unemployed at the
+        landmark; only when the dataset has the table ``unemployment``), see :data:`OUTCOMES`; for each its
+        time to event (:data:`TIME_TO_EVENT`: ``months_to_event`` and ``event`` for integration, censored at
+        the end of receipt or the data end; ``months_to_receipt_end``/``receipt_end_event`` and
+        ``months_to_unemployment_exit``/``unemployment_exit_event``, censored at the data end), and the
         covariates in :data:`COHORT_COVARIATES`.
     """
     from casework import engine
 
     lo, hi = cohort_window(ds, cohort_start, cohort_end)
     end = data_end(ds)
-    parts = engine.map_partitions(ds, cohort_piece, lo, hi, end, desc="Kohorte", tables=COHORT_TABLES)
+    tables = COHORT_TABLES + tuple(t for t in set(OUTCOME_TABLES.values()) if t in ds.tables)
+    parts = engine.map_partitions(ds, cohort_piece, lo, hi, end, desc="Kohorte", tables=tables)
     out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
@@ -165,9 +188,13 @@ def cohort_piece(ds, lo, hi, data_end) -> pd.DataFrame:
     c = _drop_not_at_risk(c, ints, ds.table("benefits"))
     c = _treatment(c, ds.table("referrals"), ds.table("offers"))
     c = _outcome(c, ints, ds.table("benefits"), data_end)
+    outcomes = ["integration_12m", "receipt_end_12m"]
+    if "unemployment" in ds.tables:
+        c = _unemployment_exit(c, ds.table("unemployment"), data_end)
+        outcomes.append("unemployment_exit_12m")
     c = _covariates(c)
     cols = ["person_id", "jc_id", "assessment_id", "index_date", "landmark", "measure", "measure_start",
-            "measure_end", *OUTCOMES, "months_to_event", "event", *COHORT_COVARIATES]
+            "measure_end", *outcomes, *(col for o in outcomes for col in TIME_TO_EVENT[o]), *COHORT_COVARIATES]
     return c[list(dict.fromkeys(cols))].reset_index(drop=True)
 
 
@@ -219,23 +246,102 @@ def _outcome(c: pd.DataFrame, ints: pd.DataFrame, benefits: pd.DataFrame, data_e
     stop = c["first_integration"].where(c["first_integration"].notna(), censor)
     c["event"] = c["first_integration"].notna().astype(int)
     c["months_to_event"] = ((stop - c["landmark"]).dt.days / 30.4375).clip(lower=0).round(3)
-    c["receipt_end_12m"] = _receipt_end(c, benefits)
-    return c
+    return _receipt_end(c, benefits, data_end)
 
 
-def _receipt_end(c: pd.DataFrame, benefits: pd.DataFrame) -> np.ndarray:
-    """1 where the receipt running at the landmark ends before 12 months have passed: spells that overlap or
-    follow each other without a day between form one receipt; its last day before landmark + 12 months."""
-    far = pd.Timestamp("2262-01-01")
-    b = benefits.loc[benefits["person_id"].isin(c["person_id"]), ["person_id", "start", "end"]]
-    b = b.assign(end=b["end"].fillna(far)).sort_values(["person_id", "start"], kind="stable")
+def spell_runs(spells: pd.DataFrame, bridge_days: int = 0) -> pd.DataFrame:
+    """Spells of one kind merged per person into runs: a spell starting at most ``bridge_days`` days after
+    the last day reached so far (0: overlapping or without a day between) continues the run.
+
+    Returns person_id, start, end (the run's last day; missing while its last spell is ongoing).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"person_id": ["a", "a", "a"], "start": pd.to_datetime(["2020-01-01", "2020-03-01",
+    ...                   "2020-06-01"]), "end": pd.to_datetime(["2020-02-29", "2020-04-30", None])})
+    >>> spell_runs(s)["end"].dt.strftime("%Y-%m-%d").fillna("ongoing").tolist()
+    ['2020-04-30', 'ongoing']
+    >>> len(spell_runs(s, bridge_days=42))
+    1
+    """
+    b = spells[["person_id", "start", "end"]]
+    b = b.assign(end=b["end"].fillna(_FAR)).sort_values(["person_id", "start"], kind="stable")
     reach = b.groupby("person_id")["end"].cummax().groupby(b["person_id"]).shift()
-    b["run"] = (reach.isna() | (b["start"] > reach + pd.Timedelta(days=1))).cumsum()
-    runs = b.groupby(["person_id", "run"]).agg(start=("start", "min"), end=("end", "max")).reset_index()
-    runs = runs.merge(c[["person_id", "landmark"]], on="person_id")
-    at = runs[(runs["start"] <= runs["landmark"]) & (runs["end"] >= runs["landmark"])]
-    ended = at[(at["end"] < far) & (at["end"] < at["landmark"] + pd.DateOffset(months=HORIZON_MONTHS))]
-    return c["person_id"].isin(ended["person_id"]).astype(int).to_numpy()
+    new = reach.isna() | (b["start"] > reach + pd.Timedelta(days=1 + bridge_days))
+    b = b.assign(run=new.cumsum())
+    runs = b.groupby(["person_id", "run"], sort=False).agg(start=("start", "min"), end=("end", "max"))
+    runs = runs.reset_index().drop(columns="run")
+    runs["end"] = runs["end"].where(runs["end"] < _FAR)
+    return runs
+
+
+def _run_at_landmark(c: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The run covering each person's landmark (person_id, landmark, end; at most one: runs do not overlap)."""
+    r = runs.merge(c[["person_id", "landmark"]], on="person_id")
+    covers = (r["start"] <= r["landmark"]) & (r["end"].isna() | (r["end"] >= r["landmark"]))
+    return r[covers].drop_duplicates("person_id")
+
+
+def _time_to_end(at: pd.DataFrame, data_end) -> tuple[pd.Series, pd.Series]:
+    """Months from the landmark to the first day after the run (event 1), or to the data end (censored)."""
+    ended = at["end"].notna() & (at["end"] <= data_end)
+    stop = (at["end"] + pd.Timedelta(days=1)).where(ended, pd.Timestamp(data_end))
+    months = ((stop - at["landmark"]).dt.days / _DAYS_PER_MONTH).clip(lower=0).round(3)
+    return months, ended.astype(int)
+
+
+def _ended_within_horizon(at: pd.DataFrame) -> pd.Series:
+    return (at["end"].notna() & (at["end"] < at["landmark"] + pd.DateOffset(months=HORIZON_MONTHS))).astype(int)
+
+
+def _receipt_end(c: pd.DataFrame, benefits: pd.DataFrame, data_end) -> pd.DataFrame:
+    """``receipt_end_12m``: 1 where the receipt running at the landmark ends before 12 months have passed
+    (spells that overlap or follow each other without a day between form one receipt); with its time to
+    event. Every cohort person is in receipt at the landmark (else not in the cohort)."""
+    runs = spell_runs(benefits.loc[benefits["person_id"].isin(c["person_id"])])
+    at = _run_at_landmark(c, runs).set_index("person_id")
+    months, event = _time_to_end(at, data_end)
+    pid = c["person_id"]
+    return c.assign(receipt_end_12m=pid.map(_ended_within_horizon(at)).fillna(0).astype(int).to_numpy(),
+                    months_to_receipt_end=pid.map(months).to_numpy(), receipt_end_event=pid.map(event).to_numpy())
+
+
+def _unemployment_exit(c: pd.DataFrame, unemployment: pd.DataFrame, data_end) -> pd.DataFrame:
+    """``unemployment_exit_12m`` (docs/estimands.md): among persons registered unemployed at the landmark,
+    1 where that unemployment (spells with gaps of at most six weeks merged) ends before 12 months have
+    passed; missing for persons not unemployed at the landmark; with its time to event."""
+    runs = spell_runs(unemployment.loc[unemployment["person_id"].isin(c["person_id"])], UNEMPLOYMENT_BRIDGE_DAYS)
+    at = _run_at_landmark(c, runs).set_index("person_id")
+    months, event = _time_to_end(at, data_end)
+    pid = c["person_id"]
+    return c.assign(unemployment_exit_12m=pid.map(_ended_within_horizon(at).astype(float)).to_numpy(),
+                    months_to_unemployment_exit=pid.map(months).to_numpy(),
+                    unemployment_exit_event=pid.map(event.astype(float)).to_numpy())
+
+
+def require_outcome(ds_or_cohort, outcome: str) -> None:
+    """Raise a ValueError when ``outcome`` is not a cohort outcome, or the data lack the table it needs.
+
+    Accepts a dataset (checks its tables) or a cohort (checks its columns).
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; available outcomes: {', '.join(OUTCOMES)}")
+    table = OUTCOME_TABLES.get(outcome)
+    if table is None:
+        return
+    has = (table in ds_or_cohort.tables) if hasattr(ds_or_cohort, "tables") else outcome in ds_or_cohort.columns
+    if not has:
+        raise ValueError(f"outcome {outcome!r} needs the table {table!r} (registered unemployment spells, "
+                         f"§ 16 SGB III), which this dataset does not have; available without it: "
+                         f"{', '.join(o for o in OUTCOMES if o not in OUTCOME_TABLES)}")
+
+
+def at_risk(cohort: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """The cohort rows for which ``outcome`` is defined (for ``unemployment_exit_12m``: unemployed at the
+    landmark), after :func:`require_outcome`."""
+    require_outcome(cohort, outcome)
+    return cohort[cohort[outcome].notna()]
+
 
 def _covariates(c: pd.DataFrame) -> pd.DataFrame:
     idx_year = c["index_date"].dt.year
@@ -257,19 +363,28 @@ def _flag(values: pd.Series) -> pd.Series:
 
 
 def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
-    """Integrations and stock per jobcenter and month, for trends and difference-in-differences.
+    """Integrations, ends of receipt, exits from unemployment and their stocks per jobcenter and month.
 
     A person is in the stock of a month when a benefit spell covers at least
-    one day of it; an integration counts in the month it starts (at most one
-    per person and month). The panel runs from ``start`` (default: the first
-    month with an assessment or an employment start, i.e. where case data are
-    observed) to ``end`` (default: the last observed month).
+    one day of it (counted once); an integration counts in the month it
+    starts (at most one per person and month); an end of receipt in the month
+    of the last day of a receipt (spells without a day between merged, as
+    ``receipt_end_12m``). With the table ``unemployment``: the registered
+    unemployed of the month (a spell covers a day of it) and the exits from
+    unemployment (the last day of an unemployment, spells with gaps of up to
+    six weeks merged, as ``unemployment_exit_12m``). The panel runs from
+    ``start`` (default: the first month with an assessment or an employment
+    start, i.e. where case data are observed) to ``end`` (default: the last
+    observed month).
 
     Returns
     -------
     DataFrame
         Columns ``jc_id``, ``month`` (first day), ``stock``, ``integrations``,
-        ``rate`` (integrations / stock).
+        ``rate`` (integrations / stock), ``receipt_ends``, ``receipt_end_rate``
+        (/ stock) and, with unemployment spells, ``unemployed``,
+        ``unemployment_exits``, ``unemployment_exit_rate`` (/ unemployed);
+        the DiD series of :data:`DID_SERIES`.
     """
     from casework import engine
 
@@ -280,39 +395,86 @@ def jobcenter_months(ds, start=None, end=None) -> pd.DataFrame:
         start, end = (first if start is None else start), (last if end is None else end)
     lo = int(month_ordinal([pd.Timestamp(start)])[0])
     hi = int(month_ordinal([pd.Timestamp(end)])[0])
-    parts = engine.map_partitions(ds, _jobcenter_months_piece, lo, hi, desc="Jobcenter-Monate",
-                                  tables=("persons", "benefits", "employment"))
+    tables = ("persons", "benefits", "employment") + (("unemployment",) if "unemployment" in ds.tables else ())
+    parts = engine.map_partitions(ds, _jobcenter_months_piece, lo, hi, desc="Jobcenter-Monate", tables=tables)
     if len(parts) == 1:
         return parts[0]
     # a large jobcenter may be cut into several pieces of persons: add their counts up
-    out = pd.concat(parts).groupby(["jc_id", "month"], as_index=False, sort=True)[["stock", "integrations"]].sum()
-    return _with_rate(out)
+    counts = [c for c in _COUNTS if c in parts[0].columns]
+    out = pd.concat(parts).groupby(["jc_id", "month"], as_index=False, sort=True)[counts].sum()
+    return _with_rates(out)
 
 
-def _with_rate(out: pd.DataFrame) -> pd.DataFrame:
-    out["rate"] = np.where(out["stock"] > 0, out["integrations"] / out["stock"].where(out["stock"] > 0), np.nan)
+#: Monthly DiD series (column of :func:`jobcenter_months`) of each outcome, with its German name and unit.
+DID_SERIES = {"integration_12m": ("rate", "die monatliche Integrationsrate", "Integrationen je 100 Personen im "
+                                  "Bestand"),
+              "receipt_end_12m": ("receipt_end_rate", "die monatliche Abgangsrate aus dem Leistungsbezug",
+                                  "Abgänge je 100 Personen im Bestand"),
+              "unemployment_exit_12m": ("unemployment_exit_rate", "die monatliche Abgangsrate aus Arbeitslosigkeit",
+                                        "Abgänge je 100 Arbeitslose")}
+_COUNTS = ("stock", "integrations", "receipt_ends", "unemployed", "unemployment_exits")
+_RATES = {"rate": ("integrations", "stock"), "receipt_end_rate": ("receipt_ends", "stock"),
+          "unemployment_exit_rate": ("unemployment_exits", "unemployed")}
+
+
+def _with_rates(out: pd.DataFrame) -> pd.DataFrame:
+    for rate, (num, den) in _RATES.items():
+        if num in out.columns:
+            d = out[den].where(out[den] > 0)
+            out[rate] = np.where(out[den] > 0, out[num] / d, np.nan)
     return out
+
+
+def _month_stock(spells: pd.DataFrame, jc_pos: pd.Series, lo: int, hi: int) -> np.ndarray:
+    """Persons (jobcenter x month) with a spell covering a day of the month, each person once per month."""
+    n_m = hi - lo + 1
+    s = month_ordinal(spells["start"]).astype(np.int64)
+    e = np.where(spells["end"].isna(), hi, month_ordinal(spells["end"].fillna(spells["start"]))).astype(np.int64)
+    d = pd.DataFrame({"person_id": spells["person_id"].to_numpy(), "jc_id": spells["jc_id"].to_numpy(),
+                      "s": s, "e": e}).sort_values(["person_id", "s"], kind="stable")
+    # spells of one person touching the same month are merged so that the month counts once
+    reach = d.groupby("person_id")["e"].cummax().groupby(d["person_id"]).shift()
+    d["run"] = (reach.isna() | (d["s"] > reach)).cumsum()
+    d = d.groupby("run").agg(jc_id=("jc_id", "first"), s=("s", "min"), e=("e", "max"))
+    stock = np.zeros((len(jc_pos), n_m + 1))
+    rows = jc_pos[d["jc_id"]].to_numpy()
+    np.add.at(stock, (rows, np.clip(d["s"].to_numpy() - lo, 0, n_m)), 1)
+    np.add.at(stock, (rows, np.clip(d["e"].to_numpy() - lo + 1, 0, n_m)), -1)
+    return np.cumsum(stock, axis=1)[:, :n_m]
+
+
+def _month_counts(jc_ids, dates, jc_pos: pd.Series, lo: int, hi: int) -> np.ndarray:
+    m = month_ordinal(dates).astype(np.int64)
+    inside = (m >= lo) & (m <= hi)
+    count = np.zeros((len(jc_pos), hi - lo + 1))
+    np.add.at(count, (jc_pos[np.asarray(jc_ids)[inside]].to_numpy(), m[inside] - lo), 1)
+    return count
+
+
+def _run_ends(spells: pd.DataFrame, persons: pd.DataFrame, bridge_days: int) -> pd.DataFrame:
+    runs = spell_runs(spells, bridge_days)
+    return runs[runs["end"].notna()].merge(persons, on="person_id")
 
 
 def _jobcenter_months_piece(ds, lo: int, hi: int) -> pd.DataFrame:
     persons = ds.table("persons")[["person_id", "jc_id"]]
-    b = ds.table("benefits").merge(persons, on="person_id")
-    ints = _integrations(ds.table("employment")).merge(persons, on="person_id")
+    benefits = ds.table("benefits")
+    b = benefits.merge(persons, on="person_id")
     jcs = np.sort(persons["jc_id"].unique())
     jc_pos = pd.Series(np.arange(len(jcs)), index=jcs)
-    n_m = hi - lo + 1
-    stock = np.zeros((len(jcs), n_m + 1))
-    s = np.clip(month_ordinal(b["start"]) - lo, 0, n_m).astype(int)
-    e = np.clip(month_ordinal(b["end"]) - lo + 1, 0, n_m).astype(int)
-    rows = jc_pos[b["jc_id"]].to_numpy()
-    np.add.at(stock, (rows, s), 1)
-    np.add.at(stock, (rows, e), -1)
-    stock = np.cumsum(stock, axis=1)[:, :n_m]
+    ints = _integrations(ds.table("employment")).merge(persons, on="person_id")
     ints = ints.assign(m=month_ordinal(ints["start"]).astype(int)).drop_duplicates(["person_id", "m"])
-    count = np.zeros((len(jcs), n_m))
-    inside = (ints["m"] >= lo) & (ints["m"] <= hi)
-    np.add.at(count, (jc_pos[ints.loc[inside, "jc_id"]].to_numpy(), ints.loc[inside, "m"].to_numpy() - lo), 1)
+    cols = {"stock": _month_stock(b, jc_pos, lo, hi),
+            "integrations": _month_counts(ints["jc_id"], ints["start"], jc_pos, lo, hi)}
+    ends = _run_ends(benefits, persons, 0)
+    cols["receipt_ends"] = _month_counts(ends["jc_id"], ends["end"], jc_pos, lo, hi)
+    if "unemployment" in ds.tables:
+        u = ds.table("unemployment")
+        cols["unemployed"] = _month_stock(u.merge(persons, on="person_id"), jc_pos, lo, hi)
+        exits = _run_ends(u, persons, UNEMPLOYMENT_BRIDGE_DAYS)
+        cols["unemployment_exits"] = _month_counts(exits["jc_id"], exits["end"], jc_pos, lo, hi)
+    n_m = hi - lo + 1
     months = _month_start(np.arange(lo, hi + 1))
     out = pd.DataFrame({"jc_id": np.repeat(jcs, n_m), "month": np.tile(months, len(jcs)),
-                        "stock": stock.ravel().astype(int), "integrations": count.ravel().astype(int)})
-    return _with_rate(out)
+                        **{k: v.ravel().astype(int) for k, v in cols.items()}})
+    return _with_rates(out)

@@ -41,9 +41,12 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
     ds : Dataset
     method, estimand : see :func:`casework.effects.estimate`
     outcome : str
-        A binary cohort column: ``integration_12m`` (default) or ``receipt_end_12m`` (end of benefit
-        receipt within 12 months, derived from the benefit spells; :data:`casework.panel.OUTCOMES`,
-        docs/estimands.md). Another name is a ValueError naming the available ones.
+        A binary cohort outcome (:data:`casework.panel.OUTCOMES`, docs/estimands.md):
+        ``integration_12m`` (default), ``receipt_end_12m`` (end of benefit receipt within 12 months,
+        derived from the benefit spells) or ``unemployment_exit_12m`` (end of registered unemployment
+        within 12 months, among the persons unemployed at the landmark; needs the table
+        ``unemployment``, else a ValueError naming it). Another name is a ValueError naming the
+        available ones. Persons for whom the outcome is missing (not at risk) are left out.
     covariates : list, optional
         Default :data:`casework.panel.COHORT_COVARIATES` that the data provide
         (:func:`casework.panel.available_covariates` warns about the others).
@@ -63,12 +66,17 @@ def measure_effects(ds, method: str = "aipw", estimand: str = "att", outcome: st
         E-values), mde (minimum detectable effect at 80 % power), note (why
         there is no estimate, or the result's warnings joined by " | ").
     """
-    from casework.panel import OUTCOMES, analysis_cohort, available_covariates
+    from casework.panel import OUTCOMES, analysis_cohort, available_covariates, require_outcome
 
+    if outcome not in OUTCOMES:
+        raise ValueError(f"measure_effects: outcome {outcome!r} is not a cohort outcome; available outcomes: "
+                         f"{', '.join(OUTCOMES)}")
+    require_outcome(ds, outcome)
     cohort = analysis_cohort(ds) if cohort is None else cohort
     if outcome not in cohort.columns:
-        raise ValueError(f"measure_effects: outcome {outcome!r} is not a cohort column; available outcomes: "
-                         f"{', '.join(OUTCOMES)}")
+        raise ValueError(f"measure_effects: the cohort given has no column {outcome!r}; build it with "
+                         "casework.panel.analysis_cohort on this dataset")
+    cohort = cohort[cohort[outcome].notna()]  # persons at risk (unemployment_exit_12m: unemployed at the landmark)
     covariates = available_covariates(cohort) if covariates is None else list(covariates)
     kinds = [k for k in S.MEASURES if (cohort["measure"] == k).any()]
     rows = []

@@ -416,8 +416,14 @@ def project_groups(projects: pd.DataFrame) -> pd.DataFrame:
 
 
 def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0, *,
-                comparison: str = "never_treated", panel: pd.DataFrame | None = None, events: bool = False):
+                comparison: str = "never_treated", panel: pd.DataFrame | None = None, events: bool = False,
+                outcome: str = "integration_12m"):
     """DiD of every model project of a dataset against the jobcenters without any project.
+
+    ``outcome`` picks the monthly series per jobcenter (:data:`casework.panel.DID_SERIES`):
+    ``"integration_12m"`` (default: integrations / stock), ``"receipt_end_12m"`` (ends of receipt /
+    stock) or ``"unemployment_exit_12m"`` (exits from registered unemployment / registered unemployed;
+    needs the table ``unemployment``, else a ValueError naming it).
 
     Jobcenters of other projects (of the ``projects`` table) never enter the
     comparison group; each project jobcenter starts at its own first project
@@ -427,26 +433,32 @@ def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0
     Returns
     -------
     DataFrame
-        Columns project (ground-truth key), start (earliest), jobcenters, the
-        columns of :meth:`DidResult.to_frame` and ``sentence`` (German, for
+        Columns project (ground-truth key), outcome, start (earliest), jobcenters,
+        the columns of :meth:`DidResult.to_frame` and ``sentence`` (German, for
         boards). With ``events=True`` a pair: that table and the event-study
         estimates of every project (column ``project`` added).
     """
-    from casework.panel import jobcenter_months
+    from casework.panel import DID_SERIES, jobcenter_months, require_outcome
 
+    require_outcome(ds, outcome)
+    series = DID_SERIES[outcome][0]
     projects = ds.table("projects")
     groups = project_groups(projects)
     if project is not None:
         groups = groups[groups["key"] == project]
     all_jcs, in_projects = set(ds.table("jobcenters")["jc_id"]), set(projects["jc_id"])
     panel = jobcenter_months(ds) if panel is None else panel
+    if series not in panel.columns:
+        raise ValueError(f"project_did: the panel has no column {series!r} for outcome {outcome!r}; build it "
+                         "with casework.panel.jobcenter_months on this dataset")
     rows, studies = [], []
     for g in groups.itertuples():
         if not all_jcs - in_projects:
             continue  # every jobcenter runs some project: no comparison group
-        r = did(panel, dict(zip(g.jc_ids, g.starts)), exclude=in_projects - set(g.jc_ids), n_boot=n_boot,
-                seed=seed, comparison=comparison)
-        row = {"project": g.key, "start": g.start, "jobcenters": len(g.jc_ids), **r.to_frame().iloc[0]}
+        r = did(panel, dict(zip(g.jc_ids, g.starts)), outcome=series, exclude=in_projects - set(g.jc_ids),
+                n_boot=n_boot, seed=seed, comparison=comparison)
+        row = {"project": g.key, "outcome": outcome, "start": g.start, "jobcenters": len(g.jc_ids),
+               **r.to_frame().iloc[0]}
         rows.append({**row, "sentence": board_sentence(row)})
         if r.event_study is not None:
             studies.append(r.event_study.assign(project=g.key))
@@ -469,6 +481,9 @@ def board_sentence(row: Mapping) -> str:
     >>> "ein 95-%-Intervall ist deshalb nicht möglich" in board_sentence(row)
     True
     """
+    from casework.panel import DID_SERIES
+
+    _, series_name, unit = DID_SERIES[row.get("outcome", "integration_12m")]
     per100 = 100 * float(row["estimate"])
     where = "im Projektjobcenter" if row["jobcenters"] == 1 else f"in den {row['jobcenters']} Projektjobcentern"
     since = (f"Seit den gestaffelten Projektstarts (ab {fmt.date(row['start'])})" if row.get("staggered")
@@ -476,9 +491,8 @@ def board_sentence(row: Mapping) -> str:
     lo, hi, label = row["ci_low"], row["ci_high"], _level_label(row["ci_level"])
     bounds = (f"{label} {fmt.number(100 * lo, 2)} bis {fmt.number(100 * hi, 2)}" if np.isfinite([lo, hi]).all()
               else f"ein {label} lässt sich nach {'unten' if not np.isfinite(lo) else 'oben'} nicht eingrenzen")
-    text = (f"{since} lag die monatliche Integrationsrate {where} um {fmt.number(abs(per100), 2)} "
-            f"Integrationen je 100 Personen im Bestand {'höher' if per100 >= 0 else 'niedriger'} als ohne das "
-            f"Projekt zu erwarten ({bounds}).")
+    text = (f"{since} lag {series_name} {where} um {fmt.number(abs(per100), 2)} {unit} "
+            f"{'höher' if per100 >= 0 else 'niedriger'} als ohne das Projekt zu erwarten ({bounds}).")
     attainable = row["ci_level"] >= row["level"] - 1e-12
     if not attainable:
         n_t, n = row["n_treated_clusters"], row["n_clusters"]

@@ -45,12 +45,39 @@ HORIZON = 24  # months after the landmark: the person-month expansion of the ana
 UNITS = ("days", "weeks", "months", "years")
 
 
+def _time_to_event(cohort: pd.DataFrame, outcome: str):
+    """The rows at risk for a cohort ``outcome`` and its (duration, event) columns; a clear error when missing."""
+    from casework.panel import TIME_TO_EVENT, require_outcome
+
+    if outcome not in TIME_TO_EVENT:
+        raise ValueError(f"unknown outcome {outcome!r}; available: {', '.join(TIME_TO_EVENT)}")
+    duration, event = TIME_TO_EVENT[outcome]
+    if duration not in cohort.columns:
+        require_outcome(cohort, outcome)  # names the table the outcome needs
+        need_columns(cohort, [duration, event])
+    return cohort[cohort[duration].notna()], duration, event
+
+
+def _columns_for(df, outcome, duration, event):
+    """``(df, duration, event)``: as given, or from a cohort ``outcome`` (:data:`casework.panel.TIME_TO_EVENT`)."""
+    if outcome is None:
+        return df, duration, event
+    if (duration, event) != ("months_to_event", "event"):
+        raise ValueError("give either outcome= or duration=/event=, not both")
+    return _time_to_event(df, outcome)
+
+
 def kaplan_meier(cohort: pd.DataFrame, by: str | None = None, duration: str = "months_to_event",
-                 event: str = "event", *, horizon: float | None = None, unit: str | None = None) -> pd.DataFrame:
-    """Kaplan-Meier share still without integration, by group.
+                 event: str = "event", *, horizon: float | None = None, unit: str | None = None,
+                 outcome: str | None = None) -> pd.DataFrame:
+    """Kaplan-Meier share still without the event (integration by default), by group.
 
     ``horizon`` (optional) censors at that time, in the ``unit`` of
-    ``duration``; a horizon without its unit is refused.
+    ``duration``; a horizon without its unit is refused. ``outcome``: a cohort
+    outcome instead of ``duration``/``event`` (``"receipt_end_12m"``: time to
+    the end of receipt; ``"unemployment_exit_12m"``: time to the end of
+    registered unemployment, persons unemployed at the landmark only); the
+    column ``still_unintegrated`` then holds the share still without that event.
 
     Returns
     -------
@@ -59,6 +86,7 @@ def kaplan_meier(cohort: pd.DataFrame, by: str | None = None, duration: str = "m
     """
     from lifelines import KaplanMeierFitter
 
+    cohort, duration, event = _columns_for(cohort, outcome, duration, event)
     if horizon is not None and unit not in UNITS:
         raise ValueError(f"a horizon needs the unit of column {duration!r}: unit= one of {UNITS}")
     horizon = np.inf if horizon is None else horizon
@@ -98,7 +126,7 @@ def km_plot(km: pd.DataFrame, ax=None, labels: dict | None = None):
 
 def cox(cohort: pd.DataFrame, covariates, treatment: str = "treated", duration: str = "months_to_event",
         event: str = "event", *, horizon: float | None = None, unit: str | None = None, penalizer: float = 0.0,
-        robust: bool = False) -> pd.DataFrame:
+        robust: bool = False, outcome: str | None = None) -> pd.DataFrame:
     """Cox proportional hazards with the treatment status at time zero (lifelines).
 
     Parameters
@@ -117,6 +145,12 @@ def cox(cohort: pd.DataFrame, covariates, treatment: str = "treated", duration: 
         never penalised. 0 (none) by default.
     robust : bool
         Sandwich standard errors (lifelines' ``robust=True``).
+    outcome : str, optional
+        A cohort outcome instead of ``duration``/``event``
+        (:data:`casework.panel.TIME_TO_EVENT`): ``"integration_12m"``,
+        ``"receipt_end_12m"`` (hazard of ending receipt) or
+        ``"unemployment_exit_12m"`` (hazard of leaving registered unemployment,
+        among the persons unemployed at the landmark; rows not at risk are left out).
 
     Returns the lifelines summary (coef, exp(coef), its 95 % limits, p) indexed by term.
 
@@ -128,6 +162,7 @@ def cox(cohort: pd.DataFrame, covariates, treatment: str = "treated", duration: 
     >>> round(float(s.loc["fin", "coef"]), 4)
     -0.3794
     """
+    cohort, duration, event = _columns_for(cohort, outcome, duration, event)
     frame = _survival_frame(cohort, covariates, treatment, duration, event, horizon, unit)
     fit = _fit_cox(frame, treatment, penalizer, robust)
     return fit.summary
@@ -161,7 +196,8 @@ def _fit_cox(frame: pd.DataFrame, treatment: str, penalizer: float, robust: bool
 def adjusted_cumulative_incidence(df: pd.DataFrame, covariates, times, treatment: str = "treated",
                                   duration: str = "months_to_event", event: str = "event", *,
                                   among: str = "all", n_boot: int = 200, level: float = 0.95, seed: int = 0,
-                                  horizon: float | None = None, unit: str | None = None) -> pd.DataFrame:
+                                  horizon: float | None = None, unit: str | None = None,
+                                  outcome: str | None = None) -> pd.DataFrame:
     """Covariate-adjusted cumulative incidence with and without treatment, and their difference.
 
     The Cox model of :func:`cox` predicts each person's survival curve twice,
@@ -170,6 +206,7 @@ def adjusted_cumulative_incidence(df: pd.DataFrame, covariates, times, treatment
     an event by each of ``times`` in both worlds (direct standardisation).
     The difference is an absolute effect in shares - what a hazard ratio does
     not say. Intervals: percentile bootstrap over persons (``n_boot`` refits).
+    ``outcome``: a cohort outcome instead of ``duration``/``event``, as in :func:`cox`.
 
     Returns
     -------
@@ -179,6 +216,7 @@ def adjusted_cumulative_incidence(df: pd.DataFrame, covariates, times, treatment
     if among not in ("all", "treated"):
         raise ValueError(f"among must be 'all' or 'treated', not {among!r}")
     times = np.asarray(list(times), dtype="float64")
+    df, duration, event = _columns_for(df, outcome, duration, event)
     frame = _survival_frame(df, covariates, treatment, duration, event, horizon, unit)
     point = _standardised(frame, treatment, times, among)
     rng = np.random.default_rng(seed)
@@ -206,12 +244,15 @@ def _standardised(frame, treatment, times, among):
     return risk[0], risk[1], risk[0] - risk[1]
 
 
-def person_months(cohort: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
+def person_months(cohort: pd.DataFrame, horizon: int = HORIZON, *, outcome: str = "integration_12m") -> pd.DataFrame:
     """Expand the cohort to person-months from the landmark with the time-varying measure state.
 
     Month ``m`` runs from ``landmark + m`` months; a person is at risk in it
-    until the integration month (event = 1 there) or censoring (a censored
-    person's last, incomplete month is left out).
+    until the event month (event = 1 there) or censoring (a censored
+    person's last, incomplete month is left out). ``outcome`` picks the event
+    (:data:`casework.panel.TIME_TO_EVENT`): integration (default), the end of
+    receipt (``receipt_end_12m``) or the end of registered unemployment
+    (``unemployment_exit_12m``, persons unemployed at the landmark only).
 
     Returns
     -------
@@ -219,8 +260,9 @@ def person_months(cohort: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
         Columns person_id, month (0-based), event (0/1), state
         ("none", "lockin", "post"), measure, and the cohort's other columns.
     """
-    t = cohort["months_to_event"].to_numpy()
-    ev = cohort["event"].to_numpy().astype(bool)
+    cohort, duration, event = _time_to_event(cohort, outcome)
+    t = cohort[duration].to_numpy(dtype=float)
+    ev = cohort[event].to_numpy().astype(bool)
     n_rows = np.where(ev, np.floor(t) + 1, np.floor(t)).astype(int).clip(0, horizon)
     idx = np.repeat(np.arange(len(cohort)), n_rows)
     month = np.concatenate([np.arange(k) for k in n_rows]) if len(n_rows) else np.empty(0, int)
@@ -234,13 +276,17 @@ def person_months(cohort: pd.DataFrame, horizon: int = HORIZON) -> pd.DataFrame:
     return pm
 
 
-def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, kinds=None) -> pd.DataFrame:
-    """Discrete-time logit of the monthly integration hazard with lock-in and post terms per measure kind.
+def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, kinds=None, *,
+                    outcome: str = "integration_12m") -> pd.DataFrame:
+    """Discrete-time logit of the monthly event hazard with lock-in and post terms per measure kind.
 
     Takes the analysis cohort (:func:`casework.panel.analysis_cohort`: columns
-    person_id, landmark, measure, measure_end, months_to_event, event) and
-    follows it ``horizon`` months. For any other data use :func:`episodes`
-    and :func:`cox_time_varying`.
+    person_id, landmark, measure, measure_end and the outcome's time to event)
+    and follows it ``horizon`` months. ``outcome``: the event, see
+    :func:`person_months` (the hazard of integration by default; of ending
+    receipt; of leaving registered unemployment, among those unemployed at the
+    landmark). For any other data use :func:`episodes` and
+    :func:`cox_time_varying`.
 
     Covariates are standardised; month-since-landmark enters as dummies; the
     terms ``<kind>:lockin`` and ``<kind>:post`` are 0/1 and their odds ratios
@@ -252,8 +298,8 @@ def discrete_hazard(cohort: pd.DataFrame, covariates, horizon: int = HORIZON, ki
         Columns term, measure, phase, coef, se, odds_ratio, ci_low, ci_high
         (odds-ratio scale), for the measure terms.
     """
-    need_columns(cohort, ["person_id", "landmark", "measure", "measure_end", "months_to_event", "event"])
-    pm = person_months(cohort, horizon)
+    need_columns(cohort, ["person_id", "landmark", "measure", "measure_end"])
+    pm = person_months(cohort, horizon, outcome=outcome)
     kinds = [k for k in (kinds or S.MEASURES) if (pm["measure"] == k).any()]
     design = design_matrix(pm, list(covariates))
     cols, names = [design.X], list(design.names)
