@@ -345,7 +345,7 @@ def protected_count(count, cell_key, min_cell: int | None = None):
     if fmt.is_missing(count) or fmt.is_missing(cell_key):
         return math.nan
     t = threshold() if min_cell is None else min_cell
-    n = int(round(float(count)))
+    n = fmt.round_half_up(float(count))  # an average of 20.5 is 21 as in DIN 1333, not 20 as round() gives
     if n <= 0:
         return 0
     if n < t:
@@ -353,12 +353,28 @@ def protected_count(count, cell_key, min_cell: int | None = None):
     return n + perturbation(n, int(cell_key), t)
 
 
+def rint_half_up(values) -> np.ndarray:
+    """Whole numbers rounded half away from zero (DIN 1333), like :func:`casework.fmt.round_half_up` with no
+    decimals; numpy's ``rint`` rounds half to even. ``x - floor(x)`` is exact in binary floating point, so a value
+    just under a half (``0.49999999999999994``) stays under it.
+
+    Examples
+    --------
+    >>> rint_half_up([0.5, 1.5, 2.5, -2.5, 20.5, 0.49999999999999994]).tolist()
+    [1.0, 2.0, 3.0, -3.0, 21.0, 0.0]
+    """
+    x = np.asarray(values, dtype="float64")
+    magnitude = np.abs(x)
+    whole = np.floor(magnitude)
+    return np.copysign(whole + (magnitude - whole >= 0.5), x)
+
+
 def protected_counts(counts, cell_keys, min_cell: int | None = None) -> list:
     """:func:`protected_count` for many cells at once (numpy; the same values): a list of 0, None or counts."""
     t = threshold() if min_cell is None else min_cell
     raw = np.asarray(counts, dtype="float64")
     missing = np.isnan(raw) | np.isnan(np.asarray(cell_keys, dtype="float64"))
-    n = np.rint(np.where(missing, 0, raw))
+    n = rint_half_up(np.where(missing, 0, raw))
     u = (np.nan_to_num(np.asarray(cell_keys, dtype="float64")).astype("int64") % KEY_MODULUS + 0.5) / KEY_MODULUS
     shown = n.copy()
     for count in range(t, t + MAX_PERTURBATION + 1):

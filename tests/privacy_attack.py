@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from casework import privacy
+from casework import fmt, privacy
 from casework.cells import KPI_DIMS, REFERRAL_DIMS, cube_figures
 
 ADDITIVE = ("integrations", "need_ending", "avg_stock")  # tiles that add up over the levels of a dimension
@@ -66,7 +66,7 @@ class Attack:
             figs = {k: parse(v) for k, v in zip(tiles["kennzahl"], tiles["wert"])}
             start, end = self.board._period()
             truth = cube_figures(self.kpi, start, end, **self.selection(state))
-            truth["avg_stock_exact"], truth["avg_stock"] = truth["avg_stock"], round(truth["avg_stock"])
+            truth["avg_stock_exact"], truth["avg_stock"] = truth["avg_stock"], fmt.round_half_up(truth["avg_stock"])
             for k in ADDITIVE:
                 if isinstance(figs[k], float) and not math.isnan(figs[k]) and truth[k] > 0:
                     self.deviations.append(abs(figs[k] - truth[k]))

@@ -319,7 +319,7 @@ class Board:
         rate = [None if r is None else r * 100 / 3 for r in privacy.protected_rates(ints, stock)]
         firsts = [month_start(m) for m in months]
         self.view["trend"] = {"monat": [fmt.month(d) for d in firsts],
-                              "integrationen_je_100": [None if r is None else round(r, 2) for r in rate]}
+                              "integrationen_je_100": [None if r is None else fmt.round_half_up(r, 2) for r in rate]}
         start = self._project_start() if self.spec.project else None
         marker = None
         if start is not None and months:

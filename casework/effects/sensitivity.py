@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from casework import fmt
 from casework.effects.core import EffectResult, estimate
 
 __all__ = ["EValue", "Refutation", "RobustnessValue", "e_value", "e_value_for", "placebo_treatment",
@@ -37,8 +38,7 @@ class EValue:
     @property
     def text_de(self) -> str:
         return (f"Ein nicht erfasster Einflussfaktor müsste sowohl die Teilnahme als auch die Integration um den "
-                f"Faktor {self.point:.1f} beeinflussen, um den Effekt vollständig zu erklären.".replace(
-                    f"{self.point:.1f}", f"{self.point:.1f}".replace(".", ",")))
+                f"Faktor {fmt.number(self.point, 1)} beeinflussen, um den Effekt vollständig zu erklären.")
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ class RobustnessValue:
 
     @property
     def text_de(self) -> str:
-        share = f"{100 * self.rv:.1f}".replace(".", ",")
+        share = fmt.number(self.rv, 1, scale=100)
         return (f"Ein nicht erfasster Einflussfaktor, der je {share} % der verbleibenden Unterschiede in Teilnahme "
                 "und Integration erklärt, könnte den Effekt vollständig erklären.")
 
