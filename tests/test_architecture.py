@@ -30,7 +30,7 @@ FLOORS = {
     "casework.effects": 3, "casework.planning": 3, "casework.synth": 3, "casework.example_export": 3,
     # 4 boards: the pipeline-side build and the page (app, page)
     "casework.boards.build": 4, "casework.boards.app": 4, "casework.boards.page": 4, "casework.boards.new": 4,
-    "casework.boards.landing": 4,
+    "casework.boards.landing": 4, "casework.boards.panels": 4, "casework.boards.parts": 4,
     "casework.produce": 4,
     # 5 entry points and the estimator validation study; deprecated import paths (re-exports)
     "casework.pipeline": 5, "casework.serve": 5, "casework.cli": 5, "casework.__main__": 5,

@@ -19,7 +19,6 @@ imports pandas (CSV/XLSX) and matplotlib (PNG).
 
 from __future__ import annotations
 
-import base64
 import bisect
 import datetime as dt
 import html as _html
@@ -33,9 +32,10 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 
 from casework import fmt, privacy
 from casework import schema as S
-from casework.boards import charts
+from casework.boards import charts, panels
 from casework.boards import spec as R
 from casework.boards.landing import card_body, dashboards_folder, data_root, open_board_dataset
+from casework.boards.parts import data_stand, download_link, h2, missing_result, privacy_note, table, tile
 from casework.boards.results import BoardData
 from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, KPI_MEASURES, REFERRAL_DIMS, month_end, month_index, month_start
@@ -56,71 +56,6 @@ def _board_data(ds) -> BoardData:
     if getattr(ds, "path", None) is None:
         raise ValueError(f"a board reads a dataset folder, but {ds!r} is in memory: save it first (Dataset.save)")
     return BoardData.open(ds.path)
-
-
-def _tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
-    """A KPI tile; ``people`` marks values that count or rate persons (subject to suppression).
-
-    The figure's German definition (:data:`casework.kpi_defs.KPI_DEFINITIONS`) shows on hover.
-    """
-    cls = "cw-value cw-people" if people else "cw-value"
-    hover = _html.escape(KPI_DEFINITIONS[key][1], quote=True) if key in KPI_DEFINITIONS else ""
-    return (f"<div class='cw-tile' data-kpi='{key}' title='{hover}'><div class='cw-label'>{label}</div>"
-            f"<div class='{cls}'>{value}</div><div class='cw-note'>{note}</div></div>")
-
-
-def _download_link(data: bytes, filename: str, label: str, mime: str) -> str:
-    b64 = base64.b64encode(data).decode()
-    return (f"<a download='{filename}' href='data:{mime};base64,{b64}' class='cw-download' "
-            f"style='margin-right:14px'>{label}</a>")
-
-
-def _table(columns: dict) -> str:
-    """An HTML table of ``{header: values}`` (cells escaped; numbers in German format)."""
-    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in zip(*columns.values()))
-    return f"<table class='cw-table'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-
-
-def _cell(value) -> str:
-    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-        return fmt.number(value, 0 if float(value).is_integer() else 2)
-    return _html.escape(str(value))
-
-
-def _rows(columns: dict) -> list[dict]:
-    """A result's columns as a list of row dicts."""
-    names = list(columns)
-    return [dict(zip(names, values)) for values in zip(*columns.values())]
-
-
-def _missing_result(what: str, problem: str | None = None) -> str:
-    if problem:
-        return (f"<div class='cw-note-box' data-missing='{what}'>Daten nicht verfügbar ({what}): die "
-                f"gespeicherte Ergebnisdatei ist nicht lesbar ({problem}). Bitte die Analyse neu laufen "
-                "lassen (<code>make run</code>).</div>")
-    return (f"<div class='cw-note-box' data-missing='{what}'>Für diesen Bereich liegen noch keine "
-            f"Ergebnisse vor ({what}). Sie entstehen mit <code>make run</code> in der Analyse-Pipeline; "
-            "hier wird nichts geschätzt oder erfunden.</div>")
-
-
-def _data_stand(ds) -> str:
-    return f"Datenstand: {fmt.date(ds.meta()['data_stand'])}"
-
-
-def _privacy_note() -> str:
-    t = privacy.threshold()
-    return (f"<div class='cw-note-box' data-privacy='1'><b>Datenschutz:</b> Diese Seite zeigt nur Summen "
-            "über Personengruppen, keine Einzelpersonen. Zum Schutz der Personen werden Zahlen leicht "
-            f"verändert (um höchstens {privacy.MAX_PERTURBATION}) und kleine Zahlen verdeckt: Zahlen unter {t} "
-            f"erscheinen als „&lt; {t}“, Quoten nur, wenn Zähler und Basis mindestens {t} sind, sonst „–“; "
-            "einzelne weitere Zellen werden verdeckt (*). Summen können deshalb um einige Fälle von der Summe "
-            "der Teile abweichen. Personen mit dem Geschlechtseintrag „divers“ oder ohne Angabe sind per "
-            "Zufall den Gruppen „weiblich“ und „männlich“ zugeordnet.</div>")
-
-
-def _h2(text: str) -> str:
-    return f"<div class='cw-board'><h2>{text}</h2></div>"
 
 
 class Board:
@@ -220,17 +155,17 @@ class Board:
         # model the page fetches from the kernel while it opens
         top = self._html(BOARD_CSS + f"<div class='cw-board'><div class='cw-title'>{_html.escape(s.title)}</div>"
                          f"<div class='cw-sub'>{_html.escape(s.subtitle)}</div><div class='cw-sub' data-stand='1'>"
-                         f"{_data_stand(self.ds)}</div></div>" + _h2("Auswahl"))
+                         f"{data_stand(self.ds)}</div></div>" + h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
-        chosen = {"projekt": ("Das Projekt", self._project_panel), "wirkung": ("Wirkung der Maßnahmen",
-                                                                               self._effects_panel),
-                  "vergleich": ("Vergleich mit anderen Jobcentern", self._did_panel),
-                  "bedarfsdeckung": ("Bedarfsdeckung im Netzwerk", self._coverage_panel)}
+        chosen = {"projekt": ("Das Projekt", lambda: panels.project_panel(self.ds, s, self.cube)),
+                  "wirkung": ("Wirkung der Maßnahmen", lambda: panels.effects_panel(self.ds)),
+                  "vergleich": ("Vergleich mit anderen Jobcentern", lambda: panels.did_panel(self.ds)),
+                  "bedarfsdeckung": ("Bedarfsdeckung im Netzwerk", lambda: panels.coverage_panel(self.ds))}
         if not s.did:
             chosen.pop("vergleich")
-        panels = [(_h2(head), make()) for key, (head, make) in chosen.items() if key in s.panels]
-        static = self._html("".join(head + html for head, html in panels) + _privacy_note()
-                            + _h2("Export für das Protokoll"))
+        shown = [(h2(head), make()) for key, (head, make) in chosen.items() if key in s.panels]
+        static = self._html("".join(head + html for head, html in shown) + privacy_note()
+                            + h2("Export für das Protokoll"))
         parts = [top, filt, self.status, self.tiles, self.trend, self.referrals, static, self.export_button,
                  self.export]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
@@ -260,13 +195,13 @@ class Board:
         if getattr(self, "_hold", False):
             return
         if self.cube is None:
-            self.tiles.value = _h2(TILES_HEAD) + _missing_result("Kennzahlen", self.ds.problems.get(R.BOARD_KPI_CUBE))
+            self.tiles.value = h2(TILES_HEAD) + missing_result("Kennzahlen", self.ds.problems.get(R.BOARD_KPI_CUBE))
             return
         self.status.value = "<span data-status='busy'>Aktualisiere …</span>"
         start, end = self._period()
         sel = self.selection()
         figs = self._figures(start, end, sel)
-        self.tiles.value = _h2(TILES_HEAD) + self._tiles_html(figs, start, end)
+        self.tiles.value = h2(TILES_HEAD) + self._tiles_html(figs, start, end)
         self._draw_trend(sel)
         self._draw_referrals(start, end, sel)
         self.export.value = ""  # the export always shows the current view: made anew on request
@@ -307,7 +242,7 @@ class Board:
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
-        html = "".join(_tile(*r) for r in rows)
+        html = "".join(tile(*r) for r in rows)
         return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"
 
     def _draw_trend(self, sel) -> None:
@@ -325,7 +260,7 @@ class Board:
         if start is not None and months:
             pos = bisect.bisect_left(months, month_index(start))
             marker = pos if pos < len(months) else None
-        self.trend.value = _h2("Entwicklung") + charts.line_chart(
+        self.trend.value = h2("Entwicklung") + charts.line_chart(
             [f"{d:%m.%Y}" for d in firsts], rate,
             "Integrationen je 100 Personen im Bestand (gleitender 3-Monats-Wert)",
             y_label="je 100 im Bestand", marker_at=marker, marker_label="Projektbeginn")
@@ -338,7 +273,7 @@ class Board:
 
     def _draw_referrals(self, start, end, sel) -> None:
         if self.ref is None:
-            self.referrals.value = _h2(REFERRALS_HEAD) + _missing_result("Vermittlungen")
+            self.referrals.value = h2(REFERRALS_HEAD) + missing_result("Vermittlungen")
             return
         mask = self.ref.mask(start, end, **sel, measure=self.filters["measure"].value)
         shown, numeric = self.ref.table("partner_kind", REFERRAL_COUNTS, mask,
@@ -349,166 +284,8 @@ class Board:
         kinds = shown["partner_kind"][:-1]
         chart = charts.bar_chart(kinds, {"Vermittlungen": numeric["referrals"], "begonnen": numeric["started"]},
                                    "Vermittlungen und Beginne je Partnerart") if kinds else ""
-        self.referrals.value = (f"{_h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
-                                f"{_table(self.view['referrals'])}</div>")
-
-    # ------------------------------------------------------------------ results panels
-    def _effects_panel(self) -> str:
-        if not self.ds.has_result(R.EFFECTS):
-            return _missing_result("Wirkungsschätzungen", self.ds.problems.get(R.EFFECTS))
-        t = privacy.threshold()
-        shown = [r for r in _rows(self.ds.result(R.EFFECTS))
-                 if r["n_treated"] >= t and not fmt.is_missing(r["estimate"])]
-        if not shown:
-            return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
-                    "belastbare Schätzung.</div>")
-        shown.sort(key=lambda r: r["estimate"], reverse=True)
-        chart = charts.forest_chart([r["label"] for r in shown], [r["estimate"] for r in shown],
-                                      [r["ci_low"] for r in shown], [r["ci_high"] for r in shown],
-                                      "Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, "
-                                      "95-%-Intervall)")
-        sentences = "".join(f"<p class='cw-sentence' data-measure='{r['measure']}'>{r['sentence']}</p>" for r in shown)
-        method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
-                  "Stichtag drei Monate nach der ersten Potenzialanalyse; Wartezeit vor der Maßnahme zählt nicht "
-                  "als Effekt.")
-        return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
-
-    def _did_panel(self) -> str:
-        if not self.ds.has_result(R.DID):
-            return _missing_result("Vergleich mit anderen Jobcentern", self.ds.problems.get(R.DID))
-        rows = _rows(self.ds.result(R.DID))
-        if not rows:
-            return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
-        r = rows[0]
-        if r.get("sentence"):  # written with the result (casework.effects.did.board_sentence): level and limits
-            return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{r['sentence']}</p></div>"
-        per100 = r["estimate"] * 100
-        verb = "höher" if per100 >= 0 else "niedriger"
-        sure = ("Der Unterschied ist statistisch nicht gesichert." if r["ci_low"] <= 0 <= r["ci_high"]
-                else "Der Unterschied ist statistisch gesichert.")
-        where = "dem Projektjobcenter" if r["jobcenters"] == 1 else f"den {r['jobcenters']} Projektjobcentern"
-        text = (f"Seit Projektbeginn ({fmt.date(r['start'])}) lag die monatliche Integrationsrate in {where}"
-                f" um {fmt.number(abs(per100), 2)} Integrationen je 100 Personen im Bestand {verb} als ohne das "
-                f"Projekt zu erwarten (95-%-Intervall {fmt.number(r['ci_low'] * 100, 2)} bis "
-                f"{fmt.number(r['ci_high'] * 100, 2)}). {sure}")
-        if r.get("warning"):
-            text += (" Hinweis: Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen "
-                     "Veränderungen in diesem Jobcenter trennen; das Intervall ist deshalb breit.")
-        return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{text}</p></div>"
-
-    def _coverage_panel(self) -> str:
-        if not self.ds.has_result(R.NEEDS_COVERAGE):
-            return _missing_result("Bedarfsdeckung", self.ds.problems.get(R.NEEDS_COVERAGE))
-        c = self.ds.result(R.NEEDS_COVERAGE)
-        c = {k: c[k] for k in ("label", "needs", "covered", "share", "needs_key", "covered_key") if k in c}
-        try:
-            shown = privacy.protect_table(c, ["needs", "covered"], rate_cols={"share": ("covered", "needs")},
-                                          total=False)
-        except privacy.MissingCellKeys:
-            return _missing_result("Bedarfsdeckung", "ohne Zellschlüssel, bitte neu aufbereiten")
-        shown = _renamed(shown, ["Bedarf", "festgestellt", "passendes Angebot begonnen (3 Monate)", "Anteil"])
-        note = ("Anteil der in Potenzialanalysen festgestellten Bedarfe, für die innerhalb von drei Monaten "
-                "ein passendes Angebot eines Netzwerkpartners begonnen wurde („aus einer Hand“).")
-        return f"<div class='cw-board'><p>{note}</p>{_table(shown)}</div>"
-
-    def _project_panel(self) -> str:
-        if self.spec.custom and not self.spec.project:
-            return ("<div class='cw-note-box' data-missing='Projektdaten'>Für dieses Board ist kein Modellprojekt "
-                    "angegeben (Parameter <code>project</code> im Board-Notebook): keine Projektdaten.</div>")
-        stored = self.ds.meta().get("project")
-        if self.spec.custom and stored and stored != self.spec.project:
-            return (f"<div class='cw-note-box' data-missing='Projektdaten'>Die gespeicherten Projektdaten gehören "
-                    f"zum Projekt „{_html.escape(stored)}“, nicht zu „{_html.escape(self.spec.project)}“; sie "
-                    "werden deshalb nicht gezeigt.</div>")
-        if not self.ds.has_result(R.BOARD_PROJECT_FACTS):
-            return _missing_result("Projektdaten", self.ds.problems.get(R.BOARD_PROJECT_FACTS))
-        person_counts = {"participants", "placements"}  # counts of people are protected; places or offers are not
-        try:
-            facts = _rows(self.ds.result(R.BOARD_PROJECT_FACTS))
-            tiles = "".join(_tile(f"project_{r['fact']}", r["label"], privacy.show_protected(
-                privacy.protected_columns({k: [v] for k, v in r.items()}, ["value"], False)["value"][0])
-                if r["fact"] in person_counts
-                else fmt.number(r["value"]), people=r["fact"] in person_counts) for r in facts)
-            parts = [f"<div class='cw-tiles'>{tiles}</div>"]
-            for name, part in ((R.BOARD_PARTICIPANT_PROFILES, self._profiles_part),
-                               (R.BOARD_MODULES, self._modules_part), (R.BOARD_TRANSITIONS, self._transitions_part),
-                               (R.BOARD_JOBCENTERS, self._jobcenters_part)):
-                if self.ds.has_result(name):
-                    parts.append(part(self.ds.result(name)))
-        except privacy.MissingCellKeys:
-            return _missing_result("Projektdaten", "ohne Zellschlüssel, bitte neu aufbereiten")
-        return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
-
-    @staticmethod
-    def _profiles_part(p: dict) -> str:
-        counts = ["participants_n", "others_n", "participants_total", "others_total"]
-        v = privacy.protected_columns(p, counts, secondary=False)
-
-        def shares(group):
-            return [privacy.show_protected(n) if n is None else privacy.show_protected_rate(n, size)
-                    for n, size in zip(v[f"{group}_n"], v[f"{group}_total"])]
-
-        rows = {"Bedarf": p["label"], "Teilnehmende": shares("participants"),
-                "übrige Kundinnen und Kunden": shares("others")}
-        return ("<p>Anteil mit mittlerem oder schwerem Handlungsbedarf bei der ersten Potenzialanalyse:"
-                f"</p>{_table(rows)}")
-
-    @staticmethod
-    def _modules_part(m: dict) -> str:
-        order = sorted(range(len(m["name"])), key=lambda i: -m["placements"][i])
-        modules = {c: [m[c][i] for i in order] for c in ("name", "capacity", "placements", "placements_key",
-                                                          "avg_occupied", "avg_occupied_key") if c in m}
-        occupied = privacy.protected_columns(modules, ["avg_occupied"], secondary=False)["avg_occupied"]
-        shown = privacy.protect_table({c: modules[c] for c in ("name", "capacity", "placements", "placements_key")},
-                                      ["placements"], total=True)
-        shown["capacity"] = [f"{fmt.number(v)} Plätze" if v != "" else "" for v in shown["capacity"]]
-        # the share of places occupied is a count of persons over the places: shown from the protected count only
-        shown["Auslastung"] = [privacy.show_protected_rate(o, c, min_cell=1) if o is not None else "–"
-                               for o, c in zip(occupied, modules["capacity"])] + ["–"]
-        shown = _renamed(shown, ["Modul", "Plätze", "Belegungen", "Auslastung"])
-        return f"<p>Module und ihre Belegung:</p>{_table(shown)}"
-
-    @staticmethod
-    def _transitions_part(tr: dict) -> str:
-        tr = {k: v for k, v in tr.items() if k != "share"}
-        shown = privacy.protect_table(tr, ["ended", "integrated"], rate_cols={"share": ("integrated", "ended")},
-                                      total=False)
-        shown = _renamed(shown, ["Gruppe", "geförderte Beschäftigung beendet", "danach integriert (6 Monate)",
-                                 "Anteil"])
-        return f"<p>Übergänge nach der geförderten Beschäftigung:</p>{_table(shown)}"
-
-    def _jobcenters_part(self, j: dict) -> str:
-        """K2 of the last full year per jobcenter, from the same protected cells as the tiles (a jobcenter shows
-        here exactly what the tiles show for it)."""
-        t = privacy.threshold()
-        if self.cube is None:
-            return ""
-        year = 1970 + int(self.cube.months[-1]) // 12 - 1
-        mask = self.cube.mask(dt.date(year, 1, 1), dt.date(year, 12, 1))
-        labels, values = self.cube.table("jc_id", ["integrations", "stock"], mask, per={"stock": 12}, total=False)
-        at = {jc: i for i, jc in enumerate(labels["jc_id"])}
-        ints = [values["integrations"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
-        stock = [values["stock"][at[jc]] if jc in at else 0 for jc in j["jc_id"]]
-        types = j.get("comparison_type") or ["ohne Vergleichstyp"] * len(j["jc_id"])
-        parts = []
-        for ctype in sorted(set(types)):
-            rows = [i for i, c in enumerate(types) if c == ctype]
-            groups = []
-            for member in sorted({bool(j["project"][i]) for i in rows}, reverse=True):
-                group = mask & self.cube.mask(jc_id=[j["jc_id"][i] for i in rows if bool(j["project"][i]) == member])
-                rate = privacy.show_protected_rate(self.cube.count("integrations", group),
-                                                   self.cube.count("stock", group, per=12))
-                groups.append(f"{'im Programm' if member else 'nicht im Programm'}: {rate}")
-            parts.append(f"<p><b>Vergleichstyp {_html.escape(str(ctype))}</b> ({len(rows)} Jobcenter; "
-                         f"{'; '.join(groups)})</p>" + _table({
-                             "Jobcenter": [j["name"][i] for i in rows],
-                             "im Programm": ["ja" if j["project"][i] else "nein" for i in rows],
-                             "Integrationsquote (K2)": [privacy.show_protected_rate(ints[i], stock[i]) for i in rows],
-                             "Integrationen": [privacy.show_protected(ints[i]) for i in rows]}))
-        return (f"<p>Jobcenter im Vergleich innerhalb ihres SGB-II-Vergleichstyps (Integrationsquote {year}; "
-                f"Quoten nur bei mindestens {t} Integrationen und {t} Personen im Bestand):</p>"
-                f"<div style='max-height:420px;overflow:auto' tabindex='0' role='region' "  # keyboard can scroll it
-                f"aria-label='Jobcenter im Vergleich'>{''.join(parts)}</div>")
+        self.referrals.value = (f"{h2(REFERRALS_HEAD)}<div class='cw-board'>{chart}"
+                                f"{table(self.view['referrals'])}</div>")
 
     # ------------------------------------------------------------------ export
     def _make_export(self) -> None:
@@ -530,11 +307,11 @@ class Board:
         with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
             for k, v in frames.items():
                 zf.writestr(f"{stem}_{k}.csv", v.to_csv(index=False, sep=";", decimal=",").encode("utf-8-sig"))
-        links = [_download_link(xlsx.getvalue(), f"{stem}.xlsx", "Excel herunterladen (ein Blatt je Tabelle)",
+        links = [download_link(xlsx.getvalue(), f"{stem}.xlsx", "Excel herunterladen (ein Blatt je Tabelle)",
                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-                 _download_link(zipped.getvalue(), f"{stem}_csv.zip", "CSV-Dateien herunterladen (ZIP)",
+                 download_link(zipped.getvalue(), f"{stem}_csv.zip", "CSV-Dateien herunterladen (ZIP)",
                                 "application/zip"),
-                 _download_link(self._png(), f"{stem}.png", "Bild (PNG) herunterladen", "image/png")]
+                 download_link(self._png(), f"{stem}.png", "Bild (PNG) herunterladen", "image/png")]
         return "<div class='cw-board' data-export='1'>" + "".join(links) + "</div>"
 
     def _png(self) -> bytes:
@@ -561,11 +338,6 @@ class Board:
         fig.savefig(out, format="png", dpi=110)
         plt.close(fig)
         return out.getvalue()
-
-
-def _renamed(columns: dict, names: list) -> dict:
-    """The same columns under new headers (in order)."""
-    return dict(zip(names, columns.values()))
 
 
 def project_board(key: str, ds=None) -> W.VBox:
@@ -597,4 +369,4 @@ def index_board(folder=None) -> W.VBox:
             "<div class='cw-sub'>Kennzahlen und Wirkungen der Modellprojekte für die Projektbeiräte. Alle Angaben "
             "sind zusammengefasste Zahlen ohne Personenbezug.</div></div>")
     return W.VBox([W.HTML(BOARD_CSS + head + "<div class='cw-board'>" + "".join(cards) + "</div>"
-                          + _privacy_note())])
+                          + privacy_note())])
