@@ -47,6 +47,10 @@ def data_dictionary() -> str:
         "Field names are English (they are API); labels are German (what boards see). "
         "Needs are severities 0 = none, 1 = moderate, 2 = serious.",
         "",
+        "Required *yes*: the column must be in the export and every value filled. Required *no*: the column "
+        "may be left out of the export altogether or have empty values (`casework validate` accepts both); "
+        "an analysis that needs it says which fields it left out.",
+        "",
     ]
     for t in S.TABLES.values():
         lines += [f"## {t.name} — {t.label}", "", t.meaning, "", f"Primary key: `{t.primary_key}`", "",

@@ -252,6 +252,9 @@ class Field:
 
     ``kind`` is one of ``"key"`` (pseudonymous string id), ``"string"``,
     ``"int"``, ``"float"``, ``"bool"``, ``"date"`` or ``"category"``.
+    ``required=True``: the column must be present and every value filled.
+    ``required=False``: the column may be absent altogether or have empty values
+    (real exports lack many of them); analyses that need it say which they left out.
     """
 
     name: str
@@ -263,7 +266,6 @@ class Field:
     min: float | None = None
     max: float | None = None
     ref: str | None = None  # "table.column" this field must point to
-    optional: bool = False  # the column may be absent altogether (a later addition to the model)
 
 
 @dataclass(frozen=True)
@@ -303,8 +305,8 @@ def _need_fields() -> tuple[Field, ...]:
     return tuple(out)
 
 
-def _k(name, label, meaning, ref=None, required=True, optional=False):
-    return Field(name, "key", label, meaning, required=required, ref=ref, optional=optional)
+def _k(name, label, meaning, ref=None, required=True):
+    return Field(name, "key", label, meaning, required=required, ref=ref)
 
 
 def _cat(name, label, meaning, vocab, required=True):
@@ -369,7 +371,7 @@ _TABLE_LIST = [
         Field("disability", "bool", "Schwerbehinderung",
               "Recognised severe disability, GdB of at least 50 (empty: not in the export)", required=False),
         _k("bg_id", "Bedarfsgemeinschaft", "Pseudonymous key of the person's Bedarfsgemeinschaft (household "
-           "community, § 7 Abs. 3 SGB II); persons with the same key live in one BG", required=False, optional=True),
+           "community, § 7 Abs. 3 SGB II); persons with the same key live in one BG", required=False),
     )),
     Table("assessments", "Potenzialanalysen", "One profiling (Potenzialanalyse), repeated over time.",
           "assessment_id", (

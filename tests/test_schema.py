@@ -116,6 +116,24 @@ def test_an_optional_column_may_be_absent_but_a_required_one_may_not():
     assert any(e.column == "kind" and "missing" in e.message for e in validate(t).errors)
 
 
+def test_required_is_the_one_rule_for_absent_columns():
+    """One flag, one meaning (the former ``Field.optional`` said the same as ``required=False`` and was never read):
+    every non-required column of every table may be left out at once; each required one is named when missing."""
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(S.Field) if f.name in ("optional", "required")] == ["required"]
+    t = _tables()
+    stripped = {name: df.drop(columns=[f.name for f in S.TABLES[name].fields if not f.required and f.name in df])
+                for name, df in t.items()}
+    assert validate(stripped).ok, validate(stripped).summary()
+    for name, df in t.items():
+        required = [f.name for f in S.TABLES[name].fields if f.required]
+        broken = dict(t, **{name: df.drop(columns=required[-1])})
+        assert any(e.table == name and e.column == required[-1] and "missing" in e.message
+                   for e in validate(broken).errors), name
+    assert "may be left out of the export altogether" in S.data_dictionary()
+
+
 def test_optional_tables_are_checked_when_present():
     t = _tables()
     person = t["persons"]["person_id"].iloc[0]
