@@ -34,6 +34,7 @@ CUBE_DIMS = list(KPI_DIMS)
 # DuckDB expands each piece's months in receipt (~85 a person) to count the stock by cell: pieces of at most
 # this many persons keep the build under 1 GB (1M persons: 29 s; pieces of 500,000: 24 s but 2.9 GB)
 CUBE_PIECE_PERSONS = 100_000
+_REFERRAL_STATUSES = ("completed", "dropped_out", "no_show")
 
 
 def age_group(age) -> pd.Series:
@@ -165,19 +166,19 @@ def referral_cube(ds, segments: pd.Series | None = None, cell_keys: bytes | None
     r = r.assign(month=_month_start(r["m"].to_numpy()).to_numpy(),
                  age_group=age_group((year - r["birth_year"]).to_numpy()).astype(str).to_numpy())
     dims = ["jc_id", "month", "partner_kind", "measure", "project_id", "sex", "age_group", "segment"]
-    g = r.groupby(dims, observed=True)
-    out = g.agg(referrals=("referral_id", "size"), started=("started", "count"),
-                persons=("person_id", "nunique")).reset_index()
-    for status in ("completed", "dropped_out", "no_show"):
-        out[status] = g["status"].apply(lambda s, v=status: int((s == v).sum())).to_numpy()
+    counted = {"referrals": np.ones(len(r), bool), "started": r["started"].notna().to_numpy(),
+               **{s: (r["status"] == s).to_numpy() for s in _REFERRAL_STATUSES}}
+    # one vectorised sum per count (a Python call per cell took 5 minutes at 1.1 million persons)
+    columns = {c: flag.astype("int64") for c, flag in counted.items()}
     if cell_keys is not None:
         rk = privacy.record_keys(r["referral_id"].astype(str), cell_keys, "referral")
-        counted = {"referrals": np.ones(len(r), bool), "started": r["started"].notna().to_numpy(),
-                   **{s: (r["status"] == s).to_numpy() for s in ("completed", "dropped_out", "no_show")}}
-        keys = pd.DataFrame({f"{c}{privacy.KEY_SUFFIX}": np.where(flag, rk, 0) for c, flag in counted.items()})
-        sums = keys.groupby([r[d] for d in dims], observed=True).sum() % privacy.KEY_MODULUS
-        out = out.merge(sums.reset_index(), on=dims, how="left")
-    return out
+        columns |= {f"{c}{privacy.KEY_SUFFIX}": np.where(flag, rk, 0) for c, flag in counted.items()}
+    keys = [r[d] for d in dims]
+    out = pd.DataFrame(columns, index=r.index).groupby(keys, observed=True).sum()
+    out.insert(2, "persons", r["person_id"].groupby(keys, observed=True).nunique())
+    for c in out.columns[len(counted) + 1:]:
+        out[c] %= privacy.KEY_MODULUS
+    return out.reset_index()
 
 
 def stored_segments(ds) -> pd.Series | None:
