@@ -104,17 +104,25 @@ def _poor_overlap(seed, n=6000):
 
 @pytest.mark.parametrize("method", ["ipw", "aipw", "match"])
 def test_defaults_hold_up_under_poor_overlap(method):
-    covered, errors = 0, []
+    from casework.effects import WeightError
+
+    covered, refused, errors = 0, 0, []
     for seed in range(6):
         df, truth = _poor_overlap(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a non-converging propensity model would warn
-            r = estimate(df, "t", "y", ["earnings", "duration"], method=method)
+            try:
+                r = estimate(df, "t", "y", ["earnings", "duration"], method=method)
+            except WeightError as err:  # IPW's prognostic-score guard may refuse here, saying so
+                assert method == "ipw" and "method='aipw'" in str(err)
+                refused += 1
+                continue
         assert r.diagnostics.propensity_converged
         assert np.isfinite(r.estimate) and 0 < r.se < 0.2
         covered += r.ci_low <= truth <= r.ci_high
         errors.append(r.estimate - truth)
-    assert covered >= 4
+    assert refused <= 2
+    assert covered + refused >= 4
     assert abs(np.mean(errors)) < 0.03
 
 

@@ -19,7 +19,7 @@ from casework.effects._design import Logit
 from casework.effects._guards import EffectInputError
 
 __all__ = ["Sample", "Options", "Fit", "METHOD_FITS", "fit_propensity", "cross_fitted_propensity",
-           "default_n_rep", "se_from_influence"]
+           "default_n_rep", "se_from_influence", "fit_outcome", "prognostic_imbalance", "RIDGE_CROSS_FIT"]
 
 #: Ridge of the default propensity model of IPW, OLS diagnostics and matching (standardised covariates; sklearn's
 #: C=1): these methods rest on the propensity alone, so it is kept close to the unpenalised fit.
@@ -202,8 +202,9 @@ def folds(t, n_folds, rng, groups=None):
     return fold
 
 
-def _fit_outcome(X, y, binary, outcome_model, start=None):
-    """Fit the outcome model; returns (predict function, warm start for the next fold)."""
+def fit_outcome(X, y, binary, outcome_model=None, start=None):
+    """Fit the outcome model (default: ridge logit for 0/1 outcomes, ridge least squares otherwise, both with
+    :data:`RIDGE_CROSS_FIT` on standardised covariates); returns (predict function, warm start for the next fold)."""
     if outcome_model is not None:
         m = clone(outcome_model).fit(X, y)
         if binary and hasattr(m, "predict_proba"):
@@ -255,7 +256,7 @@ def _aipw_once(s: Sample, o: Options, rep: int, full_ps):
         e[te] = ps.predict_proba(X_te)[:, 1]
         for arm, target in ((0, mu0), (1, mu1)) if s.estimand == "ate" else ((0, mu0),):
             rows = tr & (t == arm)
-            predict, start[arm] = _fit_outcome(X[rows], y[rows], s.binary, o.outcome_model, start[arm])
+            predict, start[arm] = fit_outcome(X[rows], y[rows], s.binary, o.outcome_model, start[arm])
             target[te] = predict(X_te)
     e = np.clip(e, NUMERIC_FLOOR, 1 - NUMERIC_FLOOR)
     if s.estimand == "ate":
@@ -375,3 +376,45 @@ def _match(s: Sample, o: Options) -> Fit:
 
 
 METHOD_FITS = {"ols": _ols, "ipw": _ipw, "aipw": _aipw, "match": _match}
+
+
+# --------------------------------------------------------------------------- prognostic balance
+
+
+def prognostic_imbalance(s: Sample, weights) -> tuple[float, float]:
+    """The bias that the weights' remaining imbalance implies, and its sampling noise (standard deviation).
+
+    A prognostic score (Hansen 2008) is the outcome predicted from the covariates
+    by a model of the untreated (and, for the ATE, of the treated) arm: ridge
+    least squares, or the ridge logit for a 0/1 outcome. Weights that balance
+    the covariates balance it; weights that leave a covariate unbalanced which
+    matters for the outcome do not, and the weighted difference of the score is
+    exactly the amount by which an outcome model would move the estimate (the
+    augmentation term of AIPW). IPW, which has no outcome model, is off by it.
+    """
+    t, X = s.t, s.X
+    w1, w0 = np.where(t == 1, weights, 0.0), np.where(t == 0, weights, 0.0)
+    arms = (0, 1) if s.estimand == "ate" else (0,)
+    gap, var = 0.0, 0.0
+    for arm in arms:
+        predict, _ = fit_outcome(X[t == arm], s.y[t == arm], s.binary, None)
+        m = predict(X)
+        if s.estimand == "ate":  # the weighted arm's mean of the score against everybody's
+            w = w1 if arm == 1 else w0
+            sign = -1.0 if arm == 1 else 1.0  # returned: IPW minus the outcome-augmented estimate
+            d, v = _weighted_gap(m, w, np.ones(len(t)))
+            gap += sign * d
+            var += v
+        else:  # the treated against the weighted controls
+            d, v = _weighted_gap(m, w0, (t == 1).astype(float))
+            gap += d
+            var += v
+    return float(gap), float(np.sqrt(var))
+
+
+def _weighted_gap(m, w, target):
+    """mean of m over target minus its w-weighted mean; the variance of that difference with weights fixed."""
+    a, b = target / target.sum(), w / w.sum()
+    ma, mb = a @ m, b @ m
+    var_a = np.sum(np.square(a * (m - ma))) if target.sum() < len(target) else 0.0
+    return float(ma - mb), float(var_a + np.sum(np.square(b * (m - mb))))

@@ -9,8 +9,20 @@ check (per weighted arm)               warning      error
 =====================================  ===========  ==========
 effective sample size (ESS)            < 50         < 10
 largest unit's share of the arm weight > 5 %        > 20 %
-max |SMD| after weighting              > 0.1        > 0.5
+max |SMD| after weighting (*)          > 0.1        > 0.5
+IPW: implied bias / standard error     > 0.5        > 1
 =====================================  ===========  ==========
+
+(*) counting only covariates whose SMD also exceeds its sampling noise:
+``|SMD| > z * noise`` with ``z`` the two-sided 5 % Bonferroni critical value
+over the covariate columns (:func:`balance_beyond_noise`). In an arm of 30
+persons an SMD of 0.2 is chance; in arms of thousands the noise is far below
+0.1 and the rule is the plain ``|SMD| > 0.1``.
+
+The IPW row (:func:`prognostic_guard`) compares the weighted arms on the
+outcome predicted from the covariates (a prognostic score): the difference is
+the bias the remaining imbalance implies for an estimate without an outcome
+model.
 
 An arm is *weighted* when its units carry unequal weights: the controls of an
 ATT, both arms of an ATE. The treated of an ATT all weigh one, so their number
@@ -23,10 +35,12 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS", "check_covariates", "overlap_rule",
-           "weight_guards"]
+           "weight_guards", "balance_beyond_noise", "prognostic_guard"]
 
-#: (warning, error) limits of the weight guards.
-GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.5)}
+#: (warning, error) limits of the weight guards; "implied_bias" in standard errors of the estimate (IPW).
+GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.5), "implied_bias": (0.5, 1.0)}
+#: Family-wise level of the test "this SMD is more than sampling noise" over the covariate columns.
+BALANCE_NOISE_LEVEL = 0.05
 #: A non-numeric covariate with more levels than MAX_LEVELS is refused (group it first) when its levels hold
 #: fewer than MIN_ROWS_PER_LEVEL rows on average: then most dummies are estimated from a handful of persons.
 #: Jobcenter fixed effects of a Land (53 NRW jobcenters over 100,000 persons) are not refused.
@@ -155,10 +169,49 @@ def _arm_name(arm):
     return "treated" if arm == 1 else "control"
 
 
+def balance_beyond_noise(smd_after, smd_noise) -> float:
+    """The largest |SMD| after weighting among the columns whose SMD exceeds its sampling noise (0 if none).
+
+    A column counts when ``|SMD| > z * noise``, ``z`` the two-sided Bonferroni
+    critical value at :data:`BALANCE_NOISE_LEVEL` over the columns (about 3.2
+    for 40 columns); ``noise`` is the standard deviation of the SMD from the
+    (weighted) arm means, weights taken as fixed. NaN when nothing was weighted.
+    """
+    from scipy import stats
+
+    smd, noise = np.abs(np.asarray(smd_after, dtype=float)), np.asarray(smd_noise, dtype=float)
+    if len(smd) == 0 or not np.isfinite(smd).any():
+        return float("nan")
+    z = float(stats.norm.isf(BALANCE_NOISE_LEVEL / (2 * len(smd))))
+    real = np.isfinite(smd) & (smd > z * np.nan_to_num(noise, nan=0.0))
+    return float(smd[real].max()) if real.any() else 0.0
+
+
+def prognostic_guard(implied_bias, se, *, raise_errors=True) -> list[str]:
+    """IPW's check of the prognostic score: warn past 0.5, refuse past 1 standard error of implied bias."""
+    warn, err = GUARD_LIMITS["implied_bias"]
+    if not (np.isfinite(implied_bias) and se > 0):
+        return []
+    ratio = abs(implied_bias) / se
+    what = (f"the weights leave the covariates that predict the outcome unbalanced: an outcome model would move "
+            f"the estimate by {-implied_bias:+.4g} ({ratio:.1f} standard errors)")
+    if ratio > err:
+        if raise_errors:
+            raise WeightError(what[0].upper() + what[1:] + f" (limit {err:g}). IPW has no outcome model to correct "
+                              "this: use method='aipw' (doubly robust), or trim more (trim=0.05).")
+        return [what[0].upper() + what[1:] + " (past the error limit)."]
+    if ratio > warn:
+        return [what[0].upper() + what[1:] + ": the IPW estimate may be biased by about that much; "
+                "method='aipw' corrects it."]
+    return []
+
+
 def weight_guards(weights, t, max_abs_smd_after, estimand, method, *, raise_errors=True):
     """Plain-sentence warnings for weights below the warning limits; an error past the error limits.
 
-    Returns (warnings, checks) with checks a dict ess_<arm> / max_share_<arm> / max_abs_smd_after.
+    ``max_abs_smd_after`` is the largest |SMD| that exceeds its sampling noise
+    (:func:`balance_beyond_noise`). Returns (warnings, checks) with checks a
+    dict ess_<arm> / max_share_<arm> / max_abs_smd_after.
     """
     messages, checks, errors = [], {}, []
     if weights is None:
@@ -192,7 +245,8 @@ def weight_guards(weights, t, max_abs_smd_after, estimand, method, *, raise_erro
                           f"deviations in a covariate (limit {smd_err:g})")
         elif max_abs_smd_after > smd_warn:
             messages.append(f"After weighting the groups still differ by up to {max_abs_smd_after:.2f} standard "
-                            "deviations in a covariate (see diagnostics.balance): the adjustment is incomplete.")
+                            "deviations in a covariate, more than chance explains (see diagnostics.balance): the "
+                            "adjustment is incomplete.")
     if errors and raise_errors:
         raise WeightError("; ".join(errors) + ". No trustworthy estimate: trim more (trim=0.05), use fewer or "
                           "coarser covariates (cap extreme values), another estimand (the ATT needs overlap "

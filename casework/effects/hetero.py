@@ -17,6 +17,8 @@ from sklearn.linear_model import LinearRegression
 from statsmodels.stats.multitest import multipletests
 
 from casework.effects._design import Logit, design_matrix
+from casework.effects._fits import NUMERIC_FLOOR, RIDGE_CROSS_FIT, fit_outcome
+from casework.effects._guards import overlap_rule
 from casework.effects.core import estimate
 
 __all__ = ["effects_by", "DRLearner"]
@@ -62,14 +64,21 @@ class DRLearner(RegressorMixin, BaseEstimator):
 
     Cross-fitted AIPW pseudo-outcomes ``mu1 - mu0 + T(Y-mu1)/e - (1-T)(Y-mu0)/(1-e)``
     are regressed on the effect modifiers with ``final_model`` (default: linear
-    regression, so the coefficients read as effect differences).
+    regression, so the coefficients read as effect differences). The nuisance
+    models are those of :func:`~casework.effects.estimate`'s AIPW: a ridge logit
+    for the propensity and ridge outcome models per arm (logit for a 0/1
+    outcome), on standardised covariates; an unpenalised logit extrapolated
+    out-of-fold scores to 0 or 1 for persons unlike the training folds.
 
     Parameters
     ----------
     final_model : regressor, optional
     n_folds : int
     trim : float
-        Persons with propensity outside ``[trim, 1-trim]`` are left out of the final regression.
+        The overlap rule of :func:`~casework.effects.estimate` (relative to the
+        treated share, :func:`casework.effects._guards.overlap_rule` for the
+        ATE) on the cross-fitted scores: persons outside it are left out of the
+        final regression.
     random_state : int
 
     Examples
@@ -102,12 +111,13 @@ class DRLearner(RegressorMixin, BaseEstimator):
         binary = bool(np.isin(y, (0.0, 1.0)).all())
         for k in range(self.n_folds):
             tr, te = fold != k, fold == k
-            e[te] = Logit().fit(Z[tr], t[tr]).predict_proba(Z[te])[:, 1]
+            e[te] = Logit(alpha=RIDGE_CROSS_FIT).fit(Z[tr], t[tr]).predict_proba(Z[te])[:, 1]
             for arm, target in ((0, mu0), (1, mu1)):
                 rows = tr & (t == arm)
-                target[te] = _outcome_predict(Z[rows], y[rows], Z[te], binary)
-        keep = (e >= self.trim) & (e <= 1 - self.trim)
-        e = np.clip(e, 1e-3, 1 - 1e-3)
+                target[te] = fit_outcome(Z[rows], y[rows], binary)[0](Z[te])
+        keep = overlap_rule(e, t, self.trim, "ate")[0]
+        self.propensity_ = e.copy()
+        e = np.clip(e, NUMERIC_FLOOR, 1 - NUMERIC_FLOOR)
         pseudo = mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e)
         self.pseudo_outcomes_ = pseudo
         self._design_columns = list(X.columns)
@@ -123,11 +133,3 @@ class DRLearner(RegressorMixin, BaseEstimator):
         F = self._features(X).reindex(columns=self.model_.feature_names_in_ if hasattr(
             self.model_, "feature_names_in_") else None, fill_value=0.0)
         return self.model_.predict(F)
-
-
-def _outcome_predict(Ztr, ytr, Zte, binary):
-    if binary and 0 < ytr.mean() < 1:
-        return Logit().fit(Ztr, ytr).predict_proba(Zte)[:, 1]
-    A = np.column_stack([np.ones(len(ytr)), Ztr])
-    beta = np.linalg.lstsq(A, ytr, rcond=None)[0]
-    return np.column_stack([np.ones(len(Zte)), Zte]) @ beta
