@@ -149,3 +149,22 @@ def test_the_dr_learner_uses_penalised_nuisances():
         m = DRLearner(random_state=seed).fit(pd.DataFrame(X, columns=[f"x{i}" for i in range(15)]), t, y)
         sds.append(np.std(m.pseudo_outcomes_))
     assert np.mean(sds) < 6.5 and max(sds) < 10
+
+
+# --------------------------------------------------------------------------- validation on identical replications
+
+
+def test_paired_comparison_uses_identical_replications_and_counts_refusals():
+    from casework.effects.validation import paired_comparison, summarise
+
+    reps = pd.DataFrame({"seed": [1, 1, 2, 2, 3, 3], "measure": "m", "estimand": "ate",
+                         "method": ["aipw", "ipw"] * 3, "estimate": [0.25, 0.1, 0.2, np.nan, 0.1, 0.3],
+                         "truth": 0.2, "ci_low": 0.0, "ci_high": 0.4, "se": 0.1})
+    reps["refused"] = reps["estimate"].isna()
+    p = paired_comparison(reps).iloc[0]
+    # seed 2 is left out of the pairs (IPW refused): errors aipw 0.05, -0.1; ipw -0.1, 0.1
+    assert p["pairs"] == 2 and p["refused_ipw"] == 1 and p["refused_aipw"] == 0
+    assert p["mean_sq_diff"] == pytest.approx(((0.05 ** 2 - 0.1 ** 2) + (0.1 ** 2 - 0.1 ** 2)) / 2)
+    assert p["rmse_ipw"] == pytest.approx(0.1)
+    s = summarise(reps, by=("method", "estimand")).set_index("method")
+    assert s.loc["ipw", "reps"] == 2 and s.loc["ipw", "refused"] == 1

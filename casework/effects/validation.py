@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-__all__ = ["replicate", "summarise", "truth_frame", "markdown_table", "TARGETS", "replicate_design",
-           "summarise_design", "HARD_DESIGNS"]
+__all__ = ["replicate", "summarise", "paired_comparison", "truth_frame", "markdown_table", "TARGETS",
+           "replicate_design", "summarise_design", "HARD_DESIGNS"]
 
 #: Targets from the issue: |bias| < 0.5 percentage points, coverage 93-97 %.
 TARGETS = {"abs_bias": 0.005, "coverage_low": 0.93, "coverage_high": 0.97}
@@ -38,47 +38,99 @@ def truth_frame(ds, estimand: str, outcome: str = "integration_12m") -> pd.DataF
 
 def replicate(scenario: str, *, reps: int = 20, persons: int | None = None, methods=("ols", "ipw", "aipw", "match"),
               estimands=("att",), first_seed: int = 1000, progress: bool | None = None,
-              min_treated: int = 30) -> pd.DataFrame:
+              min_treated: int = 30, checkpoint=None) -> pd.DataFrame:
     """Run the replications; one row per replication x method x estimand x measure.
 
     Columns: rep, seed, method, estimand, measure, estimate, se, ci_low, ci_high,
-    n_treated, truth, covered, error.
+    n_treated, truth, covered, error, refused (the estimator refused: no
+    estimate, the row is kept so that methods are compared on identical
+    replications). With ``checkpoint`` (a CSV path) every finished replication
+    is appended to that file and replications already in it are not run again,
+    so an interrupted run resumes and its finished part can be summarised.
     """
+    from pathlib import Path
+
     from casework import synth
     from casework.effects import measure_effects
+    from casework.panel import analysis_cohort
 
-    rows = []
+    path = Path(checkpoint) if checkpoint is not None else None
+    done = pd.read_csv(path) if path is not None and path.exists() else None
+    seen = set() if done is None else set(done["seed"])
+    frames = [] if done is None else [done]
     quiet = progress is False or (progress is None and reps < 5)
     for r in tqdm(range(reps), desc=f"validate {scenario}", disable=quiet):
         seed = first_seed + r
+        if seed in seen:
+            continue
         ds = synth.generate(scenario, seed=seed, persons=persons)
+        cohort = analysis_cohort(ds)
+        rows = []
         for estimand in estimands:
             truth = truth_frame(ds, estimand)
             for method in methods:
-                est = measure_effects(ds, method=method, estimand=estimand)
-                est = est[est["estimate"].notna() & (est["n_treated"] >= min_treated)]
+                est = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
+                est = est[est["n_treated"] >= min_treated]
                 m = est.merge(truth, on="measure", how="inner")
-                m = m.assign(rep=r, seed=seed, method=method, estimand=estimand)
-                rows.append(m)
-    out = pd.concat(rows, ignore_index=True)
+                rows.append(m.assign(rep=r, seed=seed, method=method, estimand=estimand,
+                                     refused=m["estimate"].isna()))
+        frame = _finish(pd.concat(rows, ignore_index=True))
+        if path is not None:
+            frame.to_csv(path, mode="a", header=not path.exists(), index=False)
+        frames.append(frame)
+    return _finish(pd.concat(frames, ignore_index=True))
+
+
+def _finish(out: pd.DataFrame) -> pd.DataFrame:
     out["covered"] = (out["ci_low"] <= out["truth"]) & (out["truth"] <= out["ci_high"])
     out["error"] = out["estimate"] - out["truth"]
     cols = ["rep", "seed", "method", "estimand", "measure", "estimate", "se", "ci_low", "ci_high", "n_treated",
-            "truth", "covered", "error"]
+            "truth", "covered", "error", "refused"]
     return out[cols]
+
+
+def paired_comparison(reps: pd.DataFrame, a: str = "aipw", b: str = "ipw") -> pd.DataFrame:
+    """Method ``a`` against ``b`` on identical replications: per estimand, over the (seed, measure) pairs where
+    both gave an estimate, each one's RMSE and the mean paired difference of squared errors with its standard
+    error (negative: ``a`` closer to the truth); also how often each refused.
+
+    Columns: estimand, pairs, rmse_<a>, rmse_<b>, mean_sq_diff, se_sq_diff, refused_<a>, refused_<b>.
+    """
+    out = []
+    refused = reps["refused"] if "refused" in reps else reps["estimate"].isna()
+    r = reps.assign(refused=refused.astype(bool), error=reps["estimate"] - reps["truth"])
+    for estimand, g in r.groupby("estimand", sort=True):
+        wide = g.pivot_table(index=["seed", "measure"], columns="method", values="error", aggfunc="first",
+                             dropna=False)
+        ref = g.pivot_table(index=["seed", "measure"], columns="method", values="refused", aggfunc="first")
+        if a not in wide or b not in wide:
+            continue
+        both = wide[[a, b]].dropna()
+        d = np.square(both[a]) - np.square(both[b])
+        n = len(d)
+        out.append({"estimand": estimand, "pairs": n, f"rmse_{a}": float(np.sqrt(np.mean(np.square(both[a])))),
+                    f"rmse_{b}": float(np.sqrt(np.mean(np.square(both[b])))), "mean_sq_diff": float(d.mean()),
+                    "se_sq_diff": float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+                    f"refused_{a}": int(ref[a].astype(bool).sum()), f"refused_{b}": int(ref[b].astype(bool).sum())})
+    return pd.DataFrame(out)
 
 
 def summarise(reps: pd.DataFrame, by=("method", "estimand", "measure")) -> pd.DataFrame:
     """Bias, RMSE, coverage and mean standard error per group, with the targets checked.
 
-    Columns: the ``by`` columns, reps, bias, rmse, coverage, mean_se, sd_estimate, meets_targets.
+    Columns: the ``by`` columns, reps (estimates let through), refused (how many the estimator refused), bias,
+    rmse, coverage, mean_se, sd_estimate, meets_targets; bias to sd_estimate over the estimates let through.
     """
+    refused = reps["refused"].astype(bool) if "refused" in reps else reps["estimate"].isna()
     r = reps.assign(error=reps["estimate"] - reps["truth"],
                     covered=(reps["ci_low"] <= reps["truth"]) & (reps["truth"] <= reps["ci_high"]))
-    g = r.groupby(list(by))
+    refusals = r.assign(refused=refused).groupby(list(by))["refused"].sum()
+    g = r[~refused.to_numpy()].groupby(list(by))
     out = g.agg(reps=("error", "size"), bias=("error", "mean"),
                 rmse=("error", lambda e: float(np.sqrt(np.mean(np.square(e))))),
                 coverage=("covered", "mean"), mean_se=("se", "mean"), sd_estimate=("estimate", "std")).reset_index()
+    out.insert(len(by) + 1, "refused", refusals.reindex(pd.MultiIndex.from_frame(out[list(by)])).to_numpy()
+               if len(by) > 1 else refusals.reindex(out[by[0]]).to_numpy())
     out["meets_targets"] = ((out["bias"].abs() < TARGETS["abs_bias"])
                             & out["coverage"].between(TARGETS["coverage_low"], TARGETS["coverage_high"]))
     return out
