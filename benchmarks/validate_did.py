@@ -20,44 +20,80 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 STAGGER = ["2019-01-01", "2019-07-01", "2020-01-01", "2020-07-01"]
 
-#: name -> (simulate_panel arguments, description)
+
+def _controls(n: int) -> list[float]:
+    """Comparison jobcenters' stocks, spread evenly (on a log scale) from 2,000 to 8,000 persons."""
+    import numpy as np
+
+    return list(np.exp(np.linspace(np.log(2000), np.log(8000), n)))
+
+
+#: The tests compared: the default (residuals rescaled to each jobcenter's noise before the start), the plain
+#: label permutation (jobcenters assumed exchangeable) and Ferman & Pinto's size model of the noise.
+TESTS = {"own noise": {}, "plain": {"scale": None}, "size model": {"scale": "size", "size": "stock"}}
+_SIZED = dict(sd=0.001)  # intrinsic noise small beside the sampling noise of small jobcenters
+#: name -> (simulate_panel arguments, description, tests run)
 DESIGNS = {
-    "1 of 8": ({"n_units": 8, "n_treated": 1}, "one project jobcenter among eight (Pankow)"),
-    "2 of 8": ({"n_units": 8, "n_treated": 2}, "two of eight"),
-    "8 of 40": ({"n_units": 40, "n_treated": 8}, "eight of forty"),
+    "1 of 8": ({"n_units": 8, "n_treated": 1}, "one project jobcenter among eight (Pankow)", ("own noise",)),
+    "2 of 8": ({"n_units": 8, "n_treated": 2}, "two of eight", ("own noise",)),
+    "8 of 40": ({"n_units": 40, "n_treated": 8}, "eight of forty", ("own noise",)),
     "staggered 4 of 12": ({"n_units": 12, "starts": STAGGER, "dynamic": 12},
-                          "four starts half a year apart, effect growing over 12 months"),
+                          "four starts half a year apart, effect growing over 12 months", ("own noise",)),
+    "1 of 20, small project jobcenter": ({"n_units": 20, "n_treated": 1, "sizes": [400, *_controls(19)], **_SIZED},
+                                         "one project jobcenter of 400 persons among comparison jobcenters of "
+                                         "2,000-8,000: noisier because smaller (sampling noise of a 2 % share "
+                                         "plus small intrinsic AR noise)", ("own noise", "plain", "size model")),
+    "1 of 20, large project jobcenter": ({"n_units": 20, "n_treated": 1, "sizes": [40000, *_controls(19)],
+                                          **_SIZED}, "one project jobcenter of 40,000 persons: quieter because "
+                                         "larger", ("own noise", "plain", "size model")),
+    "2 of 8, small project jobcenters": ({"n_units": 8, "n_treated": 2, "sizes": [400, 600, *_controls(6)],
+                                          **_SIZED}, "two small project jobcenters among six of 2,000-8,000",
+                                         ("own noise", "plain", "size model")),
+    "1 of 20, noisier at equal size": ({"n_units": 20, "n_treated": 1, "sd_treated": 2.0},
+                                       "the project jobcenter twice as noisy as the others throughout, all of "
+                                       "the same size (heteroskedasticity that size does not explain)",
+                                       ("own noise", "plain", "size model")),
     "2 of 8, noisier treated": ({"n_units": 8, "n_treated": 2, "sd_treated": 2.0},
-                                "treated jobcenters twice as noisy (exchangeability violated)"),
+                                "two project jobcenters twice as noisy, same size", ("own noise", "plain")),
+    "1 of 20, noise doubles at the start": ({"n_units": 20, "n_treated": 1, "sd_treated_post": 2.0},
+                                            "the project jobcenter becomes twice as noisy when the project "
+                                            "starts (the months before cannot show it)", ("own noise", "plain")),
 }
 EFFECT = 0.002
 
 
-def _one(design: dict, effect: float, seed: int, n_boot: int):
-    from casework.effects.did import NOISE_RATIO_LIMIT, did
+def _one(design: dict, effect: float, seed: int, n_boot: int, tests):
+    from casework.effects.did import NOISE_CHANGE_LIMIT, NOISE_RATIO_LIMIT, did
     from casework.effects.did_sim import simulate_panel, truth
 
     p = simulate_panel(effect=effect, seed=seed, **design)
     starts = p.groupby("jc_id")["start"].first().dropna().to_dict()
-    r = did(p, starts, n_boot=n_boot, seed=seed)
     t = truth(p, effect, design.get("dynamic", 0))
-    out = {"estimate": r.estimate, "truth": t, "covered": r.ci_low <= t <= r.ci_high, "ci_level": r.ci_level,
-           "p_value": r.p_value, "pretrend_p": r.pretrend_p, "not_attainable": not r.level_attainable,
-           "noise_warning": r.noise_ratio > NOISE_RATIO_LIMIT}
+    rows = []
+    for test in tests:
+        r = did(p, starts, n_boot=n_boot, seed=seed, **TESTS[test])
+        rows.append({"test": test, "estimate": r.estimate, "truth": t, "covered": r.ci_low <= t <= r.ci_high,
+                     "ci_level": r.ci_level, "p_value": r.p_value, "pretrend_p": r.pretrend_p,
+                     "not_attainable": not r.level_attainable,
+                     "noise_warning": r.noise_unexplained > NOISE_RATIO_LIMIT,
+                     "change_warning": r.noise_change > NOISE_CHANGE_LIMIT})
     if len(set(starts.values())) > 1:  # what the old code did: every jobcenter at the earliest start
-        out["collapsed"] = did(p, list(starts), min(starts.values()), n_boot=9, max_enumerate=0).estimate
-    return out
+        rows[0]["collapsed"] = did(p, list(starts), min(starts.values()), n_boot=9, max_enumerate=0).estimate
+    return rows
 
 
-def replicate(reps: int, n_boot: int = 199):
+def replicate(reps: int, n_boot: int = 199, designs=None):
     import pandas as pd
 
     rows = []
-    for name, (design, _) in DESIGNS.items():
+    for name, (design, _, tests) in DESIGNS.items():
+        if designs and name not in designs:
+            continue
         t0 = time.perf_counter()
         for seed in range(reps):
             for effect in (EFFECT, 0.0):
-                rows.append({"design": name, "effect": effect, "seed": seed, **_one(design, effect, seed, n_boot)})
+                for row in _one(design, effect, seed, n_boot, tests):
+                    rows.append({"design": name, "effect": effect, "seed": seed, **row})
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return pd.DataFrame(rows)
 
@@ -67,15 +103,16 @@ def summarise(reps):
     import pandas as pd
 
     out = []
-    for name, d in reps.groupby("design", sort=False):
+    for (name, test), d in reps.groupby(["design", "test"], sort=False):
         eff, null = d[d["effect"] > 0], d[d["effect"] == 0]
         err = eff["estimate"] - eff["truth"]
-        row = {"design": name, "reps": len(eff), "level claimed": eff["ci_level"].mean(),
+        row = {"design": name, "test": test, "reps": len(eff), "level claimed": eff["ci_level"].mean(),
                "bias (% of effect)": 100 * err.mean() / eff["truth"].mean(),
                "RMSE (% of effect)": 100 * np.sqrt((err ** 2).mean()) / eff["truth"].mean(),
                "coverage": eff["covered"].mean(), "size at 5 %": (null["p_value"] <= 0.05).mean(),
                "pre-trend rejections at 5 %": (null["pretrend_p"] <= 0.05).mean(),
-               "95 % out of reach": eff["not_attainable"].mean(), "noise warning": d["noise_warning"].mean()}
+               "95 % out of reach": eff["not_attainable"].mean(), "noise warning": d["noise_warning"].mean(),
+               "noise-change warning": d["change_warning"].mean()}
         if "collapsed" in eff and eff["collapsed"].notna().any():
             row["bias at earliest start (% of effect)"] = (100 * (eff["collapsed"] - eff["truth"]).mean()
                                                            / eff["truth"].mean())
@@ -87,9 +124,9 @@ def _markdown(table, reps: int, seconds: float) -> str:
     fmt = table.copy()
     for c in fmt.columns:
         if c in ("level claimed", "coverage", "size at 5 %", "pre-trend rejections at 5 %", "95 % out of reach",
-                 "noise warning"):
+                 "noise warning", "noise-change warning"):
             fmt[c] = [f"{100 * v:.1f} %" for v in fmt[c]]
-        elif c != "design" and c != "reps":
+        elif c not in ("design", "test", "reps"):
             fmt[c] = [("" if v != v else f"{v:+.1f}" if "bias" in c else f"{v:.1f}") for v in fmt[c]]
     head = "| " + " | ".join(fmt.columns) + " |\n|" + "---|" * len(fmt.columns) + "\n"
     body = "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in fmt.itertuples(index=False))

@@ -173,10 +173,14 @@ def test_noisier_project_jobcenters_are_flagged():
              for p in (simulate_panel(n_units=8, n_treated=2, seed=s) for s in range(10))]
     assert sum(flagged) >= 7 and sum(quiet) <= 1
     p = simulate_panel(n_units=8, n_treated=2, sd_treated=3.0, seed=0)
-    r = did(p, _starts(p), n_boot=19)
+    r = did(p, _starts(p), n_boot=19, scale=None)  # the plain label permutation cannot allow for it
     assert "rejects too often" in r.warning
     row = {"project": "x", "start": r.start, "jobcenters": 2, **r.to_frame().iloc[0]}
     assert "schwankten schon vor Projektbeginn stärker" in board_sentence(row)
+    # the default rescales each jobcenter's residuals to its own noise before the start: nothing left to warn
+    r = did(p, _starts(p), n_boot=19)
+    assert r.scale == "pre_period" and r.noise_unexplained == pytest.approx(1.0)
+    assert "rejects too often" not in r.warning
 
 
 def test_unbalanced_panel_estimate_equals_two_way_fixed_effects_ols():

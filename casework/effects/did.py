@@ -39,16 +39,20 @@ from scipy import stats
 
 from casework import fmt
 from casework.effects import _did_inference as ri
+from casework.effects import _did_scale as sc
 from casework.summary import SummaryFace
 
 __all__ = ["DidResult", "did", "event_study", "project_did", "project_groups", "board_sentence"]
 
 _ROW = ("estimate", "se", "ci_low", "ci_high", "ci_level", "level", "p_value", "min_p", "p_value_analytic",
         "n_clusters", "n_treated_clusters", "n_excluded", "n_obs", "n_assignments", "exhaustive", "staggered",
-        "comparison", "pretrend_p", "noise_ratio", "warning")
-#: Project jobcenters whose month-to-month noise before the start exceeds the comparison's median by this factor
-#: make the randomisation test liberal (validation_did.md: twice the noise, size 11.5 % instead of 5 %)
+        "comparison", "pretrend_p", "scale", "noise_ratio", "noise_unexplained", "noise_change", "warning")
+#: Project jobcenters whose month-to-month noise before the start exceeds, by this factor, what the test allows
+#: for make it liberal (validation_did.md: plain test, twice the noise: size 11.5 % instead of 5 %)
 NOISE_RATIO_LIMIT = 1.5
+#: Project jobcenters whose noise grew from before to after the start by this factor more than the comparison's:
+#: no test can separate that from an effect (validation_did.md)
+NOISE_CHANGE_LIMIT = 1.5
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class DidResult(SummaryFace):
     n_excluded: int = 0
     _group_time: pd.DataFrame | None = field(default=None, repr=False)
     noise_ratio: float = float("nan")
+    scale: str | None = "pre_period"
+    noise_unexplained: float = float("nan")
+    noise_change: float = float("nan")
 
     @property
     def event_study(self) -> pd.DataFrame | None:
@@ -103,7 +110,7 @@ class DidResult(SummaryFace):
     def to_frame(self) -> pd.DataFrame:
         """One row: estimate, se, ci_low, ci_high, ci_level, level, p_value, min_p, p_value_analytic,
         n_clusters, n_treated_clusters, n_excluded, n_obs, n_assignments, exhaustive, staggered, comparison,
-        pretrend_p, noise_ratio, warning."""
+        pretrend_p, scale, noise_ratio, noise_unexplained, noise_change, warning."""
         return pd.DataFrame([{k: getattr(self, k) for k in _ROW}])
 
     def _summary_rows(self) -> list[tuple[str, str]]:
@@ -128,7 +135,7 @@ class DidResult(SummaryFace):
 def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: str = "jc_id", time: str = "month",
         n_boot: int = 999, seed: int = 0, event_window: tuple[int, int] = (-12, 12), *, exclude=(),
         level: float = 0.95, comparison: str = "never_treated", bin_months: int = 3,
-        max_enumerate: int = 2000) -> DidResult:
+        max_enumerate: int = 2000, scale: str | None = "pre_period", size: str | None = None) -> DidResult:
     """Difference-in-differences with randomisation inference and an event study.
 
     Parameters
@@ -151,6 +158,16 @@ def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: s
         Comparison units for staggered starts.
     bin_months : int
         Width of the event-study bins in months.
+    scale : {"pre_period", "size", None}
+        How the test allows for jobcenters that differ in noise (module
+        :mod:`casework.effects._did_scale`, Ferman & Pinto 2019): standardised
+        residuals are permuted and rescaled to each place's noise, measured
+        before the first start as each jobcenter's own residual SD
+        (``"pre_period"``, default) or from the size model ``A + B / size``
+        (``"size"``, needs ``size``); ``None``: the plain label permutation
+        (assumes jobcenters exchangeable).
+    size : str, optional
+        Column with the persons behind each cell (e.g. ``"stock"``) for ``scale="size"``.
 
     Examples
     --------
@@ -168,18 +185,28 @@ def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: s
     if not 0 < level < 1:
         raise ValueError(f"did: level must lie between 0 and 1, not {level!r}")
     y, units, months = ri.panel_matrix(panel, outcome, unit, time)
+    m = ri.panel_matrix(panel, size, unit, time)[0] if size is not None else None
     start_of = _starts(treated, start)
     excluded = _excluded(exclude, start_of, units)
     keep = [i for i, u in enumerate(units) if u not in excluded and not np.isnan(y[i]).all()]
     y, units = y[keep], [units[i] for i in keep]
     starts = _start_indices(start_of, units, months, unit)
+    scales, raw_sd, used = sc.unit_scales(y, starts, scale, None if m is None else _pre_size(m[keep], starts))
     if not (starts >= ri.NEVER).any() and comparison == "never_treated":
         raise ValueError("did: no comparison unit is left (all are treated or excluded); with staggered starts "
                          "use comparison='not_yet_treated'")
     staggered = len(set(starts[starts < ri.NEVER])) > 1
     return _estimate(y, starts, units, months, staggered=staggered, n_boot=n_boot, seed=seed,
                      window=event_window, level=level, comparison=comparison, bin_months=bin_months,
-                     max_enumerate=max_enumerate, n_excluded=len(excluded & set(_labels(panel, unit))))
+                     max_enumerate=max_enumerate, n_excluded=len(excluded & set(_labels(panel, unit))),
+                     scales=scales, raw_sd=raw_sd, scale=used, scale_asked=scale)
+
+
+def _pre_size(m: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Harmonic mean of each unit's size over the months before the first start (the variance goes with 1/M)."""
+    pre = m[:, : int(starts[starts < ri.NEVER].min())]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 / np.nanmean(np.where(pre > 0, 1.0 / pre, np.nan), axis=1)
 
 
 def _labels(panel, unit):
@@ -242,7 +269,7 @@ def _bins(window: tuple[int, int], bin_months: int) -> tuple[list[int], list[lis
 
 
 def _estimate(y, starts, units, months, *, staggered, n_boot, seed, window, level, comparison, bin_months,
-              max_enumerate, n_excluded) -> DidResult:
+              max_enumerate, n_excluded, scales, raw_sd, scale, scale_asked) -> DidResult:
     n_t = len(months)
     valid = ~np.isnan(y)
     d_obs = ri.treatment_matrix(starts, n_t, valid)
@@ -253,7 +280,8 @@ def _estimate(y, starts, units, months, *, staggered, n_boot, seed, window, leve
     stack = np.stack([y, d_obs, *d_bins, y_pre])
     rng = np.random.default_rng(seed)
     assignments, exhaustive = ri.arrangements(starts, max_enumerate, n_boot, rng)
-    main, es_a, es_b, pre = _statistics(stack, assignments, staggered, comparison, n_t, members)
+    draws = None if scale is None else (sc.standardised_residuals(stack, scales), scales, ~np.isnan(stack))
+    main, es_a, es_b, pre = _statistics(stack, assignments, staggered, comparison, n_t, members, draws)
     leads = [j for j, k in enumerate(keys) if k < 0]
     n_assign = len(assignments)
     min_p = 1.0 / n_assign
@@ -272,17 +300,27 @@ def _estimate(y, starts, units, months, *, staggered, n_boot, seed, window, leve
                   n_clusters=len(units), n_treated_clusters=n_treated, n_obs=int(valid.sum()),
                   start=pd.Timestamp(months[int(starts.min())]), level=level, ci_level=1 - alpha, min_p=min_p,
                   n_assignments=n_assign, exhaustive=exhaustive, staggered=staggered, comparison=comparison,
-                  n_excluded=n_excluded, pretrend_p=pretrend_p, noise_ratio=_noise_ratio(y, starts), _event_study=es,
-                  _group_time=_group_time_frame(y, starts, months, comparison))
-    return DidResult(warning=_warning(result, level), **result)
+                  n_excluded=n_excluded, pretrend_p=pretrend_p, _event_study=es,
+                  _group_time=_group_time_frame(y, starts, months, comparison), scale=scale,
+                  noise_change=sc.noise_change(y, starts))
+    result["noise_ratio"], result["noise_unexplained"] = _noise_ratios(raw_sd, scales, starts, scale)
+    return DidResult(warning=_warning(result, level, scale_asked), **result)
 
 
-def _statistics(stack, assignments, staggered, comparison, n_t, members):
-    """Main estimate on (y, d_obs), event bins on y and on each bin's indicator, pre-trend bins, per assignment."""
+def _statistics(stack, assignments, staggered, comparison, n_t, members, draws=None):
+    """Main estimate on (y, d_obs), event bins on y and on each bin's indicator, pre-trend bins, per assignment.
+
+    ``draws`` (standardised residuals, scales, observed cells): instead of moving the start months, move the
+    residual series and rescale them (:mod:`casework.effects._did_scale`); the estimator stays the observed one.
+    """
     n_b = len(members)
     a, b = np.empty(len(assignments)), np.empty(len(assignments))
     es_a, es_b, pre = (np.empty((len(assignments), n_b)) for _ in range(3))
+    observed = assignments[0]
     for r, s in enumerate(assignments):
+        if draws is not None and r > 0:
+            stack = sc.residual_draw(draws[0], draws[1], sc.permutation_for(s, observed), draws[2])
+            s = observed
         groups, att, w = ri.group_time(stack, s, comparison)
         bins = ri.event_bins(groups, att, w, n_t, members)
         main = ri.simple_att(groups, att, w, n_t)[:2] if staggered else ri.twfe(stack[:2], s)
@@ -318,24 +356,22 @@ def _group_time_frame(y, starts, months, comparison) -> pd.DataFrame:
                          "att": att[0][gi, t], "units": w[0][gi, t].astype(int)})
 
 
-def _noise_ratio(y, starts) -> float:
-    """Mean residual SD of the treated units before any start over the median of the comparison units.
-
-    The randomisation test treats all jobcenters as exchangeable; a project
-    jobcenter much noisier than the others (a small one) makes it reject too
-    often, a much quieter one (a large one) too seldom.
-    """
-    before = np.arange(y.shape[1]) < starts[starts < ri.NEVER].min()
-    pre = np.where(before[None, :], y, np.nan)
-    valid = ~np.isnan(pre)
-    if before.sum() < 3:
-        return float("nan")
-    resid = np.where(valid, ri._demean(pre, valid), np.nan)
-    n = valid.sum(1)
-    sd = np.where(n >= 3, np.sqrt(np.nansum(resid ** 2, axis=1) / np.maximum(n - 1, 1)), np.nan)
+def _noise_ratios(raw_sd, scales, starts, scale) -> tuple[float, float]:
+    """(noise_ratio, noise_unexplained): the project units' mean pre-start residual SD over the comparison
+    units' median; and the part of it the test does not allow for (own SD over the scale used; the whole
+    ratio for the plain test, 1 when each unit's own SD is the scale)."""
     treated = starts < ri.NEVER
-    control = np.nanmedian(sd[~treated]) if np.isfinite(sd[~treated]).any() else np.nan
-    return float(np.nanmean(sd[treated]) / control) if control > 0 else float("nan")
+    ok = np.isfinite(raw_sd[~treated])
+    control = np.median(raw_sd[~treated][ok]) if ok.any() else np.nan
+    ratio = float(np.nanmean(raw_sd[treated]) / control) if control > 0 else float("nan")
+    if scale is None:
+        return ratio, ratio
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = raw_sd[treated] / scales[treated]
+    if scale == "size":  # relative to what the size model gives the comparison units themselves
+        ctrl = raw_sd[~treated] / scales[~treated]
+        own = own / np.nanmedian(ctrl) if np.isfinite(ctrl).any() else own
+    return ratio, float(np.nanmean(own))
 
 
 def _analytic_p(y, starts) -> float:
@@ -351,8 +387,11 @@ def _analytic_p(y, starts) -> float:
     return float(2 * stats.t.sf(abs(delta / se), df=max(n_g - 1, 1))) if se > 0 else float("nan")
 
 
-def _warning(r: dict, level: float) -> str:
+def _warning(r: dict, level: float, scale_asked=None) -> str:
     parts = []
+    if scale_asked is not None and r["scale"] is None:
+        parts.append(f"Fewer than {sc.MIN_PRE_MONTHS} months before the start: the noise of each jobcenter cannot "
+                     "be measured, so the test assumes all jobcenters equally noisy.")
     if r["ci_level"] < level - 1e-12:
         parts.append(f"With {r['n_treated_clusters']} treated of {r['n_clusters']} jobcenters there are only "
                      f"{r['n_assignments']} possible assignments, so no p-value can fall below "
@@ -363,10 +402,17 @@ def _warning(r: dict, level: float) -> str:
                      "changes at the same time.")
     if not np.isfinite(r["ci_low"]) or not np.isfinite(r["ci_high"]):
         parts.append("The interval is unbounded: the data cannot rule out effects of any size in that direction.")
-    if r["noise_ratio"] > NOISE_RATIO_LIMIT:
+    if r["noise_unexplained"] > NOISE_RATIO_LIMIT:
+        how = ("the randomisation test treats them as alike" if r["scale"] is None else
+               "more than their size explains, and the size model of the noise does not allow for that")
         parts.append(f"The project jobcenters varied {r['noise_ratio']:.1f} times as much as the comparison "
-                     "jobcenters before the start: the randomisation test treats them as alike and rejects too "
-                     "often; read the p-value and interval as too optimistic.")
+                     f"jobcenters before the start, {how}: the test rejects too often; read the p-value and "
+                     "interval as too optimistic (scale='pre_period' allows for it).")
+    if r["noise_change"] > NOISE_CHANGE_LIMIT:
+        parts.append(f"The project jobcenters' month-to-month noise grew {r['noise_change']:.1f} times as much as "
+                     "the comparison jobcenters' from before to after the start (or the effect changed over "
+                     "time): no test can tell noise that appears only with the project from an effect, so the "
+                     "p-value and interval may be too optimistic.")
     if r["pretrend_p"] <= 0.05:
         parts.append(f"The project jobcenters already moved apart before the start (pre-trend p = "
                      f"{r['pretrend_p']:.3f}): the comparison is doubtful.")
@@ -508,9 +554,12 @@ def board_sentence(row: Mapping) -> str:
     if row["n_treated_clusters"] == 1:
         text += (" Mit nur einem Projektjobcenter lässt sich das Projekt nicht sicher von anderen Veränderungen "
                  "in diesem Jobcenter trennen.")
-    if row.get("noise_ratio", 1.0) > NOISE_RATIO_LIMIT:
+    if row.get("noise_unexplained", row.get("noise_ratio", 1.0)) > NOISE_RATIO_LIMIT:
         text += (" Die Projektjobcenter schwankten schon vor Projektbeginn stärker als die Vergleichsjobcenter; "
                  "das Intervall ist deshalb eher zu eng.")
+    if row.get("noise_change", 1.0) > NOISE_CHANGE_LIMIT:
+        text += (" Seit Projektbeginn schwanken die Projektjobcenter stärker als zuvor; das lässt sich von einer "
+                 "Wirkung nicht sicher trennen, das Intervall ist deshalb eher zu eng.")
     if row.get("pretrend_p", 1.0) <= 0.05:
         text += (" Achtung: Schon vor Projektbeginn entwickelten sich Projekt- und Vergleichsjobcenter "
                  "unterschiedlich; der Vergleich ist deshalb fraglich.")
