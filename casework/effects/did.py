@@ -23,9 +23,18 @@ With ``n`` assignments no p-value can fall below ``1/n`` (one project
 jobcenter of eight: 1/8): when the requested level is out of reach the
 result says so and gives the interval at the highest attainable level
 (``ci_level``). The event study and its pre-trend test use the same
-assignments. The randomisation test assumes the jobcenters are exchangeable
-under the null (similar noise); a project jobcenter far larger or smaller than
-all others makes it conservative or liberal.
+assignments.
+
+**Jobcenters of unequal noise** (a small project jobcenter rests on few
+persons): by default the test does not move the project label but the
+jobcenters' residual series, each standardised by its own noise before the
+first start and rescaled to the noise of the place it lands in (Ferman &
+Pinto 2019; :mod:`casework.effects._did_scale`), so every reference draw
+has the observed jobcenters' noise levels. ``scale="size"`` uses their
+model ``A + B / stock`` instead, ``scale=None`` the plain label permutation.
+Noise that appears only after the start cannot be told from an effect by any
+test; ``noise_change`` measures it and the result warns
+(docs/validation_did.md).
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ NOISE_RATIO_LIMIT = 1.5
 #: Project jobcenters whose noise grew from before to after the start by this factor more than the comparison's:
 #: no test can separate that from an effect (validation_did.md)
 NOISE_CHANGE_LIMIT = 1.5
+_SCALE_TEXT = {"pre_period": "residuals rescaled to each jobcenter's own noise before the start",
+               "size": "residuals rescaled to the size model A + B / size", None: "not allowed for (plain test)"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class DidResult(SummaryFace):
                 ("Estimate", f"{self.estimate:.5f} (randomisation SE {self.se:.5f})"),
                 (level.capitalize(), f"[{self.ci_low:.5f}, {self.ci_high:.5f}] (test inversion)"),
                 ("p-value", f"{self.p_value:.3g} (randomisation, {test}; smallest possible {self.min_p:.3g})"),
+                ("Unequal noise", _SCALE_TEXT[self.scale] + f" (project/comparison noise {self.noise_ratio:.2f})"),
                 ("Jobcenters", f"{self.n_treated_clusters} treated of {self.n_clusters}"
                                + (f", {self.n_excluded} of other projects left out" if self.n_excluded else "")),
                 ("Jobcenter-months", f"{self.n_obs:,}"),
