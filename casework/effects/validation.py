@@ -151,7 +151,8 @@ def replicate_design(design: str, *, reps: int = 20, methods=("ols", "ipw", "aip
                      estimands=("att", "ate"), first_seed: int = 0, **design_kwargs) -> pd.DataFrame:
     """Run the estimators on ``reps`` draws of one hard design, guards acting as they do for users.
 
-    Columns: design, rep, method, estimand, truth, estimate, se, ci_low, ci_high, refused (the guards or the
+    Columns: design, rep (the design's seed), method, estimand, truth, estimate, se, ci_low, ci_high, refused (the
+    guards or the
     overlap rule raised; no estimate), error_type, warned (let through with warnings), ess_treated, ess_control,
     covered, error.
     """
@@ -168,7 +169,7 @@ def replicate_design(design: str, *, reps: int = 20, methods=("ols", "ipw", "aip
             for method in methods:
                 if method == "match" and cluster:
                     continue
-                row = {"design": design, "rep": rep, "method": method, "estimand": estimand,
+                row = {"design": design, "rep": first_seed + rep, "method": method, "estimand": estimand,
                        "truth": truth[estimand], "refused": False, "error_type": "", "warned": False}
                 try:
                     r = estimate(df, "t", "y", truth["covariates"], method=method, estimand=estimand,
