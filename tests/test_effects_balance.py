@@ -43,22 +43,33 @@ def test_a_chance_imbalance_in_a_tiny_arm_does_not_warn():
     assert warned <= 1
 
 
-def test_a_real_imbalance_in_large_arms_still_warns():
-    # large arms, a propensity model that ignores the covariates (constant weights): the confounder's SMD of
-    # about 0.3 is far beyond its noise (about 0.03) and must still warn, exactly as |SMD| > 0.1 did
+def _constant_weights(coef, seed=1, n=6000):
+    """Large arms and a propensity model that ignores the covariates (constant weights): the SMD after weighting
+    is the SMD before, about ``coef``, far beyond its noise (about 0.03)."""
     from sklearn.dummy import DummyClassifier
 
-    rng = np.random.default_rng(1)
-    n = 6000
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
-    t = (rng.random(n) < 1 / (1 + np.exp(-0.4 * x))).astype(int)
+    t = (rng.random(n) < 1 / (1 + np.exp(-coef * x))).astype(int)
     y = x + 0.2 * t + rng.normal(size=n)
     df = pd.DataFrame({"x": x, "t": t, "y": y})
-    r = estimate(df, "t", "y", ["x"], method="aipw", estimand="ate", propensity_model=DummyClassifier(),
-                 n_rep=1)
+    return df, {"method": "aipw", "estimand": "ate", "propensity_model": DummyClassifier(), "n_rep": 1}
+
+
+def test_a_real_imbalance_in_large_arms_still_warns():
+    df, kw = _constant_weights(0.2)
+    r = estimate(df, "t", "y", ["x"], **kw)
+    assert 0.1 < r.diagnostics.max_abs_smd_after < 0.25
     assert _balance_warnings(r)
     assert "more than chance explains" in _balance_warnings(r)[0]
     assert r.diagnostics.balance["smd_noise"].iloc[0] < 0.05
+
+
+def test_a_large_real_imbalance_is_refused():
+    # Rubin (2001), Stuart (2010): past |SMD| 0.25 regression adjustment cannot be trusted to remove the rest
+    df, kw = _constant_weights(0.4)
+    with pytest.raises(WeightError, match=r"0\.\d\d standard deviations in a covariate \(limit 0\.25\)"):
+        estimate(df, "t", "y", ["x"], **kw)
 
 
 @pytest.mark.parametrize("smd, noise, expected", [

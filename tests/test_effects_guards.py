@@ -124,8 +124,16 @@ def test_real_separation_is_refused_with_the_right_reason():
 def test_extreme_controls_do_not_give_a_confident_wrong_number(seed, n_extreme):
     # heavy-tailed earnings, squared earnings among the covariates, controls far beyond every treated: the old
     # AIPW ATT was e.g. 1.89 (SE 0.33) against a truth of 1.0, with an ESS of the controls about 3
+    # (since session 8 the balance guard may refuse instead: the ATT's weights leave squared earnings unbalanced
+    # by about 0.3 SD, and AIPW's ATT covered in only 86 % of 200 replications)
+    from casework.effects import WeightError
+
     df, truth = heavy_tail(seed=seed, n_extreme=n_extreme)
-    r = estimate(df, "t", "y", truth["covariates"])
+    try:
+        r = estimate(df, "t", "y", truth["covariates"])
+    except WeightError as err:
+        assert "standard deviations in a covariate (limit 0.25)" in str(err)
+        r = estimate(df, "t", "y", truth["covariates"], guards="warn")
     assert r.ci_low <= truth["att"] <= r.ci_high
     assert r.diagnostics.ess_control > 100
     assert r.diagnostics.n_trimmed >= 1  # the extreme controls, found on the cross-fitted scores

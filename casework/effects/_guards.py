@@ -9,7 +9,7 @@ check (per weighted arm)               warning      error
 =====================================  ===========  ==========
 effective sample size (ESS)            < 50         < 10
 largest unit's share of the arm weight > 5 %        > 20 %
-max |SMD| after weighting (*)          > 0.1        > 0.5
+max |SMD| after weighting (*)          > 0.1        > 0.25
 IPW: implied bias / standard error     > 0.5        > 1
 =====================================  ===========  ==========
 
@@ -38,7 +38,7 @@ __all__ = ["EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS", "c
            "weight_guards", "balance_beyond_noise", "prognostic_guard"]
 
 #: (warning, error) limits of the weight guards; "implied_bias" in standard errors of the estimate (IPW).
-GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.5), "implied_bias": (0.5, 1.0)}
+GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.25), "implied_bias": (0.5, 1.0)}
 #: Family-wise level of the test "this SMD is more than sampling noise" over the covariate columns.
 BALANCE_NOISE_LEVEL = 0.05
 #: A non-numeric covariate with more levels than MAX_LEVELS is refused (group it first) when its levels hold
