@@ -22,7 +22,8 @@ import time
 
 import pandas as pd
 
-__all__ = ["BOARD_RESULTS", "produce", "effects_table", "effect_evalues", "did_tables", "evaluable_projects"]
+__all__ = ["BOARD_RESULTS", "produce", "effects_table", "effects_tables", "board_outcomes", "effect_evalues",
+           "did_tables", "evaluable_projects"]
 
 #: the results the boards read besides the ``board_*`` aggregates, in the order they are produced
 BOARD_RESULTS = ("profillagen", "effects", "did")
@@ -40,17 +41,41 @@ def effect_evalues(effects: pd.DataFrame) -> pd.DataFrame:
 
 
 def effects_table(ds, *, method: str = "aipw", estimand: str = "att", effects: pd.DataFrame | None = None,
-                  cohort: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The board's effects table: one row per measure kind with estimate, interval, German sentence, E-values
-    and (synthetic data) the truth. ``effects`` (from :func:`casework.effects.measure_effects`) is computed
-    when not given."""
+                  cohort: pd.DataFrame | None = None, outcome: str = "integration_12m") -> pd.DataFrame:
+    """The board's effects table for one outcome: one row per measure kind with estimate, interval, German
+    sentence, E-values, the outcome and its German label (``outcome_label``) and (synthetic data) the truth.
+    ``effects`` (from :func:`casework.effects.measure_effects`) is computed when not given."""
     from casework.effects import measure_effects
     from casework.effects.report import board_effects
+    from casework.panel import OUTCOMES
 
     if effects is None:
-        effects = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
+        effects = measure_effects(ds, method=method, estimand=estimand, outcome=outcome, cohort=cohort)
     board = board_effects(effects, ds.ground_truth)
-    return board.merge(effect_evalues(effects), on="measure", how="left")
+    board = board.merge(effect_evalues(effects), on="measure", how="left")
+    board["outcome_label"] = board["outcome"].map(OUTCOMES) if "outcome" in board else OUTCOMES[outcome]
+    return board
+
+
+def board_outcomes(ds) -> list[str]:
+    """The effect outcomes a dataset can give (:data:`casework.panel.OUTCOMES` whose tables it has):
+    exit from unemployment only with the optional table ``unemployment``."""
+    from casework.panel import OUTCOME_TABLES, OUTCOMES
+
+    return [o for o in OUTCOMES if OUTCOME_TABLES.get(o, "persons") in ds.tables]
+
+
+def effects_tables(ds, *, method: str = "aipw", estimand: str = "att", cohort: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """The stored ``effects``: :func:`effects_table` for every outcome of :func:`board_outcomes`, one after the
+    other (columns as there; one row per outcome and measure). The analysis cohort is built once and each
+    outcome estimated once."""
+    from casework.panel import analysis_cohort
+
+    cohort = analysis_cohort(ds) if cohort is None else cohort
+    frames = [effects_table(ds, method=method, estimand=estimand, cohort=cohort, outcome=o)
+              for o in board_outcomes(ds)]
+    return pd.concat(frames, ignore_index=True)
 
 
 def evaluable_projects(ds) -> pd.DataFrame:
@@ -109,7 +134,7 @@ def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log
 
     prof = profillagen(ds)
     step("profillagen", lambda: prof)
-    step("effects", lambda: effects_table(ds, method=method))
+    step("effects", lambda: effects_tables(ds, method=method))
     step("did", lambda: did_tables(ds, n_boot=199 if small else 999, seed=seed)[0])
     segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
     t0 = time.perf_counter()

@@ -152,14 +152,16 @@ def _expected(ds, board_data, board: str, year: int, filters: dict) -> dict:
     tiles = _data_layer(board_data, board, period=str(year), **filters)
     # with a sex filter the board also counts the persons with "divers"/no entry assigned to that sex
     assigned = int((~ds.table("persons")["sex"].isin(["f", "m"])).sum()) if "sex" in filters else 0
-    for key, exact in (("integrations", kf["integrations"]), ("avg_stock", round(kf["avg_stock"]))):
+    # Langzeitarbeitslose (issue 16): the stock on the period's last day, where the data have unemployment spells
+    for key, exact in (("integrations", kf["integrations"]), ("avg_stock", round(kf["avg_stock"])),
+                       ("lza", kf["lza"])):
         shown = tiles[key]
         if shown.startswith("<"):
             assert 0 < exact < privacy.threshold(), (key, shown, exact)
         else:
             assert 0 <= int(shown.replace(".", "")) - exact + privacy.MAX_PERTURBATION <= \
                 2 * privacy.MAX_PERTURBATION + assigned, (key, shown, exact)
-    return {k: tiles[k] for k in ("k2", "integrations", "avg_stock", "k3e1")}
+    return {k: tiles[k] for k in ("k2", "integrations", "avg_stock", "k3e1", "lza")}
 
 
 def _assert_clean(page):
@@ -193,6 +195,10 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
     expect(page.locator("svg.cw-chart").first).to_be_visible(timeout=30_000)
     assert page.locator("[data-privacy='1']").is_visible()
     assert "Datenstand:" in page.locator("[data-stand='1']").inner_text()
+    glossary = page.locator("[data-glossary='1']")  # issue 16: each figure with its code, name and definition
+    for code in ("K2", "K3E1", "K3", "K1E2"):
+        expect(glossary.locator("td", has_text=re.compile(f"^{code}$"))).to_have_count(1)
+    assert "Langzeitarbeitslose" in glossary.inner_text() and "eigene Berechnung" in glossary.inner_text()
 
     before = _tile(page, "integrations")
     _select(page, "Geschlecht", "weiblich")
@@ -216,6 +222,20 @@ def test_effect_panel_shows_german_sentences(server, board_data, page):
     assert text.startswith("Die Teilnahme") and "95-%-Intervall" in text
     effects = Dataset.open(board_data / "gelsenkirchen", verify=False).result("effects")
     assert any(s == text for s in effects["sentence"])
+    # issue 16: another outcome chosen, the panel shows its stored estimates (and only those)
+    for outcome in ("receipt_end_12m", "unemployment_exit_12m"):
+        label = effects.loc[effects["outcome"] == outcome, "outcome_label"].iloc[0]
+        _select(page, "Ergebnis", label)
+        panel = page.locator(f"[data-outcome='{outcome}']")
+        expect(panel).to_be_visible(timeout=30_000)
+        rows = effects[(effects["outcome"] == outcome) & (effects["n_treated"] >= privacy.threshold())
+                       & effects["estimate"].notna()]
+        shown = panel.locator(".cw-sentence[data-measure]")
+        expect(shown).to_have_count(len(rows), timeout=30_000)
+        stored = dict(zip(rows["measure"], rows["sentence"]))
+        for i in range(len(rows)):
+            item = shown.nth(i)
+            assert item.inner_text() == stored[item.get_attribute("data-measure")]
     _assert_clean(page)
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from casework import pipeline
-from casework.produce import BOARD_RESULTS, did_tables, evaluable_projects, produce
+from casework.panel import OUTCOMES
+from casework.produce import BOARD_RESULTS, board_outcomes, did_tables, evaluable_projects, produce
 from casework.store import Dataset
 from tests.datasets import small
 
@@ -40,7 +41,13 @@ def test_produce_stores_every_result_the_boards_read(pankow):
     for name in (*BOARD_RESULTS, "board_meta", "board_kpi_cube"):
         assert ds.has_result(name), name
     effects = ds.result("effects")
-    assert {"sentence", "e_value", "e_value_ci", "truth"} <= set(effects.columns) and effects["measure"].is_unique
+    assert {"sentence", "e_value", "e_value_ci", "truth", "outcome", "outcome_label"} <= set(effects.columns)
+    # issue 16: one table per outcome the data give (pankow has unemployment spells), one row per measure in each
+    assert list(effects["outcome"].unique()) == board_outcomes(ds) == list(OUTCOMES)
+    assert not effects.duplicated(["outcome", "measure"]).any()
+    estimated = effects[effects["estimate"].notna()]
+    assert estimated["sentence"][estimated["outcome"] == "receipt_end_12m"].str.contains("Leistungsbezug").all()
+    assert (estimated["outcome"] == "receipt_end_12m").any()
     did = ds.result("did")
     assert len(did) == len(evaluable_projects(ds)) > 0 and did["truth"].notna().all()
     # the Profillagen of every assessment, never filtered (notebook 2.01 filtered by its jobcenter parameter)
@@ -65,10 +72,18 @@ def test_dataset_without_project_or_ground_truth(tmp_path):
     notes = produce(ds, small=True, log=lambda _: None)
     assert notes["did"].startswith("skipped") and not ds.has_result("did")
     assert notes["effects"] == "stored" and ds.result("effects")["truth"].isna().all()
+    assert list(ds.result("effects")["outcome"].unique()) == board_outcomes(ds)
     assert not ds.result("effects")["sentence"].str.contains("Annahme").any()
     assert pipeline._missing(ds, "projects") == "no model project with comparison jobcenters"
     ds.save_result("effects", ds.result("effects").assign(estimate=float("nan")))
     assert pipeline._missing(ds, "effects") == "no measure kind with enough participants for an effect estimate"
+
+
+def test_exit_from_unemployment_only_where_the_data_have_unemployment_spells():
+    ds = small("gelsenkirchen", 2, 1500)
+    assert board_outcomes(ds) == ["integration_12m", "receipt_end_12m", "unemployment_exit_12m"]
+    without = Dataset.from_tables({t: ds.table(t) for t in ds.tables if t != "unemployment"})
+    assert board_outcomes(without) == ["integration_12m", "receipt_end_12m"]
 
 
 def test_summary_lists_every_step_and_counts():

@@ -35,7 +35,7 @@ from casework import schema as S
 from casework.boards import charts, panels
 from casework.boards import spec as R
 from casework.boards.landing import card_body, dashboards_folder, data_root, open_board_dataset
-from casework.boards.parts import data_stand, download_link, h2, missing_result, privacy_note, table, tile
+from casework.boards.parts import data_stand, download_link, glossary, h2, missing_result, privacy_note, table, tile
 from casework.boards.results import BoardData
 from casework.boards.spec import BOARD_CSS, BOARDS, INDEX_TITLE, BoardSpec
 from casework.cells import AGE_GROUPS, ALL, KPI_DIMS, KPI_MEASURES, REFERRAL_DIMS, month_end, month_index, month_start
@@ -47,6 +47,8 @@ BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00
 TILES_HEAD = BOARD_HEAD
 REFERRALS_HEAD = "Vermittlungen an Netzwerkpartner"
 REFERRAL_COUNTS = ["referrals", "started", "completed", "dropped_out"]
+#: the figures of the tiles, in their order (the glossary explains each)
+TILE_KEYS = ("k2", "integrations", "avg_stock", "k3e1", "k3", "k1e2", "need_ending", "lza")
 
 
 def _board_data(ds) -> BoardData:
@@ -91,6 +93,7 @@ class Board:
         # the panels see the cubes only through casework.privacy: every count they get is protected
         self.cube = self._guarded(R.BOARD_KPI_CUBE, KPI_DIMS, KPI_MEASURES)
         self.ref = self._guarded(R.BOARD_REFERRALS, REFERRAL_DIMS, REFERRAL_COUNTS)
+        self.lza = self._guarded(R.BOARD_LZA_CUBE, KPI_DIMS, ["lza"])
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
@@ -158,17 +161,37 @@ class Board:
                          f"{data_stand(self.ds)}</div></div>" + h2("Auswahl"))
         filt = W.HBox(list(self.filters.values()), layout=W.Layout(flex_flow="row wrap"))
         chosen = {"projekt": ("Das Projekt", lambda: panels.project_panel(self.ds, s, self.cube)),
-                  "wirkung": ("Wirkung der Maßnahmen", lambda: panels.effects_panel(self.ds)),
-                  "vergleich": ("Vergleich mit anderen Jobcentern", lambda: panels.did_panel(self.ds)),
+                  "wirkung": ("Wirkung der Maßnahmen", None),  # a widget of its own: the outcome can be chosen
+                  "vergleich": ("Vergleich mit anderen Jobcentern", lambda: panels.did_panel(self.ds, s.project)),
                   "bedarfsdeckung": ("Bedarfsdeckung im Netzwerk", lambda: panels.coverage_panel(self.ds))}
         if not s.did:
             chosen.pop("vergleich")
-        shown = [(h2(head), make()) for key, (head, make) in chosen.items() if key in s.panels]
-        static = self._html("".join(head + html for head, html in shown) + privacy_note()
-                            + h2("Export für das Protokoll"))
-        parts = [top, filt, self.status, self.tiles, self.trend, self.referrals, static, self.export_button,
-                 self.export]
+        parts = [top, filt, self.status, self.tiles, self.trend, self.referrals]
+        static = ""
+        for key, (head, make) in chosen.items():
+            if key not in s.panels:
+                continue
+            if make is None:
+                parts += [self._html(static + h2(head)), *self._effects_widgets()]
+                static = ""
+            else:
+                static += h2(head) + make()
+        static += glossary(TILE_KEYS) + privacy_note() + h2("Export für das Protokoll")
+        parts += [self._html(static), self.export_button, self.export]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
+
+    def _effects_widgets(self) -> list:
+        """The effects panel, with a choice of the outcome when effects on several are stored (issue 16)."""
+        outcomes = panels.effect_outcomes(self.ds)
+        self.effects = self._html(panels.effects_panel(self.ds, outcomes[0][1] if outcomes else None))
+        if len(outcomes) < 2:
+            return [self.effects]
+        self.outcome = W.Dropdown(options=outcomes, value=outcomes[0][1], description="Ergebnis",
+                                  style=DescriptionStyle(description_width="initial"), layout=W.Layout(width="auto"))
+        self.outcome.observe(lambda change: setattr(self.effects, "value", panels.effects_panel(self.ds,
+                                                                                               change["new"])),
+                             names="value")
+        return [self.outcome, self.effects]
 
     # ------------------------------------------------------------------ refresh
     def set_filters(self, **values) -> None:
@@ -220,6 +243,8 @@ class Board:
         for key, measure, month in (("stock_end", "stock", last), ("stock_year_before", "stock", last - 12),
                                     ("ltr_end", "ltr_stock", last), ("ltr_year_before", "ltr_stock", last - 12)):
             figs[key] = self.cube.count(measure, self.cube.mask(month_start(month), month_start(month), **sel))
+        if self.lza is not None:  # a stock on the last day of the period's last month
+            figs["lza"] = self.lza.count("lza", self.lza.mask(month_start(last), month_start(last), **sel))
         return figs
 
     def _tiles_html(self, figs: dict, start, end) -> str:
@@ -241,9 +266,22 @@ class Board:
                  "drei Monate danach ohne Leistungsbezug (soweit in den Daten)")]
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
+        rows.append(self._lza_row(figs, end))
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
-        html = "".join(tile(*r) for r in rows)
+        html = "".join(tile(*r, people=r[0] != "lza" or "lza" in figs) for r in rows)
         return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"
+
+    def _lza_row(self, figs: dict, end) -> tuple:
+        """Langzeitarbeitslose on the period's last day, or in plain German why there is no number."""
+        name = KPI_DEFINITIONS["lza"][0]
+        if "lza" in figs:
+            return ("lza", name, privacy.show_protected(figs["lza"]),
+                    f"am {fmt.date(month_end(end))}, seit mindestens einem Jahr arbeitslos gemeldet")
+        if "unemployment" not in self.ds.manifest.get("tables", {}):
+            return ("lza", name, "keine Angabe", "Die Daten enthalten keine Zeiten registrierter Arbeitslosigkeit. "
+                    "Langzeitleistungsbeziehende (oben) sind nicht dasselbe wie Langzeitarbeitslose.")
+        return ("lza", name, "keine Angabe", "noch nicht aufbereitet: bitte die Analyse neu laufen lassen "
+                "(make run)")
 
     def _draw_trend(self, sel) -> None:
         mask = self.cube.mask(**sel)

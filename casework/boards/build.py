@@ -26,7 +26,7 @@ from casework import schema as S
 from casework.boards import spec as R
 from casework.cells import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, age_band, cube_figures, month_ordinal, month_starts
 
-__all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "referral_cube", "cube_figures",
+__all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "lza_cube", "referral_cube", "cube_figures",
            "CUBE_DIMS", "build_board", "stored_segments",
            "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
@@ -145,6 +145,64 @@ def kpi_cube(ds, segments: pd.Series | None = None, start=None, end=None, cell_k
     return cells[CUBE_DIMS + list(KPI_MEASURES) + keys].sort_values(CUBE_DIMS).reset_index(drop=True)
 
 
+def lza_cube(ds, segments: pd.Series | None = None, start=None, end=None, cell_keys: bytes | None = None
+             ) -> pd.DataFrame | None:
+    """Long-term unemployed (§ 18 Abs. 1 SGB III) on the last day of each month, per jobcenter, month, sex, age
+    group and segment; None when the dataset has no ``unemployment`` table.
+
+    A person counts in month m when registered unemployed without a break for at least 364 days on the
+    month's last day, spells following each other without a day between being one (as
+    :func:`casework.kpi.key_figures` counts ``lza`` for its Bezugsmonat; tests/test_board_glossary.py checks
+    that every month agrees). Columns jc_id, month, sex, age_group, segment, lza (and ``lza_key``, the key
+    sum of the person-months counted, with ``cell_keys``).
+    """
+    if "unemployment" not in ds.tables:
+        return None
+    lo, hi = _bounds(ds, start, end)
+    runs = unemployment_runs(ds.table("unemployment"))
+    first = month_ordinal(runs["start"] + pd.Timedelta(days=364))
+    ends = runs["end"]
+    # the last month whose last day the run reaches (an open run reaches every month)
+    last = month_ordinal(ends) - np.where(ends.notna() & ~ends.dt.is_month_end, 1, 0)
+    first, last = np.maximum(first, lo), np.minimum(last, hi)
+    ok = last >= first
+    first, last = first[ok].astype("int64"), last[ok].astype("int64")
+    n = last - first + 1
+    rows = np.repeat(np.arange(len(first)), n)
+    m = first[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    pm = pd.DataFrame({"person_id": runs["person_id"].to_numpy()[ok][rows], "m": m}).drop_duplicates()
+    attrs = _attributes(ds, segments, cell_keys)
+    if cell_keys is not None:
+        keys = privacy.person_keys(attrs["person_id"].astype(str), cell_keys)
+        attrs = attrs.assign(k0=keys[:, 0], k1=keys[:, 1])
+    pm = pm.merge(attrs, on="person_id", how="inner")
+    pm["age_group"] = age_band((1970 + pm["m"] // 12 - pm["birth_year"]).to_numpy())
+    pm["lza"] = 1
+    if cell_keys is not None:  # the record key of a person-month, as in the stock of the KPI cube
+        pm["lza_key"] = (pm["k0"] + pm["m"] * pm["k1"]) % privacy.KEY_MODULUS
+    dims = ["jc_id", "m", "sex", "age_group", "segment"]
+    measures = ["lza"] + (["lza_key"] if cell_keys is not None else [])
+    cells = pm.groupby(dims, observed=True, dropna=False)[measures].sum().reset_index()
+    if cell_keys is not None:
+        cells["lza_key"] %= privacy.KEY_MODULUS
+    cells.insert(1, "month", _month_start(cells.pop("m").to_numpy()).to_numpy())
+    return cells[CUBE_DIMS + measures].sort_values(CUBE_DIMS).reset_index(drop=True)
+
+
+def unemployment_runs(u: pd.DataFrame) -> pd.DataFrame:
+    """Registered unemployment without a break: spells that overlap or follow each other without a day
+    between joined (person_id, start, end; end missing while the run is open)."""
+    u = u[["person_id", "start", "end"]].sort_values(["person_id", "start"], kind="stable")
+    far = pd.Timestamp("2262-01-01")  # an open spell reaches beyond every date
+    end = u["end"].fillna(far)
+    reach = end.groupby(u["person_id"]).cummax().groupby(u["person_id"]).shift()
+    run = (reach.isna() | (u["start"] > reach + pd.Timedelta(days=1))).cumsum()
+    runs = u.assign(end=end, run=run.to_numpy()).groupby(["person_id", "run"], sort=False).agg(
+        start=("start", "min"), end=("end", "max")).reset_index()
+    runs["end"] = runs["end"].where(runs["end"] < far)
+    return runs[["person_id", "start", "end"]]
+
+
 def referral_cube(ds, segments: pd.Series | None = None, cell_keys: bytes | None = None) -> pd.DataFrame:
     """Referrals per jobcenter, month referred, partner kind, measure, sex, age group and segment.
 
@@ -196,11 +254,15 @@ def _key(project_id: pd.Series) -> pd.Series:
     return project_id.fillna("").astype(str).str.split("/").str[0]
 
 
-def project_facts(ds, project: str) -> pd.DataFrame:
+def project_facts(ds, project: str, stand=None) -> pd.DataFrame:
     """Headline facts of a project: fact (key), label (German), value (count).
 
-    Participants (enrolled persons, or persons who started an offer of the
-    project), places, offers, placements since the start, jobcenters.
+    With enrolments: the caseload in care on ``stand`` (default: the data stand, :func:`board_meta`), i.e. the
+    persons with an enrolment covering that day (seed 004's "circa 900 Personen" is such a standing caseload),
+    and, labelled as such, every person ever enrolled since the start. Without enrolments: the persons who
+    started an offer of the project since the start. Then places, offers, placements since the start,
+    jobcenters. A project with neither enrolments nor offers in the data (e.g. state-funded coaching on top
+    of a programme) has only its places and jobcenters, not zeros that would read as findings.
     """
     projects = ds.table("projects")
     prefix = projects["project_id"].str.startswith(project)
@@ -211,9 +273,21 @@ def project_facts(ds, project: str) -> pd.DataFrame:
     placed = r[r["offer_id"].isin(own["offer_id"]) & r["started"].notna()]
     e = ds.table("enrolments")
     enrolled = e[e["project_id"].isin(proj["project_id"])]
-    participants = enrolled["person_id"].nunique() if len(enrolled) else placed["person_id"].nunique()
-    rows = [("participants", "Teilnehmende", participants),
-            ("places", "Geplante Plätze", int(proj.drop_duplicates("project_id")["places"].sum())),
+    if len(enrolled):
+        day = pd.Timestamp(stand if stand is not None else board_meta(ds)["data_stand"])
+        in_care = enrolled[(enrolled["start"] <= day) & (enrolled["end"].isna() | (enrolled["end"] >= day))]
+        rows = [("caseload", f"Teilnehmende in Betreuung am {fmt.date(day)}", in_care["person_id"].nunique()),
+                ("participants", "Teilnehmende insgesamt seit Projektbeginn (auch schon ausgeschiedene)",
+                 enrolled["person_id"].nunique())]
+    elif len(own):
+        rows = [("participants", "Personen mit einem begonnenen Projektangebot seit Projektbeginn",
+                 placed["person_id"].nunique())]
+    else:  # neither enrolments nor offers (e.g. state-funded coaching on top of a programme): no zeros shown
+        places = int(proj.drop_duplicates("project_id")["places"].sum())
+        return pd.DataFrame([("places", "Geplante Plätze", places),
+                             ("jobcenters", "Beteiligte Jobcenter", proj["jc_id"].nunique())],
+                            columns=["fact", "label", "value"])
+    rows += [("places", "Geplante Plätze", int(proj.drop_duplicates("project_id")["places"].sum())),
             ("offers", "Angebote / Module", len(own)),
             ("placements", f"Platzbelegungen seit {fmt.month(placed['started'].min())}" if len(placed)
              else "Platzbelegungen", len(placed)),
@@ -221,7 +295,7 @@ def project_facts(ds, project: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["fact", "label", "value"])
 
 
-def participant_profiles(ds, project: str) -> pd.DataFrame:
+def participant_profiles(ds, project: str, baseline: pd.DataFrame | None = None) -> pd.DataFrame:
     """Needs (moderate or serious) at the first assessment: participants of the project against the others.
 
     Columns need, label, participants, participants_n, others, others_n (shares and counts), participants_total,
@@ -229,7 +303,7 @@ def participant_profiles(ds, project: str) -> pd.DataFrame:
     """
     from casework.describe import baseline_assessments
 
-    a = baseline_assessments(ds)
+    a = baseline_assessments(ds) if baseline is None else baseline
     e = ds.table("enrolments")
     offers = ds.table("offers")
     own = offers[_key(offers["project_id"]).str.startswith(project)]["offer_id"]
@@ -275,14 +349,17 @@ def programme_transitions(ds, months: int = 6) -> pd.DataFrame:
     return out
 
 
-def jobcenter_comparison(ds, year: int, project: str) -> pd.DataFrame:
+def jobcenter_comparison(ds, year: int, project: str, cube: pd.DataFrame | None = None) -> pd.DataFrame:
     """K2 of one year per jobcenter, compared within its SGB II comparison type (``jobcenters.comparison_type``;
     DOMAIN 0.12: one ranking of all jobcenters is misleading).
 
     Columns jc_id, name, comparison_type, project (a member of the project), integrations, avg_stock, k2,
     sorted by comparison type and, within it, by K2 (highest first).
     """
-    cube = kpi_cube(ds, start=f"{year}-01-01", end=f"{year}-12-01")
+    if cube is None:
+        cube = kpi_cube(ds, start=f"{year}-01-01", end=f"{year}-12-01")
+    else:  # the board's cube of every month (the same cells, tests/test_board.py)
+        cube = cube[pd.DatetimeIndex(cube["month"]).year == year]
     g = cube.groupby("jc_id")[["integrations", "stock"]].sum()
     g["avg_stock"] = g["stock"] / 12
     g["k2"] = g["integrations"] / g["avg_stock"]
@@ -314,31 +391,72 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
 
     secret = privacy.dataset_secret(ds.path)
     project = project or _main_project(ds)
-    ds.save_result(R.BOARD_META, {**board_meta(ds), "project": project})  # whose facts the project panel shows
+    projects = board_projects(ds, project)
+    meta = board_meta(ds)
+    # "project": whose facts a board without a project of its own shows; "projects": every project stored
+    ds.save_result(R.BOARD_META, {**meta, "project": project, "projects": projects})
     out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments, cell_keys=secret),
            R.BOARD_REFERRALS: referral_cube(ds, segments, cell_keys=secret),
            R.NEEDS_COVERAGE: _label_keys(needs_coverage(ds), "needs_coverage", ["needs", "covered"], secret)}
-    if project:
-        out[R.BOARD_PROJECT_FACTS] = _label_keys(project_facts(ds, project), "facts", ["value"], secret, "fact")
-        out[R.BOARD_PARTICIPANT_PROFILES] = _label_keys(
-            participant_profiles(ds, project), "profiles",
-            ["participants_n", "others_n", "participants_total", "others_total"], secret, "need")
-        from casework.kpi import module_occupancy
-
-        modules = module_occupancy(ds, project).groupby("name", sort=False).agg(
-            measure=("measure", "first"), capacity=("capacity", "sum"), placements=("placements", "sum"),
-            avg_occupied=("avg_occupied", "sum")).reset_index()
-        modules["occupancy"] = modules["avg_occupied"] / modules["capacity"].where(modules["capacity"] > 0)
-        if len(modules):
-            out[R.BOARD_MODULES] = _label_keys(modules, "modules", ["placements", "avg_occupied"], secret, "name")
-        if ds.table("employment")["kind"].isin(S.FUNDED_KINDS).any():
-            out[R.BOARD_TRANSITIONS] = _label_keys(programme_transitions(ds), "transitions", ["ended", "integrated"],
-                                                   secret, "group")
-        if ds.table("jobcenters")["jc_id"].nunique() > 1:
-            last_full = pd.Timestamp(out[R.BOARD_KPI_CUBE]["month"].max()).year - 1
-            out[R.BOARD_JOBCENTERS] = jobcenter_comparison(ds, last_full, project)
+    lza = lza_cube(ds, segments, cell_keys=secret)
+    if lza is not None:
+        out[R.BOARD_LZA_CUBE] = lza
+    else:  # no unemployment spells (any more): the board says so instead of showing an old cube
+        for stale in ds.results_dir.glob(f"{R.BOARD_LZA_CUBE}.*"):
+            stale.unlink()
+    if projects:
+        out.update(_project_results(ds, projects, out[R.BOARD_KPI_CUBE], meta["data_stand"], secret))
     for name, frame in out.items():
         ds.save_result(name, frame)
+    return out
+
+
+def board_projects(ds, main: str | None) -> list[str]:
+    """The projects whose facts the boards can show: ``main`` first, then every project key of the projects
+    table (``project_id`` up to "/") and its stem (up to "_": phases such as ``pankow_modell`` and
+    ``pankow_verstetigung`` together), so that ``casework board new --project`` finds any of them."""
+    if not main:
+        return []
+    keys = set(_key(ds.table("projects")["project_id"]).dropna()) - {""}
+    return list(dict.fromkeys([main, *sorted(keys | {k.split("_")[0] for k in keys})]))
+
+
+def _project_results(ds, projects: list, cube: pd.DataFrame, stand, secret: bytes) -> dict:
+    """Facts, participant profiles, modules and the jobcenter comparison of every project, one table each
+    with the project in :data:`casework.boards.spec.PROJECT_COLUMN`; the transitions after funded
+    employment (one table for the dataset)."""
+    from casework.describe import baseline_assessments
+    from casework.kpi import module_occupancy
+
+    baseline = baseline_assessments(ds)
+    offer_keys = sorted(set(_key(ds.table("offers")["project_id"])) - {""})
+    several_jcs = ds.table("jobcenters")["jc_id"].nunique() > 1
+    last_full = pd.Timestamp(cube["month"].max()).year - 1
+    parts: dict[str, list] = {}
+    for p in projects:
+        tables = {R.BOARD_PROJECT_FACTS: _label_keys(project_facts(ds, p, stand), "facts", ["value"], secret,
+                                                     "fact")}
+        profiles = participant_profiles(ds, p, baseline)
+        if profiles.attrs["n_participants"]:  # no shares of nobody
+            tables[R.BOARD_PARTICIPANT_PROFILES] = _label_keys(
+                profiles, "profiles", ["participants_n", "others_n", "participants_total", "others_total"], secret,
+                "need")
+        occupancy = [module_occupancy(ds, k) for k in offer_keys if k.startswith(p)]
+        if occupancy:
+            modules = pd.concat(occupancy).groupby("name", sort=False).agg(
+                measure=("measure", "first"), capacity=("capacity", "sum"), placements=("placements", "sum"),
+                avg_occupied=("avg_occupied", "sum")).reset_index()
+            modules["occupancy"] = modules["avg_occupied"] / modules["capacity"].where(modules["capacity"] > 0)
+            tables[R.BOARD_MODULES] = _label_keys(modules, "modules", ["placements", "avg_occupied"], secret, "name")
+        if several_jcs:
+            tables[R.BOARD_JOBCENTERS] = jobcenter_comparison(ds, last_full, p, cube)
+        for name, frame in tables.items():
+            if len(frame):
+                parts.setdefault(name, []).append(frame.assign(**{R.PROJECT_COLUMN: p}))
+    out = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    if ds.table("employment")["kind"].isin(S.FUNDED_KINDS).any():
+        out[R.BOARD_TRANSITIONS] = _label_keys(programme_transitions(ds), "transitions", ["ended", "integrated"],
+                                               secret, "group")
     return out
 
 

@@ -15,36 +15,73 @@ from casework.boards import charts
 from casework.boards import spec as R
 from casework.boards.parts import as_rows, missing_result, renamed, table, tile
 
-__all__ = ["effects_panel", "did_panel", "coverage_panel", "project_panel"]
+__all__ = ["effects_panel", "effect_outcomes", "did_panel", "coverage_panel", "project_panel", "for_project"]
+
+#: the outcome of effects stored before there were several (one table, integration only)
+DEFAULT_OUTCOME = ("Integration innerhalb von 12 Monaten", "integration_12m")
 
 
-def effects_panel(ds) -> str:
+def effect_outcomes(ds) -> list[tuple[str, str]]:
+    """(German label, outcome) of every outcome with stored effects, in the stored order."""
+    if not ds.has_result(R.EFFECTS):
+        return []
+    e = ds.result(R.EFFECTS)
+    if "outcome" not in e:
+        return [DEFAULT_OUTCOME]
+    labels = e["outcome_label"] if "outcome_label" in e else e["outcome"]
+    return list(dict.fromkeys((str(label), str(o)) for label, o in zip(labels, e["outcome"])))
+
+
+def effects_panel(ds, outcome: str | None = None) -> str:
+    """The effects of the measures on one outcome (default: the first stored): forest plot and a German
+    sentence per measure, only measures with enough participants."""
     if not ds.has_result(R.EFFECTS):
         return missing_result("Wirkungsschätzungen", ds.problems.get(R.EFFECTS))
+    outcomes = dict((o, label) for label, o in effect_outcomes(ds))
+    outcome = outcome if outcome in outcomes else next(iter(outcomes), DEFAULT_OUTCOME[1])
+    label = outcomes.get(outcome, DEFAULT_OUTCOME[0])
     t = privacy.threshold()
-    shown = [r for r in as_rows(ds.result(R.EFFECTS))
-             if r["n_treated"] >= t and not fmt.is_missing(r["estimate"])]
+    shown = [r for r in as_rows(ds.result(R.EFFECTS)) if r.get("outcome", DEFAULT_OUTCOME[1]) == outcome
+             and r["n_treated"] >= t and not fmt.is_missing(r["estimate"])]
     if not shown:
-        return ("<div class='cw-note-box'>Für keine Maßnahme gibt es genug Teilnehmende für eine "
-                "belastbare Schätzung.</div>")
+        return (f"<div class='cw-note-box' data-outcome='{outcome}'>Für keine Maßnahme gibt es genug Teilnehmende "
+                f"für eine belastbare Schätzung (Ergebnis: {_html.escape(label)}).</div>")
     shown.sort(key=lambda r: r["estimate"], reverse=True)
     chart = charts.forest_chart([r["label"] for r in shown], [r["estimate"] for r in shown],
-                                  [r["ci_low"] for r in shown], [r["ci_high"] for r in shown],
-                                  "Effekt auf die Integration innerhalb von 12 Monaten (Prozentpunkte, "
-                                  "95-%-Intervall)")
+                                [r["ci_low"] for r in shown], [r["ci_high"] for r in shown],
+                                f"Effekt auf: {label} (Prozentpunkte, 95-%-Intervall)")
     sentences = "".join(f"<p class='cw-sentence' data-measure='{r['measure']}'>{r['sentence']}</p>" for r in shown)
     method = ("Schätzung: doppelt robuste Gewichtung (AIPW) im Vergleich mit ähnlichen Personen ohne Maßnahme, "
               "Stichtag drei Monate nach der ersten Potenzialanalyse; Wartezeit vor der Maßnahme zählt nicht "
               "als Effekt.")
-    return f"<div class='cw-board'>{chart}{sentences}<div class='cw-note-box'>{method}</div></div>"
+    if outcome == "receipt_end_12m":
+        method += (" Ende des Leistungsbezugs: kein Bezug von Leistungen nach dem SGB II mehr, gleich aus welchem "
+                   "Grund (Arbeit, andere Einkommen, Umzug).")
+    if outcome == "unemployment_exit_12m":
+        method += (" Ende der Arbeitslosigkeit: nur Personen, die am Stichtag arbeitslos gemeldet waren; "
+                   "gezählt wird jedes Ende der Arbeitslosmeldung, gleich aus welchem Grund (Arbeit, Maßnahme, "
+                   "Krankheit länger als sechs Wochen).")
+    return (f"<div class='cw-board' data-outcome='{outcome}'>{chart}{sentences}<div class='cw-note-box'>{method}"
+            "</div></div>")
 
 
-def did_panel(ds) -> str:
+def did_panel(ds, project: str | None = None) -> str:
+    """The difference-in-differences of the board's project (a phase such as ``pankow_modell`` shows the
+    comparison of the whole project it belongs to; without a project: the first stored)."""
     if not ds.has_result(R.DID):
         return missing_result("Vergleich mit anderen Jobcentern", ds.problems.get(R.DID))
     found = as_rows(ds.result(R.DID))
     if not found:
         return "<div class='cw-note-box'>Kein Projekt mit Vergleichsjobcentern.</div>"
+    if project:
+        own = ([r for r in found if r.get("project") == project]
+               or [r for r in found if r.get("project") and project.startswith(str(r["project"]))])
+        if not own:
+            return (f"<div class='cw-note-box' data-missing='Vergleich'>Für das Projekt „{_html.escape(project)}“ "
+                    "gibt es keinen eigenen Vergleich mit anderen Jobcentern: Es läuft in Jobcentern, die schon "
+                    "zu einem anderen Projekt gehören (zum Beispiel als zusätzliche Förderung), oder es gibt keine "
+                    "Jobcenter ohne das Projekt zum Vergleich.</div>")
+        found = own
     r = found[0]
     if r.get("sentence"):  # written with the result (casework.effects.did.board_sentence): level and limits
         return f"<div class='cw-board'><p class='cw-sentence' data-did='1'>{r['sentence']}</p></div>"
@@ -79,33 +116,53 @@ def coverage_panel(ds) -> str:
     return f"<div class='cw-board'><p>{note}</p>{table(shown)}</div>"
 
 
+def for_project(columns: dict, project: str, stored_main: str | None) -> dict | None:
+    """The rows of a per-project result that belong to ``project`` (without the project column); None when
+    the result holds nothing for it. A result stored before there were several projects is the main one's."""
+    if R.PROJECT_COLUMN not in columns:
+        return columns if project == stored_main else None
+    keep = [i for i, p in enumerate(columns[R.PROJECT_COLUMN]) if p == project]
+    if not keep:
+        return None
+    return {k: [v[i] for i in keep] for k, v in columns.items() if k != R.PROJECT_COLUMN}
+
+
 def project_panel(ds, spec, cube) -> str:
     if spec.custom and not spec.project:
         return ("<div class='cw-note-box' data-missing='Projektdaten'>Für dieses Board ist kein Modellprojekt "
                 "angegeben (Parameter <code>project</code> im Board-Notebook): keine Projektdaten.</div>")
-    stored = ds.meta().get("project")
-    if spec.custom and stored and stored != spec.project:
-        return (f"<div class='cw-note-box' data-missing='Projektdaten'>Die gespeicherten Projektdaten gehören "
-                f"zum Projekt „{_html.escape(stored)}“, nicht zu „{_html.escape(spec.project)}“; sie "
-                "werden deshalb nicht gezeigt.</div>")
     if not ds.has_result(R.BOARD_PROJECT_FACTS):
         return missing_result("Projektdaten", ds.problems.get(R.BOARD_PROJECT_FACTS))
-    person_counts = {"participants", "placements"}  # counts of people are protected; places or offers are not
+    meta = ds.meta()
+    project = spec.project or meta.get("project")
+    person_counts = {"participants", "placements", "caseload"}  # counts of people are protected; places are not
     try:
-        facts = as_rows(ds.result(R.BOARD_PROJECT_FACTS))
+        facts = for_project(ds.result(R.BOARD_PROJECT_FACTS), project, meta.get("project"))
+        if facts is None:
+            stored = ", ".join(f"„{_html.escape(str(p))}“" for p in meta.get("projects") or [meta.get("project")])
+            return (f"<div class='cw-note-box' data-missing='Projektdaten'>Für das Projekt „{_html.escape(project)}“ "
+                    f"liegen keine Projektdaten vor (aufbereitet für: {stored}). Bitte die Analyse neu laufen "
+                    "lassen (<code>make run</code>).</div>")
+        rows = as_rows(facts)
         tiles = "".join(tile(f"project_{r['fact']}", r["label"], privacy.show_protected(
             privacy.protected_columns({k: [v] for k, v in r.items()}, ["value"], False)["value"][0])
             if r["fact"] in person_counts
-            else fmt.number(r["value"]), people=r["fact"] in person_counts) for r in facts)
+            else fmt.number(r["value"]), people=r["fact"] in person_counts) for r in rows)
         parts = [f"<div class='cw-tiles'>{tiles}</div>"]
+        if not {"participants", "caseload"} & {r["fact"] for r in rows}:
+            parts.append("<p class='cw-note-box'>Diesem Projekt sind in den Daten keine Teilnahmen und keine "
+                         "Angebote zugeordnet; gezeigt werden die Plätze und Jobcenter aus der Projekttabelle.</p>")
         for name, part in ((R.BOARD_PARTICIPANT_PROFILES, profiles_part),
                            (R.BOARD_MODULES, modules_part), (R.BOARD_TRANSITIONS, transitions_part),
                            (R.BOARD_JOBCENTERS, lambda j: jobcenters_part(j, cube))):
             if ds.has_result(name):
-                parts.append(part(ds.result(name)))
+                own = ds.result(name) if name == R.BOARD_TRANSITIONS else for_project(ds.result(name), project,
+                                                                                       meta.get("project"))
+                if own:
+                    parts.append(part(own))
     except privacy.MissingCellKeys:
         return missing_result("Projektdaten", "ohne Zellschlüssel, bitte neu aufbereiten")
-    return "<div class='cw-board' data-project='1'>" + "".join(parts) + "</div>"
+    return f"<div class='cw-board' data-project='{_html.escape(project)}'>" + "".join(parts) + "</div>"
 
 
 def profiles_part(p: dict) -> str:

@@ -13,10 +13,10 @@ import html as _html
 import numpy as np
 
 from casework import fmt, privacy
-from casework.kpi_defs import KPI_DEFINITIONS
+from casework.kpi_defs import KPI_DEFINITIONS, OFFICIAL_CODES
 
 __all__ = ["tile", "download_link", "table", "as_rows", "missing_result", "data_stand", "privacy_note", "h2",
-           "renamed"]
+           "renamed", "glossary"]
 
 
 def tile(key: str, label: str, value: str, note: str = "", people: bool = True) -> str:
@@ -87,3 +87,23 @@ def h2(text: str) -> str:
 def renamed(columns: dict, names: list) -> dict:
     """The same columns under new headers (in order)."""
     return dict(zip(names, columns.values()))
+
+
+def glossary(keys) -> str:
+    """The glossary section: per figure shown its official § 48a code (or "–" for a part or an own figure),
+    its German name and definition (:data:`casework.kpi_defs.KPI_DEFINITIONS`)."""
+    codes, names, texts = [], [], []
+    for key in keys:
+        name, text = KPI_DEFINITIONS[key]
+        code = key.upper() if key in OFFICIAL_CODES else "–"
+        codes.append(code)
+        names.append(name.removesuffix(f" ({code})"))
+        texts.append(text)
+    intro = ("Die Kennzahlen sind in Anlehnung an die Verordnung zur Festlegung der Kennzahlen nach § 48a SGB II "
+             "aus den Falldaten berechnet (eigene Berechnung, keine amtliche Statistik der Bundesagentur für "
+             "Arbeit). Kennzahlen der Verordnung tragen ihr amtliches Kürzel (zum Beispiel K2); ein Strich steht "
+             "bei Bestandteilen und bei Zahlen, die keine Kennzahl der Verordnung sind. Die Erläuterung erscheint "
+             "auch, wenn man mit der Maus auf eine Kachel zeigt.")
+    rows_html = table({"Kürzel": codes, "Bezeichnung": names, "Was gezählt wird": texts})
+    return (f"<div class='cw-board' data-glossary='1'><h2>Erläuterung der Kennzahlen</h2><p>{intro}</p>"
+            f"{rows_html}</div>")

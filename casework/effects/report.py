@@ -6,7 +6,7 @@ import pandas as pd
 
 from casework import fmt
 
-__all__ = ["MEASURE_PHRASE", "board_effects"]
+__all__ = ["MEASURE_PHRASE", "OUTCOME_PHRASE", "board_effects"]
 
 #: "Die Teilnahme <phrase> erhöht ..." for each measure kind.
 MEASURE_PHRASE = {
@@ -20,6 +20,14 @@ MEASURE_PHRASE = {
     "self_help": "an einer Selbsthilfegruppe",
     "funded_employment": "an geförderter Beschäftigung mit Coaching",
     "assisted_placement": "an der assistierten Vermittlung",
+}
+
+#: "... erhöht <phrase> um ..." for each outcome (:data:`casework.panel.OUTCOMES`).
+OUTCOME_PHRASE = {
+    "integration_12m": "den Anteil der Integrationen innerhalb von 12 Monaten",
+    "receipt_end_12m": "den Anteil der Personen, deren Leistungsbezug innerhalb von 12 Monaten endet,",
+    "unemployment_exit_12m": "den Anteil der arbeitslos gemeldeten Personen, deren Arbeitslosigkeit innerhalb von "
+                             "12 Monaten endet,",
 }
 
 
@@ -55,7 +63,10 @@ def board_effects(effects: pd.DataFrame, ground_truth: dict | None = None) -> pd
                 out.at[i, "truth"] = r["value"]
                 out.at[i, "assumption"] = bool(r.get("assumption", False))
     mdes = out["mde"] if "mde" in out else [None] * len(out)
-    out["sentence"] = [fmt.effect_sentence(MEASURE_PHRASE.get(m, f"an {m}"), e, lo, hi, assumption=a, mde=d)
-                       for m, e, lo, hi, a, d in zip(out["measure"], out["estimate"], out["ci_low"], out["ci_high"],
-                                                     out["assumption"], mdes)]
+    outcomes = out["outcome"] if "outcome" in out else ["integration_12m"] * len(out)
+    out["sentence"] = [fmt.effect_sentence(MEASURE_PHRASE.get(m, f"an {m}"), e, lo, hi,
+                                           outcome_label=OUTCOME_PHRASE.get(o, OUTCOME_PHRASE["integration_12m"]),
+                                           assumption=a, mde=d)
+                       for m, e, lo, hi, a, d, o in zip(out["measure"], out["estimate"], out["ci_low"], out["ci_high"],
+                                                        out["assumption"], mdes, outcomes)]
     return out
