@@ -22,8 +22,10 @@ SVB_KINDS = ("svb", "training")
 
 # Long-term receipt in month m: at least 21 of the 24 months up to m in receipt, counting the receipt before
 # entry (``benefit_months``). The months in receipt within [m-23, m] are the overlaps of that window with the
-# person's receipt *islands* (benefit spells merged where they share a month), so no person-month panel has
-# to be expanded for the look-back.
+# person's receipt *islands* (benefit spells merged where they share or adjoin a month), so no person-month panel
+# has to be expanded for the look-back. A row's own island gives its overlap directly; only the rows whose
+# person has an earlier island ending in the 24 months before (``prev_e``) are joined to it and summed (most
+# persons have one island in the window, and a join and a group over every person-month were most of the time).
 _PRIOR = "greatest(0, least(p.entry_m - 1, c.m) - greatest(p.entry_m - p.benefit_months, c.m - 23) + 1)"
 _FLAGGED = f"""
         flagged AS (
@@ -32,16 +34,30 @@ _FLAGGED = f"""
                    (c.observed + least({_PRIOR}, 24)) >= 21 AS is_ltr
             FROM counted c JOIN persons p USING (person_id))
         SELECT *, {AGE_SQL} AS age_group FROM flagged"""
-# one row per person and month in receipt in [{lo}, {hi}]
-STOCK_ROWS = """
+# the person-months in receipt in [{lo}, {hi}] with the receipt in their 24-month window (``observed``), whether
+# the months before and after are in receipt (``in_prev``, ``in_next``: the row's island says so, because islands
+# merge adjacent months) and whether months m - 24 and m - 23 are (``in_back24``, ``in_back23``)
+_COUNTED = """
         WITH cells AS (
-            SELECT person_id, unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(least(e, {hi}) AS BIGINT) + 1))
-                   AS m
+            SELECT person_id, s AS island_s, e AS island_e, prev_e,
+                   unnest(range(greatest(s, {lo}), least(e, {hi}) + 1)) AS m
             FROM isl WHERE e >= {lo} AND s <= {hi}),
+        earlier AS (
+            SELECT c.person_id, c.m, SUM(greatest(0, least(i.e, c.m) - greatest(i.s, c.m - 23) + 1)) AS obs,
+                   bool_or(i.s <= c.m - 24 AND i.e >= c.m - 24) AS back24,
+                   bool_or(i.s <= c.m - 23 AND i.e >= c.m - 23) AS back23
+            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.e < c.island_s AND i.e >= c.m - 24
+            WHERE c.prev_e >= c.m - 24
+            GROUP BY c.person_id, c.m),
         counted AS (
-            SELECT c.person_id, c.m, SUM(least(i.e, c.m) - greatest(i.s, c.m - 23) + 1) AS observed
-            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 23
-            GROUP BY c.person_id, c.m),""" + _FLAGGED.replace("{", "{{").replace("}", "}}")
+            SELECT c.person_id, c.m, c.m > c.island_s AS in_prev, c.m < c.island_e AS in_next,
+                   c.m - greatest(c.island_s, c.m - 23) + 1 + coalesce(x.obs, 0) AS observed,
+                   c.island_s <= c.m - 24 OR coalesce(x.back24, FALSE) AS in_back24,
+                   c.island_s <= c.m - 23 OR coalesce(x.back23, FALSE) AS in_back23
+            FROM cells c LEFT JOIN earlier x ON x.person_id = c.person_id AND x.m = c.m),"""
+# one row per person and month in receipt in [{lo}, {hi}]
+STOCK_ROWS = _COUNTED + _FLAGGED.replace("{", "{{").replace("}", "}}")
+
 
 def _prior(at: str) -> str:
     """Months of receipt before entry (``benefit_months``) inside the 24 months up to month ``at``."""
@@ -49,22 +65,9 @@ def _prior(at: str) -> str:
             f" 24)")
 
 
-# FLOW_ROWS: STOCK_ROWS with, per row, whether the person is in receipt and long-term in the months before and
-# after (in_prev, ltr_prev, in_next, ltr_next; for K1E3/K1E4/K3E3/K3E4). The islands merge adjacent months, so
-# the island a row comes from says whether the month before and after are in receipt, and the 24-month
-# windows of m - 1 and m + 1 differ from that of m by one month at each end.
-FLOW_ROWS = """
-        WITH cells AS (
-            SELECT person_id, s AS island_s, e AS island_e,
-                   unnest(range(CAST(greatest(s, {lo}) AS BIGINT), CAST(least(e, {hi}) AS BIGINT) + 1)) AS m
-            FROM isl WHERE e >= {lo} AND s <= {hi}),
-        counted AS (
-            SELECT c.person_id, c.m, c.m > any_value(c.island_s) AS in_prev, c.m < any_value(c.island_e) AS in_next,
-                   SUM(greatest(0, least(i.e, c.m) - greatest(i.s, c.m - 23) + 1)) AS observed,
-                   bool_or(i.s <= c.m - 24 AND i.e >= c.m - 24) AS in_back24,
-                   bool_or(i.s <= c.m - 23 AND i.e >= c.m - 23) AS in_back23
-            FROM cells c JOIN isl i ON i.person_id = c.person_id AND i.s <= c.m AND i.e >= c.m - 24
-            GROUP BY c.person_id, c.m),
+# FLOW_ROWS: STOCK_ROWS with, per row, whether the person is long-term in the months before and after (ltr_prev,
+# ltr_next; for K3E3/K3E4): the 24-month windows of m - 1 and m + 1 differ from that of m by one month at each end.
+FLOW_ROWS = _COUNTED + """
         flagged AS (
             SELECT c.*, p.jc_id, p.sex, p.segment, p.single_parent, (1970 + c.m // 12) - p.birth_year AS age,
                    (c.observed + """ + _prior("c.m") + """) >= 21 AS is_ltr,
@@ -79,7 +82,8 @@ FLOW_ROWS = """
 # One row per counted event (person, month and group; {grp} a condition on the group e.grp): only persons in
 # the eLb stock, i.e. in receipt in the month before (the reporting date of the previous month) or in the
 # month itself (a new entrant of the month). need_obs / cont_obs: the third / twelfth month after lies wholly
-# inside the data ({full}).
+# inside the data ({full}). continuous: the month-ends of the twelve months after are all covered by one run of
+# svB employment (``svb_runs``).
 # least/greatest skip NULLs in DuckDB, so an event without an island in its window must be filtered out of the
 # sum, not left to NULL arithmetic.
 EVENT_ROWS = """
@@ -90,12 +94,9 @@ EVENT_ROWS = """
                        SELECT 1 FROM isl i WHERE i.person_id = e.person_id AND i.s <= e.m + 3 AND i.e >= e.m + 3)
                        AS need_ending,
                    e.m + 12 <= {full} AS cont_obs,
-                   e.m + 12 <= {full} AND (
-                       SELECT COUNT(DISTINCT k.k) FROM range(1, 13) k(k) JOIN svb_spells j
-                           ON j.person_id = e.person_id AND j.sd <= last_day(DATE '1970-01-01' + to_months(
-                               CAST(e.m + k.k AS INTEGER)))
-                          AND (j.ed IS NULL OR j.ed >= last_day(DATE '1970-01-01' + to_months(
-                               CAST(e.m + k.k AS INTEGER))))) = 12 AS continuous
+                   e.m + 12 <= {full} AND EXISTS (
+                       SELECT 1 FROM svb_runs j WHERE j.person_id = e.person_id AND j.a <= e.m + 1
+                           AND j.b >= e.m + 12) AS continuous
             FROM events e
             WHERE {grp} AND EXISTS (
                 SELECT 1 FROM isl i WHERE i.person_id = e.person_id AND i.s <= e.m AND i.e >= e.m - 1)),
@@ -110,34 +111,120 @@ EVENT_ROWS = """
 INTEGRATIONS_ONLY = "e.grp = 'integration'"
 
 
-def islands_sql(lo: int, hi: int) -> str:
+#: ``prev_e`` of a person's first island: no month is within 24 months of it.
+NO_PREVIOUS = -10**7
+
+
+def merge_runs(codes: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person (``codes``), the integer ranges [s, e] merged where they overlap or adjoin (a range starting
+    at most one after the reach of the ranges before it joins their run): the runs as (codes, s, e), sorted by
+    person and start.
+
+    >>> [x.tolist() for x in merge_runs(np.array([0, 0, 0, 1]), np.array([1, 4, 9, 1]), np.array([3, 6, 9, 2]))]
+    [[0, 0, 1], [1, 9, 1], [6, 9, 2]]
+    """
+    if not len(codes):
+        return codes.astype("int64"), s.astype("int64"), e.astype("int64")
+    order = np.lexsort((e, s, codes))
+    c, s, e = codes[order].astype("int64"), s[order].astype("int64"), e[order].astype("int64")
+    # a running maximum within each person: every person's values are lifted above all earlier persons' values
+    base, span = min(s.min(), e.min()), int(max(s.max(), e.max()) - min(s.min(), e.min())) + 2
+    lifted = e - base + c * span
+    reach = np.maximum.accumulate(lifted)
+    first = np.ones(len(c), dtype=bool)
+    first[1:] = (c[1:] != c[:-1]) | (s[1:] - base + c[1:] * span > reach[:-1] + 1)
+    starts = np.flatnonzero(first)
+    return c[starts], s[starts], np.maximum.reduceat(e, starts)
+
+
+def islands(codes: np.ndarray, s: np.ndarray, e: np.ndarray, lo: int, hi: int) -> pd.DataFrame:
     """``isl``: each person's months in receipt from ``lo`` to ``hi`` as disjoint runs [s, e] with a month
-    without receipt between any two.
+    without receipt between any two, and the end of the person's run before (``prev_e``; :data:`NO_PREVIOUS`
+    for the first).
 
     Spells that share or adjoin a month are merged, so that a month is counted once however many spells touch
-    it, and a run's first and last months are an entry and an exit. A spell without an end runs to ``hi``.
+    it, and a run's first and last months are an entry and an exit. A spell without an end (``e`` infinite)
+    runs to ``hi``.
     """
-    return f"""
-        CREATE TEMP TABLE isl AS
-        WITH sp AS (
-            SELECT person_id, greatest(s, {lo}) AS s, least(coalesce(e, {hi}), {hi}) AS e
-            FROM spells WHERE coalesce(e, {hi}) >= {lo} AND s <= {hi}),
-        flagged AS (
-            SELECT *, CASE WHEN s <= max(e) OVER (PARTITION BY person_id ORDER BY s, e
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + 1
-                           THEN 0 ELSE 1 END AS starts_run
-            FROM sp),
-        runs AS (
-            SELECT *, SUM(starts_run) OVER (PARTITION BY person_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS run
-            FROM flagged)
-        SELECT person_id, min(s) AS s, max(e) AS e FROM runs GROUP BY person_id, run"""
+    e = np.minimum(e, hi)
+    keep = (codes >= 0) & (e >= lo) & (s <= hi)
+    c, s, e = merge_runs(codes[keep], np.maximum(s[keep], lo), e[keep])
+    prev_e = np.full(len(c), NO_PREVIOUS, dtype="int64")
+    same = np.flatnonzero(c[1:] == c[:-1]) + 1
+    prev_e[same] = e[same - 1]
+    return pd.DataFrame({"person_id": c, "s": s, "e": e, "prev_e": prev_e})
 
 
-def connection(ds, lo: int, hi: int, segments, first: int | None = None, cell_keys: bytes | None = None):
-    """DuckDB with ``persons``, ``spells``, islands ``isl`` from ``first - 23`` (default ``lo``) to ``hi + 12``,
-    ``events`` (employment starts of every group in [lo, hi]) and ``svb_spells``; with ``cell_keys`` the persons
-    carry the record keys of the cell key method and sex as the boards publish it."""
-    con = duckdb.connect()
+def svb_runs(codes: np.ndarray, start: pd.Series, end: pd.Series, lo: int, hi: int) -> pd.DataFrame:
+    """``svb_runs``: per person the runs [a, b] of months in [lo, hi] whose last day an svB spell covers (K2E3).
+
+    A spell from ``start`` to ``end`` covers the last day of month M when start <= last_day(M) <= end: M from
+    the month of ``start`` to the month of ``end`` (the month before when ``end`` is not a month's last day).
+    Twelve month-ends M + 1 .. M + 12 (inside [lo, hi]) are all covered exactly when one run holds them, and
+    which of them are covered does not depend on the months outside, so the ranges are cut to [lo, hi]."""
+    end = pd.to_datetime(end)
+    a = np.maximum(month_ordinal(pd.to_datetime(start)), lo)
+    b = np.minimum(month_ordinal(end) - (~end.dt.is_month_end).to_numpy(), hi)  # an open spell: inf - 1 -> hi
+    keep = (codes >= 0) & (b >= a)
+    c, a, b = merge_runs(codes[keep], a[keep], b[keep])
+    return pd.DataFrame({"person_id": c, "a": a, "b": b})
+
+
+def long_term_unemployed(ids: pd.Series, start: pd.Series, end: pd.Series, day: pd.Timestamp
+                         ) -> pd.Series:
+    """The persons (of ``ids``) registered unemployed without a break for at least 364 days on ``day`` (§ 18
+    Abs. 1 SGB III as BA counts it): spells that follow each other without a day between are one.
+
+    Only spells reaching into the 365 days before ``day`` can make up or adjoin an unbroken run over the last
+    364 days, so the others are left out before the runs are formed."""
+    d = int(_day_numbers(pd.Series([day]))[0])
+    s, e = _day_numbers(start), _day_numbers(end)
+    keep = (s <= d) & (np.isnan(e) | (e >= d - 365))
+    codes, uniques = pd.factorize(ids[keep])
+    c, s, e = merge_runs(codes, s[keep], np.where(np.isnan(e[keep]), d, e[keep]))
+    return pd.Series(uniques[np.unique(c[(e >= d) & (s <= d - 364)])])
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Days since 01.01.1970 as floats (a missing date -> NaN)."""
+    d = np.asarray(pd.to_datetime(dates), dtype="datetime64[D]")
+    return np.where(np.isnat(d), np.nan, d.astype("int64").astype("float64"))
+
+
+class Connection:
+    """DuckDB over one piece, with the person pseudonyms replaced by integer codes (the person's row in the
+    piece's persons table): joins and groups on integers are several times faster than on the string keys.
+    :meth:`codes` gives the code of any person key (-1 for a person outside the piece, whose rows no query
+    would have joined anyway); frames registered by :meth:`register` must carry codes already."""
+
+    def __init__(self, persons: pd.DataFrame):
+        self.index = pd.Index(persons["person_id"])
+        if not self.index.is_unique:
+            raise ValueError("persons.person_id: a person key occurs more than once")
+        self.con = duckdb.connect()
+        self.con.register("_persons_in", persons.assign(person_id=np.arange(len(persons), dtype="int64")))
+        self.con.execute("CREATE TEMP TABLE persons AS SELECT * FROM _persons_in")  # scanned once, read often
+        self.con.unregister("_persons_in")
+
+    def codes(self, person_ids: pd.Series) -> np.ndarray:
+        return self.index.get_indexer(person_ids)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.con.register(name, frame)
+
+    def execute(self, query: str, params=None):
+        return self.con.execute(query, params or [])
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def connection(ds, lo: int, hi: int, segments, first: int | None = None, cell_keys: bytes | None = None
+               ) -> Connection:
+    """DuckDB with ``persons``, islands ``isl`` from ``first - 23`` (default ``lo``) to ``hi + 12``, ``events``
+    (employment starts of every group in [lo, hi]) and ``svb_runs``; with ``cell_keys`` the persons carry the
+    record keys of the cell key method and sex as the boards publish it. ``person_id`` is an integer code in
+    every table (:class:`Connection`)."""
     persons = ds.table("persons")
     if "single_parent" not in persons.columns:  # hand-made tables may lack it: K2E4 then has no denominator
         persons["single_parent"] = False
@@ -147,17 +234,19 @@ def connection(ds, lo: int, hi: int, segments, first: int | None = None, cell_ke
     persons["segment"] = persons["person_id"].map(seg).fillna("unbekannt").astype(str)
     persons["single_parent"] = persons["single_parent"].fillna(False).astype(bool)
     _add_record_keys(persons, cell_keys)
+    con = Connection(persons.drop(columns="entry_date"))
     b = ds.table("benefits")[["person_id", "start", "end"]]
-    b = b.assign(s=month_ordinal(b["start"]), e=month_ordinal(b["end"]))
+    con.register("isl", islands(con.codes(b["person_id"]), month_ordinal(b["start"]), month_ordinal(b["end"]),
+                                (lo if first is None else first) - 23, hi + 12))
     emp = ds.table("employment")[["person_id", "start", "end", "kind"]]
-    con.register("persons", persons.drop(columns="entry_date"))
-    con.register("spells", b[["person_id", "s", "e"]])
-    con.execute(islands_sql((lo if first is None else first) - 23, hi + 12))
-    con.register("events", events(emp, lo, hi))
+    ev = events(emp, lo, hi)
+    codes = con.codes(ev["person_id"])
+    con.register("events", ev.assign(person_id=codes)[codes >= 0])
+    # continuity is asked only of the events' persons, for the month-ends from lo + 1 to hi + 12
     svb = continuing_employment(emp)
-    # as timestamps (an empty or all-open column may come without a datetime dtype)
-    con.register("svb_spells", pd.DataFrame({"person_id": svb["person_id"].astype(str),
-                                             "sd": pd.to_datetime(svb["start"]), "ed": pd.to_datetime(svb["end"])}))
+    svb_codes = con.codes(svb["person_id"])
+    svb_codes[~np.isin(svb_codes, codes)] = -1
+    con.register("svb_runs", svb_runs(svb_codes, svb["start"], svb["end"], lo + 1, hi + 12))
     return con
 
 

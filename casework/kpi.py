@@ -271,7 +271,8 @@ def _amounts(ds, con, hi: int, filters) -> dict:
     if "benefit_amounts" not in ds.tables:
         return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0}
     a = ds.table("benefit_amounts")
-    con.register("amounts", a.assign(m=month_ordinal(a["month"]).astype("int64"))[["person_id", "m", "llu", "kdu"]])
+    a = a.assign(person_id=con.codes(a["person_id"]), m=month_ordinal(a["month"]).astype("int64"))
+    con.register("amounts", a[["person_id", "m", "llu", "kdu"]])
     w, params = Q.where(filters)
     got = con.execute(f"""
         WITH x AS (SELECT a.m, a.llu, a.kdu, p.jc_id, p.sex, p.segment,
@@ -292,12 +293,8 @@ def _long_term_unemployed(ds, con, hi: int, filters) -> int:
         return 0
     day = pd.Timestamp(year=1970 + hi // 12, month=hi % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
     u = ds.table("unemployment")[["person_id", "start", "end"]]
-    u = u[u["start"] <= day].assign(end=lambda f: f["end"].fillna(day)).sort_values(["person_id", "start"])
-    reach = u.groupby("person_id")["end"].cummax().groupby(u["person_id"]).shift()
-    u["run"] = (reach.isna() | (u["start"] > reach + pd.Timedelta(days=1))).cumsum()
-    runs = u.groupby(["person_id", "run"]).agg(start=("start", "min"), end=("end", "max"))
-    long_term = runs[(runs["end"] >= day) & (runs["start"] <= day - pd.Timedelta(days=364))]
-    con.register("lza", pd.DataFrame({"person_id": long_term.index.get_level_values(0).unique()}))
+    long_term = Q.long_term_unemployed(u["person_id"], u["start"], u["end"], day)
+    con.register("lza", pd.DataFrame({"person_id": np.unique(con.codes(long_term))}))
     w, params = Q.where(filters)
     age = Q.AGE_SQL.replace("age", f"({1970 + hi // 12} - birth_year)")
     return int(con.execute(f"SELECT COUNT(*) FROM (SELECT *, {age} AS age_group FROM persons WHERE person_id IN "
@@ -311,7 +308,7 @@ def _ltr_active(ds, con, hi: int, filters) -> int:
     ins = ds.table("instruments")
     ins = ins.assign(s=month_ordinal(ins["start"]), e=month_ordinal(ins["end"]))
     active = ins[(ins["s"] <= hi) & (ins["e"].isna() | (ins["e"] >= hi))]
-    con.register("active", pd.DataFrame({"person_id": active["person_id"].unique()}))
+    con.register("active", pd.DataFrame({"person_id": np.unique(con.codes(active["person_id"]))}))
     w, params = Q.where(filters)
     return int(con.execute(f"SELECT COUNT(*) FROM ({Q.STOCK_ROWS.format(lo=hi, hi=hi)}) WHERE is_ltr AND "
                            f"person_id IN (SELECT person_id FROM active) {w}", params).fetchall()[0][0] or 0)
