@@ -174,7 +174,7 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
                                   tables=tables)
     counts = {k: sum(p[k] for p in parts) for k in parts[0] if k != "flows"}
     flows = pd.concat([p["flows"] for p in parts]).groupby("m").sum()
-    rows, notes = _rows(counts, flows, lo, hi, has_amounts="benefit_amounts" in ds.tables,
+    rows, notes = _rows(counts, flows, lo, hi, amount_months=_amount_months(ds),
                         has_instruments="instruments" in ds.tables)
     if "unemployment" in ds.tables:
         rows.append(("lza", float(counts["lza"]), counts["lza"], np.nan))
@@ -187,7 +187,38 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     return out
 
 
-def _rows(c: dict, flows: pd.DataFrame, lo: int, hi: int, has_amounts: bool, has_instruments: bool):
+def _amount_months(ds) -> tuple[int, int] | None:
+    """First and last month of the benefit amounts (None without the table or without rows)."""
+    if "benefit_amounts" not in ds.tables:
+        return None
+    got = ds.sql("SELECT min(month) AS first, max(month) AS last FROM benefit_amounts")
+    if got["first"].isna().iloc[0]:
+        return None
+    return tuple(int(x) for x in month_ordinal(got.iloc[0].to_numpy()))
+
+
+def _amount_rows(c: dict, hi: int, months: tuple[int, int] | None, ratio, notes: dict) -> list:
+    """K1 and K1E1: the sums of the Bezugsmonat against the same month a year earlier, NaN with a note where
+    the amounts do not reach both months (a month without any amounts would read as a fall to zero) or the
+    KdU are missing for some of them."""
+    rows = []
+    for code, key in (("k1", "llu"), ("k1e1", "kdu")):
+        if months is None:
+            reason = "no_amounts"
+        elif hi - 12 < months[0] or hi > months[1]:
+            reason = "amounts_outside"
+        elif key == "kdu" and c["kdu_missing"]:
+            reason = "kdu_missing"
+        else:
+            rows.append(ratio(code, c[f"{key}_now"], c[f"{key}_before"], change=True, missing="no_prior_year"))
+            continue
+        rows.append((code, np.nan, np.nan, np.nan))
+        notes[code] = NOTES[reason]
+    return rows
+
+
+def _rows(c: dict, flows: pd.DataFrame, lo: int, hi: int, amount_months: tuple[int, int] | None,
+          has_instruments: bool):
     n = hi - lo + 1
     avg, avg_ltr, avg_sp = c["stock_months"] / n, c["ltr_months"] / n, c["sp_months"] / n
     notes: dict[str, str] = {}
@@ -206,12 +237,7 @@ def _rows(c: dict, flows: pd.DataFrame, lo: int, hi: int, has_amounts: bool, has
             ("need_ending", c["n_need"], c["n_need"], c["n_need_obs"])]
     if not c["n_need_obs"]:
         notes["need_ending"] = NOTES["no_follow_up"]
-    for code, key in (("k1", "llu"), ("k1e1", "kdu")):
-        if has_amounts:
-            rows.append(ratio(code, c[f"{key}_now"], c[f"{key}_before"], change=True, missing="no_prior_year"))
-        else:
-            rows.append((code, np.nan, np.nan, np.nan))
-            notes[code] = NOTES["no_amounts"]
+    rows += _amount_rows(c, hi, amount_months, ratio, notes)
     rows += [ratio("k1e2", f.at[hi, "stock"], f.at[hi - 12, "stock"], change=True, missing="no_prior_year"),
              _mean_rate("k1e3", inside["entries"], inside["stock"], notes),
              _mean_rate("k1e4", inside["exits"], inside["prev_stock"], notes),
@@ -267,23 +293,26 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> di
 
 
 def _amounts(ds, con, hi: int, filters) -> dict:
-    """Sums of the monthly LLU and KdU amounts in the Bezugsmonat and the same month a year earlier."""
+    """Sums of the monthly LLU and KdU amounts in the Bezugsmonat and the same month a year earlier, and the
+    number of their rows without KdU."""
     if "benefit_amounts" not in ds.tables:
-        return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0}
+        return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0, "kdu_missing": 0}
     a = ds.table("benefit_amounts")
     a = a.assign(person_id=con.codes(a["person_id"]), m=month_ordinal(a["month"]).astype("int64"))
+    if "kdu" not in a.columns:
+        a["kdu"] = np.nan
     con.register("amounts", a[["person_id", "m", "llu", "kdu"]])
     w, params = Q.where(filters)
     got = con.execute(f"""
         WITH x AS (SELECT a.m, a.llu, a.kdu, p.jc_id, p.sex, p.segment,
                           {Q.AGE_SQL.replace('age', '((1970 + a.m // 12) - p.birth_year)')} AS age_group
                    FROM amounts a JOIN persons p USING (person_id) WHERE a.m IN ({hi}, {hi - 12}))
-        SELECT m, coalesce(SUM(llu), 0), coalesce(SUM(kdu), 0) FROM x WHERE TRUE {w} GROUP BY m""",
-                      params).fetchall()
-    sums = {m: (llu, kdu) for m, llu, kdu in got}
+        SELECT m, coalesce(SUM(llu), 0), coalesce(SUM(kdu), 0), COUNT(*) - COUNT(kdu) FROM x WHERE TRUE {w}
+        GROUP BY m""", params).fetchall()
+    sums = {m: (llu, kdu) for m, llu, kdu, _ in got}
     now, before = sums.get(hi, (0.0, 0.0)), sums.get(hi - 12, (0.0, 0.0))
     return {"llu_now": float(now[0]), "llu_before": float(before[0]), "kdu_now": float(now[1]),
-            "kdu_before": float(before[1])}
+            "kdu_before": float(before[1]), "kdu_missing": int(sum(row[3] for row in got))}
 
 
 def _long_term_unemployed(ds, con, hi: int, filters) -> int:

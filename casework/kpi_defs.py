@@ -114,6 +114,10 @@ OFFICIAL_CODES = ("k1", "k1e1", "k1e2", "k1e3", "k1e4", "k2", "k2e1", "k2e2", "k
 #: Why a figure has no value (German, shown where the number would be).
 NOTES = {
     "no_amounts": "Keine Angabe: Leistungshöhen (Tabelle benefit_amounts) fehlen in den Daten.",
+    "amounts_outside": "Keine Angabe: die Leistungshöhen (Tabelle benefit_amounts) reichen nicht über den "
+                       "Bezugsmonat und den Bezugsmonat des Vorjahres.",
+    "kdu_missing": "Keine Angabe: für einen Teil der Personen fehlen im Bezugsmonat oder im Bezugsmonat des "
+                   "Vorjahres die Leistungen für Unterkunft und Heizung.",
     "no_instruments": "Keine Angabe: Regelinstrumente der Arbeitsförderung (Tabelle instruments) fehlen in "
                       "den Daten.",
     "no_unemployment": "Keine Angabe: Zeiten registrierter Arbeitslosigkeit (Tabelle unemployment) fehlen in "

@@ -142,9 +142,54 @@ def reference_figures(ds, start, end, filters: dict | None = None) -> dict:
     k1e3, k1e4 = flows(P.R)
     k3e3, k3e4 = flows(P.LZB)
     ratio = (lambda a, b: a / b if b else np.nan)
-    return {"integrations": len(ints), "avg_stock": avg, "k2": ratio(len(ints), avg),
+    ltr_now = P.LZB[:, P.col(hi)] & sel[hi]
+    k3e2 = ratio(int((ltr_now & _in_measure(ds, P, hi)).sum()), int(ltr_now.sum())) if "instruments" in \
+        ds.tables else np.nan
+    return {"k1": _amount_change(ds, hi, filters, "llu"), "k1e1": _amount_change(ds, hi, filters, "kdu"),
+            "k3e2": k3e2, "integrations": len(ints), "avg_stock": avg, "k2": ratio(len(ints), avg),
             "ltr_integrations": ltr_ints, "avg_ltr_stock": avg_ltr, "k3e1": ratio(ltr_ints, avg_ltr),
             "need_ending": sum(need), "k1e2": _change(stock(hi), stock(hi - 12)), "k1e3": k1e3, "k1e4": k1e4,
             "k2e1": ratio((ev["group"] == "minijob").sum(), avg), "k2e2": ratio((ev["group"] == "funded").sum(), avg),
             "k2e3": ratio(sum(cont), sum(cont_obs)), "k2e4": ratio(sp_ints, avg_sp),
             "k3": _change(stock(hi, P.LZB), stock(hi - 12, P.LZB)), "k3e3": k3e3, "k3e4": k3e4}
+
+
+# VO § 4 Abs. 1 (K1): "Summe der Leistungen zum Lebensunterhalt im Bezugsmonat geteilt durch Summe der Leistungen
+# zum Lebensunterhalt im Bezugsmonat des Vorjahres"; § 4 Abs. 2 Nr. 1 (K1E1) the same for the "Leistungen für
+# Unterkunft und Heizung". Not given (NaN) where the amounts do not reach both months or a KdU is missing.
+def _amount_change(ds, hi: int, filters: dict | None, column: str) -> float:
+    if "benefit_amounts" not in ds.tables:
+        return np.nan
+    a = ds.table("benefit_amounts")
+    period = a["month"].dt.to_period("M")
+    now = pd.Period(year=1970 + hi // 12, month=hi % 12 + 1, freq="M")
+    if len(a) == 0 or now - 12 < period.min() or now > period.max():
+        return np.nan
+    if column not in a.columns:
+        return np.nan
+    persons = ds.table("persons").set_index("person_id")
+    totals = []
+    for month in (now, now - 12):
+        rows = a[period == month].join(persons, on="person_id", how="inner")
+        for key, v in (filters or {}).items():
+            values = set(v) if isinstance(v, (list, tuple, set)) else {v}
+            if key == "age_group":
+                band = [next(b for lo_, hi_, b in AGE_BANDS if lo_ <= month.year - y <= hi_)
+                        for y in rows["birth_year"]]
+                rows = rows[[b in values for b in band]]
+            else:
+                rows = rows[rows[key].isin(values)]
+        if rows[column].isna().any():
+            return np.nan
+        totals.append(float(rows[column].sum()))
+    return _change(*totals)
+
+
+# VO § 6 Abs. 2 Nr. 2 (K3E2): "Zahl der Langzeitleistungsbeziehenden in einer Maßnahme der aktiven
+# Arbeitsförderung im Bezugsmonat geteilt durch Zahl der Langzeitleistungsbeziehenden im Bezugsmonat"; in a
+# measure in the month = a participation covering at least one day of it.
+def _in_measure(ds, panel: Panel, hi: int) -> np.ndarray:
+    ins = ds.table("instruments")
+    first = pd.Timestamp(year=1970 + hi // 12, month=hi % 12 + 1, day=1)
+    covering = ins[(ins["start"] <= _month_end(hi)) & (ins["end"].isna() | (ins["end"] >= first))]
+    return panel.persons["person_id"].isin(set(covering["person_id"])).to_numpy()

@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import kpi
+from casework.schema import INSTRUMENT_KINDS
 from casework.store import Dataset
 from tests.datasets import small
 from tests.reference_kpi import reference_figures
 
 D = pd.Timestamp
-FIGURES = ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3e1", "need_ending", "k1e2",
-           "k1e3", "k1e4", "k2e1", "k2e2", "k2e3", "k2e4", "k3", "k3e3", "k3e4")
+FIGURES = ("integrations", "avg_stock", "k2", "ltr_integrations", "avg_ltr_stock", "k3e1", "need_ending", "k1",
+           "k1e1", "k1e2", "k1e3", "k1e4", "k2e1", "k2e2", "k2e3", "k2e4", "k3", "k3e2", "k3e3", "k3e4")
 
 
 def _assert_same(ds, start, end, filters=None):
@@ -47,10 +48,12 @@ def _day(month: int, day: int) -> pd.Timestamp:
 
 
 @st.composite
-def _case_data(draw):
+def _case_data(draw, optional: bool = False):
+    """Persons with benefit spells and jobs; with ``optional`` also (maybe) monthly amounts, some without KdU,
+    and participations in regular instruments."""
     n = draw(st.integers(1, 5))
     pids = [f"p{i}" for i in range(n)]
-    spells, jobs = [], []
+    spells, jobs, amounts, measures = [], [], [], []
     for pid in pids:
         for _ in range(draw(st.integers(1, 3))):
             s = draw(st.integers(0, 60))
@@ -62,6 +65,18 @@ def _case_data(draw):
             length = draw(st.one_of(st.none(), st.integers(0, 16)))
             jobs.append((pid, _day(s, draw(st.integers(1, 28))), None if length is None else _day(s + length, 28),
                          draw(st.sampled_from(_KINDS))))
+        if optional:
+            first, months = draw(st.integers(0, 50)), draw(st.integers(0, 40))
+            no_kdu = draw(st.one_of(st.none(), st.integers(first, first + months)))  # a month without KdU
+            for month in range(first, first + months + 1):
+                amounts.append((pid, _day(month, 1), draw(st.integers(0, 900)) / 2,
+                                np.nan if month == no_kdu else float(draw(st.integers(0, 700)))))
+            for _ in range(draw(st.integers(0, 2))):
+                s = draw(st.integers(0, 66))
+                length = draw(st.one_of(st.none(), st.integers(0, 12)))
+                ends_on_first = draw(st.booleans())  # a participation ending on the 1st covers a day of that month
+                measures.append((pid, draw(st.sampled_from(sorted(INSTRUMENT_KINDS))), _day(s, draw(st.integers(
+                    1, 28))), None if length is None else _day(s + length + ends_on_first, 1 if ends_on_first else 28)))
     b = pd.DataFrame(spells, columns=["person_id", "start", "end"])
     persons = pd.DataFrame({
         "person_id": pids, "jc_id": draw(st.lists(st.sampled_from(["J1", "J2"]), min_size=n, max_size=n)),
@@ -71,14 +86,21 @@ def _case_data(draw):
         "single_parent": draw(st.lists(st.booleans(), min_size=n, max_size=n))})
     persons["entry_date"] = persons["person_id"].map(b.groupby("person_id")["start"].min())
     e = pd.DataFrame(jobs, columns=["person_id", "start", "end", "kind"])
-    return Dataset.from_tables({
-        "persons": persons, "benefits": b.assign(spell_id=range(len(b)), end=pd.to_datetime(b["end"])),
-        "employment": e.assign(spell_id=range(len(e)), start=pd.to_datetime(e["start"]),
-                               end=pd.to_datetime(e["end"]))})
+    tables = {"persons": persons, "benefits": b.assign(spell_id=range(len(b)), end=pd.to_datetime(b["end"])),
+              "employment": e.assign(spell_id=range(len(e)), start=pd.to_datetime(e["start"]),
+                                     end=pd.to_datetime(e["end"]))}
+    if optional and draw(st.booleans()):
+        tables["benefit_amounts"] = pd.DataFrame(amounts, columns=["person_id", "month", "llu", "kdu"]).astype(
+            {"month": "datetime64[ns]", "llu": float, "kdu": float})
+    if optional and draw(st.booleans()):
+        i = pd.DataFrame(measures, columns=["person_id", "kind", "start", "end"])
+        tables["instruments"] = i.assign(spell_id=[f"i{k}" for k in range(len(i))], start=pd.to_datetime(i["start"]),
+                                         end=pd.to_datetime(i["end"]))
+    return Dataset.from_tables(tables)
 
 
 @settings(max_examples=40, deadline=None)
-@given(_case_data(), st.integers(12, 50), st.integers(0, 14), st.sampled_from([None, {"sex": "f"}]))
+@given(_case_data(optional=True), st.integers(12, 50), st.integers(0, 14), st.sampled_from([None, {"sex": "f"}]))
 def test_every_figure_equals_the_reference_on_any_spells(ds, first, length, filters):
     _assert_same(ds, _day(first, 1), _day(first + length, 1), filters)
 
@@ -207,6 +229,83 @@ def test_k1_needs_imported_amounts_and_k3e2_imported_instruments():
     kf = _kf(_ds(IN_RECEIPT, benefit_amounts=amounts, instruments=instruments))
     assert kf["k1"] == pytest.approx(500 / 400 - 1) and kf["k1e1"] == pytest.approx(0.0)
     assert kf["k3e2"] == pytest.approx(1 / 2)  # p and z are long-term in December, p in an AGH
+
+
+def _amounts(rows) -> pd.DataFrame:
+    """Monthly amounts as (person, month, llu, kdu)."""
+    a = pd.DataFrame(rows, columns=["person_id", "month", "llu", "kdu"])
+    return a.assign(month=pd.to_datetime(a["month"]), llu=a["llu"].astype(float), kdu=a["kdu"].astype(float))
+
+
+YEAR_APART = [("p", "2019-12-01", 400, 300), ("z", "2019-12-01", 100, 200), ("p", "2020-06-01", 9999, 9999),
+              ("p", "2020-12-01", 450, 330), ("z", "2020-12-01", 50, 220)]
+
+
+def test_k1_and_k1e1_compare_the_bezugsmonat_with_the_same_month_a_year_earlier():
+    # VO § 4 Abs. 1 (K1): "Summe der Leistungen zum Lebensunterhalt im Bezugsmonat geteilt durch Summe der
+    # Leistungen zum Lebensunterhalt im Bezugsmonat des Vorjahres" (ohne Leistungen für Unterkunft und Heizung);
+    # § 4 Abs. 2 Nr. 1 (K1E1) the same "für Unterkunft und Heizung". The Bezugsmonat is the period's last month;
+    # June's amounts are no part of either sum.
+    kf = _kf(_ds(IN_RECEIPT, benefit_amounts=_amounts(YEAR_APART)))
+    assert kf["k1"] == pytest.approx((450 + 50) / (400 + 100) - 1) and kf["k1"] == pytest.approx(0.0)
+    assert kf["k1e1"] == pytest.approx((330 + 220) / (300 + 200) - 1)
+    # a person leaving receipt has no amounts in the Bezugsmonat: the sum falls
+    left = [r for r in YEAR_APART if not (r[0] == "p" and r[1] == "2020-12-01")]
+    assert _kf(_ds(IN_RECEIPT, benefit_amounts=_amounts(left)))["k1"] == pytest.approx(50 / 500 - 1)
+    # the sums are those of the persons the filters select (z is a man here)
+    men = _kf(_ds(IN_RECEIPT, persons={"sex": {"z": "m"}}, benefit_amounts=_amounts(YEAR_APART)),
+              filters={"sex": "m"})
+    assert men["k1"] == pytest.approx(50 / 100 - 1) and men["k1e1"] == pytest.approx(220 / 200 - 1)
+    _assert_same(_ds(IN_RECEIPT, benefit_amounts=_amounts(left)), "2020-01-01", "2020-12-01")  # the reference
+
+
+def test_k1_is_not_given_where_the_amounts_do_not_reach_both_months():
+    # the amounts run from December 2019 to December 2020: a Bezugsmonat June 2020 has no amounts a year
+    # earlier, and December 2021 none at all, though December 2020 has (it must not read as a fall to zero)
+    ds = _ds(IN_RECEIPT, benefit_amounts=_amounts(YEAR_APART))
+    for end in ("2020-06-01", "2021-12-01"):
+        kf = kpi.key_figures(ds, "2020-01-01", end)
+        values = kf.set_index("kpi")["value"]
+        assert np.isnan(values["k1"]) and np.isnan(values["k1e1"]), end
+        assert "Bezugsmonat" in kf.attrs["notes"]["k1"]
+        _assert_same(ds, "2020-01-01", end)
+
+
+def test_k1e1_is_not_given_when_a_kdu_amount_is_missing():
+    rows = [r if r[:2] != ("z", "2020-12-01") else ("z", "2020-12-01", 50, np.nan) for r in YEAR_APART]
+    kf = kpi.key_figures(_ds(IN_RECEIPT, benefit_amounts=_amounts(rows)), "2020-01-01", "2020-12-01")
+    values = kf.set_index("kpi")["value"]
+    assert values["k1"] == pytest.approx(0.0) and np.isnan(values["k1e1"])
+    assert "Unterkunft" in kf.attrs["notes"]["k1e1"]
+
+
+def _measures(rows) -> pd.DataFrame:
+    i = pd.DataFrame(rows, columns=["person_id", "kind", "start", "end"])
+    return i.assign(spell_id=[f"i{k}" for k in range(len(i))], start=pd.to_datetime(i["start"]),
+                    end=pd.to_datetime(i["end"]))
+
+
+def test_k3e2_counts_long_term_recipients_in_a_measure_in_the_bezugsmonat():
+    # VO § 6 Abs. 2 Nr. 2 (K3E2): "Zahl der Langzeitleistungsbeziehenden in einer Maßnahme der aktiven
+    # Arbeitsförderung im Bezugsmonat geteilt durch Zahl der Langzeitleistungsbeziehenden im Bezugsmonat".
+    # p and z are long-term recipients in December 2020, q (receipt since June 2020) is not.
+    benefits = IN_RECEIPT + [("q", "2020-06-01", None)]
+    in_agh = [("p", "agh", "2020-10-01", "2021-03-31"), ("q", "agh", "2020-10-01", None)]
+    assert _kf(_ds(benefits, instruments=_measures(in_agh)))["k3e2"] == pytest.approx(1 / 2)
+    # a participation ending on 1 December covers a day of the month; one ending in November or starting in
+    # January does not; two participations of one person count once
+    edges = [("p", "fbw", "2020-09-01", "2020-12-01"), ("p", "egz", "2020-12-15", None),
+             ("z", "fbw", "2020-06-01", "2020-11-30"), ("z", "agh", "2021-01-01", None)]
+    kf = kpi.key_figures(_ds(benefits, instruments=_measures(edges)), "2020-01-01", "2020-12-01").set_index("kpi")
+    assert (kf.at["k3e2", "numerator"], kf.at["k3e2", "denominator"]) == (1, 2)
+    _assert_same(_ds(benefits, instruments=_measures(edges)), "2020-01-01", "2020-12-01")
+
+
+def test_k3e2_follows_the_long_term_status_at_21_of_24_months():
+    # receipt January 2019 to September 2020: long-term in September 2020 (21 of 24 months), not in August
+    ds = _ds([("p", "2019-01-01", "2020-09-30")], instruments=_measures([("p", "fbw", "2020-08-01", None)]))
+    assert _kf(ds, "2020-09-01", "2020-09-01")["k3e2"] == pytest.approx(1 / 2)  # p and z long-term, p in FbW
+    assert _kf(ds, "2020-08-01", "2020-08-01")["k3e2"] == 0  # only z long-term, without a measure
 
 
 # ---------------------------------------------------------------------------- guards

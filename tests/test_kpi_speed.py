@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import kpi
+from casework.kpi_defs import NOTES
 from tests import kpi_s7 as before
 from tests.datasets import small
 from tests.test_kpi48a import _case_data, _day
@@ -29,15 +30,23 @@ def segments_of(ds) -> pd.Series:
     return seg[(codes % 7 != 0).to_numpy()]
 
 
+#: notes of the guards added with the speed work (K1/K1E1 not given where the amounts do not reach both months
+#: or a KdU is missing: the landed code gave a number there)
+NEW_GUARDS = {NOTES["amounts_outside"], NOTES["kdu_missing"]}
+
+
 def assert_same_figures(ds, start, end, filters=None, segments=None):
     new = kpi.key_figures(ds, start, end, filters, segments)
     old = before.key_figures(ds, start, end, filters, segments)
     assert list(new.columns) == COLUMNS and list(new["kpi"]) == list(old["kpi"])
+    guarded = {k for k, note in new.attrs["notes"].items() if note in NEW_GUARDS}
+    same = ~new["kpi"].isin(guarded).to_numpy()
     for col in ("value", "numerator", "denominator"):
-        a, b = new[col].to_numpy(float), old[col].to_numpy(float)
+        a, b = new[col].to_numpy(float)[same], old[col].to_numpy(float)[same]
         bad = ~np.isclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
-        assert not bad.any(), (col, list(new["kpi"][bad]), a[bad], b[bad])
-    assert new.attrs["notes"] == old.attrs["notes"]
+        assert not bad.any(), (col, list(new["kpi"][same][bad]), a[bad], b[bad])
+    assert {k: v for k, v in new.attrs["notes"].items() if k not in guarded} == \
+        {k: v for k, v in old.attrs["notes"].items() if k not in guarded}
 
 
 SCENARIOS = [("gelsenkirchen", ("2017-01-01", "2017-12-01")), ("pankow", ("2021-01-01", "2021-12-01")),
@@ -66,7 +75,7 @@ def test_cells_unchanged_on_the_demo_scenarios(scenario, period):
 
 
 @settings(max_examples=30, deadline=None)
-@given(_case_data(), st.integers(12, 50), st.integers(0, 14))
+@given(_case_data(optional=True), st.integers(12, 50), st.integers(0, 14))
 def test_key_figures_and_cells_unchanged_on_any_spells(ds, first, length):
     start, end = _day(first, 1), _day(first + length, 1)
     seg = segments_of(ds)
