@@ -197,3 +197,20 @@ def test_did_without_unemployment_spells_names_the_missing_table():
 
     with pytest.raises(ValueError, match="needs the table 'unemployment'"):
         project_did(_tiny(), outcome="unemployment_exit_12m")
+
+
+@pytest.mark.parametrize("outcome", ["receipt_end_12m", "unemployment_exit_12m"])
+def test_measure_effects_on_the_new_outcomes_match_the_synthetic_truth(outcome):
+    from casework.effects import measure_effects
+    from casework.effects.validation import truth_frame
+    from tests.datasets import small
+
+    ds = small("gelsenkirchen", 0, 8000)
+    truth = truth_frame(ds, "att", outcome)
+    if truth.empty:
+        pytest.skip(f"the synthetic ground truth has no effect records for {outcome} yet (issue 17)")
+    est = measure_effects(ds, method="aipw", outcome=outcome)
+    m = est.dropna(subset=["estimate"]).merge(truth, on="measure")
+    assert len(m) >= 3
+    z = (m["estimate"] - m["truth"]) / m["se"]
+    assert (z.abs() < 4).all(), m[["measure", "estimate", "se", "truth"]]
