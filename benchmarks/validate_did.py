@@ -156,7 +156,17 @@ def _markdown(table, reps: int, seconds: float) -> str:
             "allows for (`noise_unexplained` > 1.5: for the plain test their SD over the comparison's median, "
             "for the size model their SD over the model's); \"noise-change warning\": share warning that the "
             "project jobcenters' noise grew from before to after the start more than the comparison's "
-            "(`noise_change` > 1.5).\n")
+            "(`noise_change` > 1.5).\n\n"
+            "**What can and cannot be corrected.** Noise that the months before the start reveal - whether it "
+            "comes from size (\"small/large project jobcenter\") or not (\"noisier at equal size\") - is "
+            "allowed for by the default test, which measures each jobcenter's own noise there; the size model "
+            "corrects only the part that size explains, so with one project jobcenter that is noisier than its "
+            "size it keeps the plain test's excess (Ferman & Pinto's limit: one treated group gives one point, "
+            "its own variance cannot be learnt from the cross-section) - the \"noise warning\" column shows "
+            "that the result says so. Noise that appears only with the project (\"noise doubles at the "
+            "start\") is the floor for every test: with one project jobcenter nothing distinguishes it from an "
+            "effect; the measured size there is what a user gets, and the \"noise-change warning\" column how "
+            "often the result warns.\n")
 
 
 def _from_csv(reps_arg):
