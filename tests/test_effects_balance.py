@@ -93,7 +93,22 @@ def test_the_smd_noise_of_an_unweighted_arm_is_the_textbook_one():
     r = estimate(df, "t", "y", cols, method="ols")
     b = r.diagnostics.balance
     n1, n0 = 400, 3600
-    assert b["smd_noise"].to_numpy() == pytest.approx(np.sqrt(1 / n1 + 1 / n0), rel=0.1)
+    assert b["smd_noise"].to_numpy() == pytest.approx(np.sqrt(1 / n1 + 1 / n0))
+
+
+def test_a_rare_dummy_no_treated_person_has_is_not_infinitely_precise():
+    # 40 randomised treated, a dummy held by 2 % of the persons and by none of the treated: its SMD is about -0.2,
+    # and the arms' own variances (zero among the treated) made that look far beyond chance; under balance the
+    # noise is sqrt(1/ESS_1 + 1/ESS_0), about 0.16
+    rng = np.random.default_rng(7)
+    df, cols = _randomised(3000, 40, 3, 7)
+    rare = (rng.random(3000) < 0.02) & (df["t"] == 0).to_numpy()
+    df["rare"] = rare.astype(float)
+    r = estimate(df, "t", "y", cols + ["rare"], method="ipw", estimand="ate", min_treated=10)
+    b = r.diagnostics.balance.set_index("covariate")
+    assert abs(b.loc["rare", "smd_before"]) > 0.15
+    assert b.loc["rare", "smd_noise"] > 0.12
+    assert not _balance_warnings(r)
 
 
 # --------------------------------------------------------------------------- IPW's prognostic-score guard

@@ -330,18 +330,12 @@ def _moments(raw, weights):
     return mean, np.maximum(second - mean ** 2, 0.0)
 
 
-def _mean_noise(raw, weights):
-    """Sampling variance of the weighted column means, sum((w_i / sum w)^2 (x_i - mean)^2), weights taken as fixed."""
-    total = weights.sum()
-    mean = (weights @ raw) / total
-    sq = weights * weights
-    centred_sq = np.einsum("i,ij,ij->j", sq, raw, raw) - 2 * mean * (sq @ raw) + mean ** 2 * sq.sum()
-    return np.maximum(centred_sq, 0.0) / total ** 2
-
-
 def _balance(raw, t, weights, names) -> pd.DataFrame:
-    """SMDs before and after weighting, and the sampling noise (standard deviation) of the SMD after weighting:
-    in an arm of 30 persons an SMD of 0.2 is within chance, in arms of thousands it is not."""
+    """SMDs before and after weighting, and the sampling noise of the SMD after weighting under balance,
+    ``sqrt(1/ESS_1 + 1/ESS_0)`` (the standard deviation of a difference of weighted means of a covariate with the
+    same variance in both arms, weights taken as fixed): in an arm of 30 persons an SMD of 0.2 is within chance,
+    in arms of thousands it is not. The null's common variance, not each arm's own: a rare dummy that no treated
+    person has would otherwise look infinitely precise."""
     one, zero = (t == 1).astype(float), (t == 0).astype(float)
     m1, v1 = _moments(raw, one)
     m0, v0 = _moments(raw, zero)
@@ -351,7 +345,7 @@ def _balance(raw, t, weights, names) -> pd.DataFrame:
     w1, w0 = (one, zero) if weights is None else (one * weights, zero * weights)
     after = np.full(len(names), np.nan) if weights is None else (
         _moments(raw, w1)[0] - _moments(raw, w0)[0]) / denom
-    noise = np.sqrt(_mean_noise(raw, w1) + _mean_noise(raw, w0)) / denom
+    noise = np.full(len(names), np.sqrt(1 / max(_ess(w1), 1e-12) + 1 / max(_ess(w0), 1e-12)))
     return pd.DataFrame({"covariate": list(names), "smd_before": before, "smd_after": after, "smd_noise": noise})
 
 
