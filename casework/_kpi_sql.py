@@ -115,26 +115,35 @@ INTEGRATIONS_ONLY = "e.grp = 'integration'"
 NO_PREVIOUS = -10**7
 
 
-def merge_runs(codes: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge_runs(codes: np.ndarray, s: np.ndarray, e: np.ndarray, bridge: int = 0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person (``codes``), the integer ranges [s, e] merged where they overlap or adjoin (a range starting
-    at most one after the reach of the ranges before it joins their run): the runs as (codes, s, e), sorted by
-    person and start.
+    at most ``1 + bridge`` after the reach of the ranges before it joins their run): the runs as (codes, s, e),
+    sorted by person and start.
 
     >>> [x.tolist() for x in merge_runs(np.array([0, 0, 0, 1]), np.array([1, 4, 9, 1]), np.array([3, 6, 9, 2]))]
     [[0, 0, 1], [1, 9, 1], [6, 9, 2]]
+    >>> [x.tolist() for x in merge_runs(np.array([0, 0]), np.array([1, 9]), np.array([3, 9]), bridge=5)]
+    [[0], [1], [9]]
     """
     if not len(codes):
         return codes.astype("int64"), s.astype("int64"), e.astype("int64")
+    c, s, e, first = _run_rows(codes, s, e, bridge)[1:]
+    starts = np.flatnonzero(first)
+    return c[starts], s[starts], np.maximum.reduceat(e, starts)
+
+
+def _run_rows(codes: np.ndarray, s: np.ndarray, e: np.ndarray, bridge: int):
+    """The order sorting the ranges by person, start and end, the sorted (codes, s, e), and per sorted range
+    whether it starts a run (see :func:`merge_runs`)."""
     order = np.lexsort((e, s, codes))
     c, s, e = codes[order].astype("int64"), s[order].astype("int64"), e[order].astype("int64")
     # a running maximum within each person: every person's values are lifted above all earlier persons' values
     base, span = min(s.min(), e.min()), int(max(s.max(), e.max()) - min(s.min(), e.min())) + 2
-    lifted = e - base + c * span
-    reach = np.maximum.accumulate(lifted)
+    reach = np.maximum.accumulate(e - base + c * span)
     first = np.ones(len(c), dtype=bool)
-    first[1:] = (c[1:] != c[:-1]) | (s[1:] - base + c[1:] * span > reach[:-1] + 1)
-    starts = np.flatnonzero(first)
-    return c[starts], s[starts], np.maximum.reduceat(e, starts)
+    first[1:] = (c[1:] != c[:-1]) | (s[1:] - base + c[1:] * span > reach[:-1] + 1 + bridge)
+    return order, c, s, e, first
 
 
 def islands(codes: np.ndarray, s: np.ndarray, e: np.ndarray, lo: int, hi: int) -> pd.DataFrame:
@@ -170,19 +179,41 @@ def svb_runs(codes: np.ndarray, start: pd.Series, end: pd.Series, lo: int, hi: i
     return pd.DataFrame({"person_id": c, "a": a, "b": b})
 
 
-def long_term_unemployed(ids: pd.Series, start: pd.Series, end: pd.Series, day: pd.Timestamp
-                         ) -> pd.Series:
-    """The persons (of ``ids``) registered unemployed without a break for at least 364 days on ``day`` (§ 18
-    Abs. 1 SGB III as BA counts it): spells that follow each other without a day between are one.
+def long_term_unemployed_months(ids: pd.Series, start: pd.Series, end: pd.Series, lo: int, hi: int,
+                                bridge_days: int = 0) -> pd.DataFrame:
+    """Person-months (person_id, m) in [lo, hi] in which the person is registered unemployed on the month's
+    last day, in an episode of unemployment that began at least 364 days before (§ 18 Abs. 1 SGB III:
+    "Langzeitarbeitslose sind Arbeitslose, die ein Jahr und länger arbeitslos sind").
 
-    Only spells reaching into the 365 days before ``day`` can make up or adjoin an unbroken run over the last
-    364 days, so the others are left out before the runs are formed."""
-    d = int(_day_numbers(pd.Series([day]))[0])
+    An episode joins spells that overlap, follow each other without a day between, or (``bridge_days``) leave a
+    gap of at most that many days; it begins with its first spell. A day in such a gap is no day of
+    unemployment: the month-end must lie in a spell."""
+    last = int(_day_numbers(pd.Series([_month_end(hi)]))[0])
     s, e = _day_numbers(start), _day_numbers(end)
-    keep = (s <= d) & (np.isnan(e) | (e >= d - 365))
+    keep = s <= last  # a later spell can neither cover a month-end up to hi nor move an episode's start
+    if not keep.any():
+        return pd.DataFrame({"person_id": pd.Series(dtype=object), "m": pd.Series(dtype="int64")})
     codes, uniques = pd.factorize(ids[keep])
-    c, s, e = merge_runs(codes, s[keep], np.where(np.isnan(e[keep]), d, e[keep]))
-    return pd.Series(uniques[np.unique(c[(e >= d) & (s <= d - 364)])])
+    s, e = s[keep], np.where(np.isnan(e[keep]), last + 10**6, e[keep])
+    c, s, e, first = _run_rows(codes, s, e, bridge_days)[1:]
+    episode_start = s[np.flatnonzero(first)][np.cumsum(first) - 1]
+    m_from = np.maximum(np.maximum(_month_of(s), _month_of(episode_start + 364)), lo)
+    end_is_month_end = _month_of(e + 1) != _month_of(e)
+    m_to = np.minimum(_month_of(e) - ~end_is_month_end, hi)
+    n = np.maximum(m_to - m_from + 1, 0)
+    rows = np.repeat(np.arange(len(c)), n)
+    months = m_from[rows] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    out = pd.DataFrame({"person_id": uniques[c[rows]], "m": months.astype("int64")})
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def _month_of(days: np.ndarray) -> np.ndarray:
+    """Month ordinals of day numbers."""
+    return np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+
+
+def _month_end(m: int) -> pd.Timestamp:
+    return pd.Timestamp(year=1970 + m // 12, month=m % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
 
 
 def _day_numbers(dates: pd.Series) -> np.ndarray:

@@ -37,9 +37,15 @@ from casework.privacy import KEY_MODULUS
 
 __all__ = ["KPI_DEFINITIONS", "OFFICIAL_CODES", "CELL_DIMS", "FILTER_KEYS", "key_figures", "key_figure_cells",
            "integration_rate", "ltr_change", "continuous_employment", "parse_month", "parse_date", "caseloads",
-           "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer"]
+           "participation", "module_occupancy", "referrals_by_partner", "contacts_per_customer",
+           "long_term_unemployed_months", "LZA_BRIDGE_DAYS"]
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
+#: Days between two spells of registered unemployment that do not end the episode (0: only spells following
+#: each other without a day between are one). § 18 Abs. 1 Satz 2 SGB III lets interruptions of up to six
+#: weeks not break the duration (casework.panel.UNEMPLOYMENT_BRIDGE_DAYS for the exit outcome); the count here
+#: still breaks at any gap until the boards' cube uses long_term_unemployed_months (docs/kpi.md).
+LZA_BRIDGE_DAYS = 0
 CELL_COUNTS = list(KPI_MEASURES)  # the cells are what the dashboards' cube stores
 FILTER_KEYS = ("jc_id", "sex", "age_group", "segment")
 _ISO = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T][0-9:.]+)?$")
@@ -316,18 +322,28 @@ def _amounts(ds, con, hi: int, filters) -> dict:
 
 
 def _long_term_unemployed(ds, con, hi: int, filters) -> int:
-    """Persons registered unemployed without a break for at least 364 days on the last day of month ``hi``
-    (§ 18 Abs. 1 SGB III as BA counts it; spells that follow each other without a day between are one)."""
+    """Langzeitarbeitslose on the last day of month ``hi`` (:func:`long_term_unemployed_months`)."""
     if "unemployment" not in ds.tables:
         return 0
-    day = pd.Timestamp(year=1970 + hi // 12, month=hi % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
-    u = ds.table("unemployment")[["person_id", "start", "end"]]
-    long_term = Q.long_term_unemployed(u["person_id"], u["start"], u["end"], day)
+    long_term = long_term_unemployed_months(ds.table("unemployment"), hi, hi)["person_id"]
     con.register("lza", pd.DataFrame({"person_id": np.unique(con.codes(long_term))}))
     w, params = Q.where(filters)
     age = Q.AGE_SQL.replace("age", f"({1970 + hi // 12} - birth_year)")
     return int(con.execute(f"SELECT COUNT(*) FROM (SELECT *, {age} AS age_group FROM persons WHERE person_id IN "
                            f"(SELECT person_id FROM lza)) WHERE TRUE {w}", params).fetchall()[0][0] or 0)
+
+
+def long_term_unemployed_months(unemployment: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
+    """Langzeitarbeitslose (§ 18 Abs. 1 SGB III, as BA counts them: one year = 364 days) on the last day of
+    each month from ``lo`` to ``hi`` (month ordinals, :func:`casework.cells.month_ordinal`), from the spells of
+    registered unemployment (person_id, start, end): one row (person_id, m) per person and month counted.
+
+    A person counts when a spell covers the month's last day and the episode it belongs to began at least 364
+    days before; spells that overlap or follow each other within :data:`LZA_BRIDGE_DAYS` days are one episode.
+    ``key_figures`` counts ``lza`` of its Bezugsmonat with this function, and so should any cube of it.
+    """
+    return Q.long_term_unemployed_months(unemployment["person_id"], unemployment["start"], unemployment["end"],
+                                         int(lo), int(hi), LZA_BRIDGE_DAYS)
 
 
 def _ltr_active(ds, con, hi: int, filters) -> int:

@@ -193,3 +193,31 @@ def _in_measure(ds, panel: Panel, hi: int) -> np.ndarray:
     first = pd.Timestamp(year=1970 + hi // 12, month=hi % 12 + 1, day=1)
     covering = ins[(ins["start"] <= _month_end(hi)) & (ins["end"].isna() | (ins["end"] >= first))]
     return panel.persons["person_id"].isin(set(covering["person_id"])).to_numpy()
+
+
+# § 18 Abs. 1 SGB III: "Langzeitarbeitslose sind Arbeitslose, die ein Jahr und länger arbeitslos sind" (BA: 364
+# days); Satz 2: interruptions "bis zu sechs Wochen unterbrechen die Dauer der Arbeitslosigkeit nicht".
+def reference_long_term_unemployed(spells: pd.DataFrame, day: pd.Timestamp, bridge_days: int = 0) -> set:
+    """Day by day: the persons registered unemployed on ``day`` whose unemployment, walking back day by day
+    and passing over gaps of at most ``bridge_days`` days, reaches back to 364 days before ``day``."""
+    out = set()
+    one = pd.Timedelta(days=1)
+    for pid, g in spells.groupby("person_id"):
+        days = set()
+        for s, e in zip(g["start"], g["end"]):
+            e = day if pd.isna(e) else min(e, day)
+            days.update(pd.date_range(s, e) if s <= e else [])
+        if day not in days:
+            continue
+        first, d, gap = day, day, 0
+        while d > min(days):
+            d -= one
+            if d in days:
+                first, gap = d, 0
+            else:
+                gap += 1
+                if gap > bridge_days:
+                    break
+        if first <= day - pd.Timedelta(days=364):
+            out.add(pid)
+    return out

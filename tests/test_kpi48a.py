@@ -362,6 +362,54 @@ def test_long_term_unemployed_need_unemployment_spells():
     assert _kf(ds, "2019-12-01", "2019-12-01", {"sex": "m"})["lza"] == 0
 
 
+
+@st.composite
+def _unemployment(draw):
+    rows = []
+    for pid in ("a", "b", "c"):
+        day = draw(st.integers(0, 400))
+        for _ in range(draw(st.integers(1, 4))):
+            length = draw(st.integers(0, 500))
+            open_ = draw(st.booleans()) and draw(st.booleans())
+            start = D("2017-01-01") + pd.Timedelta(days=day)
+            rows.append((pid, start, pd.NaT if open_ else start + pd.Timedelta(days=length)))
+            day += length + draw(st.sampled_from([1, 2, 30, 42, 43, 44, 90]))
+    return pd.DataFrame(rows, columns=["person_id", "start", "end"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_unemployment(), st.integers(0, 40), st.integers(0, 5), st.sampled_from([0, 42]))
+def test_long_term_unemployed_months_equal_a_day_by_day_count(u, first, months, bridge):
+    from casework import _kpi_sql
+    from tests.reference_kpi import reference_long_term_unemployed
+
+    lo = 2017 * 12 - 1970 * 12 + first
+    got = _kpi_sql.long_term_unemployed_months(u["person_id"], u["start"], u["end"], lo, lo + months, bridge)
+    for m in range(lo, lo + months + 1):
+        day = pd.Timestamp(year=1970 + m // 12, month=m % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
+        assert set(got.loc[got["m"] == m, "person_id"]) == reference_long_term_unemployed(u, day, bridge), m
+    if bridge == kpi.LZA_BRIDGE_DAYS:
+        assert got.equals(kpi.long_term_unemployed_months(u, lo, lo + months))
+
+
+def test_an_interruption_of_up_to_six_weeks_does_not_break_unemployment():
+    # § 18 Abs. 1 Satz 2 SGB III: "Zeiten einer Erkrankung oder sonstigen Nicht-Erwerbstätigkeit [...] bis zu
+    # sechs Wochen unterbrechen die Dauer der Arbeitslosigkeit nicht" (with bridge_days=42, as the exit outcome
+    # casework.panel.UNEMPLOYMENT_BRIDGE_DAYS reads it); a day inside the gap is no day of unemployment
+    from casework import _kpi_sql
+
+    def count(second_start, day, bridge=42):
+        u = pd.DataFrame({"person_id": ["p", "p"], "start": pd.to_datetime(["2019-01-01", second_start]),
+                          "end": [D("2019-05-31"), pd.NaT]})
+        m = int(kpi.parse_month(day))
+        return len(_kpi_sql.long_term_unemployed_months(u["person_id"], u["start"], u["end"], m, m, bridge))
+
+    assert count("2019-07-13", "2019-12-01") == 1  # 42 days without registration (1 June to 12 July)
+    assert count("2019-07-14", "2019-12-01") == 0  # 43 days: a new episode from 14 July
+    assert count("2019-07-13", "2019-12-01", bridge=0) == 0
+    assert count("2019-07-13", "2019-06-01") == 0  # 30 June lies in the gap
+
+
 def test_caseloads_per_caseworker_and_missing_tables_named():
     with pytest.raises(ValueError, match="caseworkers, assignments"):
         kpi.caseloads(_ds(IN_RECEIPT), "31.12.2020")
