@@ -43,3 +43,30 @@ def test_referral_cube_with_unknown_offers_and_every_status():
     r.loc[r.index[40:80], "status"] = "open"
     ds = type(base)(tables=tables, meta=base.meta)
     pd.testing.assert_frame_equal(build.referral_cube(ds, cell_keys=SECRET), old.referral_cube(ds, cell_keys=SECRET))
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_months_cells_do_not_depend_on_the_cubes_range(keyed):
+    """What lets the jobcenter comparison reuse the board's cube: the cells of a year cut from the cube of the
+    whole observed range are the cube of that year alone (the look-back of 24 months reaches before the range)."""
+    ds = small("nrw_teilhabe", 3, 4000)
+    key = SECRET if keyed else None
+    whole = build.kpi_cube(ds, _segments(ds), cell_keys=key)
+    compared = 0
+    for year in sorted(pd.DatetimeIndex(whole["month"]).year.unique())[1:]:
+        alone = build.kpi_cube(ds, _segments(ds), f"{year}-01-01", f"{year}-12-01", cell_keys=key)
+        cut = whole[pd.DatetimeIndex(whole["month"]).year == year].reset_index(drop=True)
+        if len(cut.drop_duplicates("month")) == 12:
+            pd.testing.assert_frame_equal(cut, alone)
+            compared += 1
+    assert compared >= 2
+
+
+def test_jobcenter_comparison_from_the_boards_cube_equals_its_own_count():
+    ds = small("nrw_teilhabe", 3, 4000)
+    cube = build.kpi_cube(ds, _segments(ds), cell_keys=SECRET)
+    years = sorted(pd.DatetimeIndex(cube["month"]).year.unique())
+    project = build._main_project(ds)
+    for year in (years[0] - 1, years[0], years[-2], years[-1]):  # outside, partly and wholly inside the range
+        pd.testing.assert_frame_equal(build.jobcenter_comparison(ds, year, project, cube),
+                                      build.jobcenter_comparison(ds, year, project))

@@ -354,11 +354,15 @@ def jobcenter_comparison(ds, year: int, project: str, cube: pd.DataFrame | None 
     DOMAIN 0.12: one ranking of all jobcenters is misleading).
 
     Columns jc_id, name, comparison_type, project (a member of the project), integrations, avg_stock, k2,
-    sorted by comparison type and, within it, by K2 (highest first).
+    sorted by comparison type and, within it, by K2 (highest first). ``cube``: a :func:`kpi_cube` of the
+    dataset's observed range (any segments or cell keys); its months of ``year`` are used when the range holds the
+    whole year (a month's counts do not depend on the range: tests/test_scale.py), else the year is counted anew.
     """
-    if cube is None:
+    lo, hi = _bounds(ds, None, None)
+    first, last = month_ordinal([pd.Timestamp(f"{year}-01-01"), pd.Timestamp(f"{year}-12-01")])
+    if cube is None or not lo <= first <= last <= hi:
         cube = kpi_cube(ds, start=f"{year}-01-01", end=f"{year}-12-01")
-    else:  # the board's cube of every month (the same cells, tests/test_board.py)
+    else:
         cube = cube[pd.DatetimeIndex(cube["month"]).year == year]
     g = cube.groupby("jc_id")[["integrations", "stock"]].sum()
     g["avg_stock"] = g["stock"] / 12
