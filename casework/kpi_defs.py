@@ -100,6 +100,10 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
             "Unterbrechung arbeitslos gemeldet sind (eingelesene Arbeitslosigkeitszeiten); nicht dasselbe wie "
             "Langzeitleistungsbeziehende, keine Kennzahl nach § 48a SGB II."),
     "participants": ("Teilnehmende", "Personen mit einer Projektteilnahme im Zeitraum."),
+    "caseload": ("Teilnehmende in Betreuung (Projekt)",
+                 "Personen, deren Teilnahme am Projekt am Stichtag läuft (begonnen und noch nicht beendet), jede "
+                 "Person einmal; keine Kennzahl nach § 48a SGB II. Nicht dasselbe wie alle, die seit Projektbeginn "
+                 "je teilgenommen haben."),
     "occupancy": ("Auslastung", "Belegte Plätze im Monatsmittel geteilt durch die angebotenen Plätze."),
     "referrals": ("Vermittlungen", "Vermittlungen an Netzwerkpartner (Angebote nach § 16a SGB II und andere); "
                   "begonnen, abgeschlossen, abgebrochen."),

@@ -153,6 +153,37 @@ def test_caseload_counts_enrolments_covering_the_day_once_per_person():
     assert facts["caseload"] == 4 and facts["participants"] == 6
 
 
+def test_caseload_cube_counts_what_the_facts_count_on_each_month_end():
+    from casework.boards.build import caseload_cube
+
+    ds = small("gelsenkirchen", 1, 3000)
+    cube = caseload_cube(ds, ["abcaktiv"])
+    for day in ("2016-06-30", "2017-09-30", "2018-12-31"):
+        month = pd.Timestamp(day).replace(day=1)
+        expected = project_facts(ds, "abcaktiv", stand=day).set_index("fact").loc["caseload", "value"]
+        assert cube.loc[cube["month"] == month, "caseload"].sum() == expected > 0, day
+    assert caseload_cube(ds, ["kein_projekt"]) is None
+
+
+def test_caseload_tile_follows_the_period_and_the_filters(tmp_path):
+    from casework.boards.app import BOARDS, Board
+    from casework.cells import ALL
+
+    ds = small("gelsenkirchen", 1, 3000).save(tmp_path / "gelsenkirchen")
+    build_board(ds)
+    board = Board(BOARDS["gelsenkirchen"], ds=BoardData.open(ds.path))
+    e = ds.table("enrolments").merge(ds.table("persons")[["person_id", "sex"]], on="person_id")
+    for year, sex in ((2016, ALL), (2017, ALL), (2018, "m")):
+        board.set_filters(period=str(year), sex=sex)
+        day = pd.Timestamp(f"{year}-12-31")
+        care = e[(e["start"] <= day) & (e["end"].isna() | (e["end"] >= day)) & ((e["sex"] == sex) | (sex == ALL))]
+        shown = dict(zip(board.view["tiles"]["kennzahl"], board.view["tiles"]["wert"]))["caseload"]
+        assigned = int((~ds.table("persons")["sex"].isin(["f", "m"])).sum()) if sex != ALL else 0
+        assert -privacy.MAX_PERTURBATION - assigned <= int(shown.replace(".", "")) - care["person_id"].nunique() \
+            <= privacy.MAX_PERTURBATION + assigned, (year, sex, shown)
+    assert f"am {day:%d.%m.%Y}" in board.html()
+
+
 # ---------------------------------------------------------------------------- effects per outcome
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory):

@@ -192,6 +192,14 @@ def test_board_shows_kpis_and_reacts_to_filters(server, board_data, page, board,
     expected = _expected(ds, board_data, board, year, base)
     for key, value in expected.items():
         expect(page.locator(f"[data-kpi='{key}'] .cw-value")).to_have_text(value, timeout=30_000)
+    if board == "gelsenkirchen":  # the caseload in care on the period's last day (seed 004), beside the facts
+        from casework.boards.build import project_facts
+
+        care = project_facts(ds, "abcaktiv", stand=f"{year}-12-31").set_index("fact").loc["caseload", "value"]
+        shown = _data_layer(board_data, board, period=str(year), **base)["caseload"]
+        assert abs(int(shown.replace(".", "")) - care) <= privacy.MAX_PERTURBATION
+        expect(page.locator("[data-kpi='caseload'] .cw-value")).to_have_text(shown)
+        assert f"31.12.{year}" in page.locator("[data-kpi='caseload']").inner_text()
     expect(page.locator("svg.cw-chart").first).to_be_visible(timeout=30_000)
     assert page.locator("[data-privacy='1']").is_visible()
     assert "Datenstand:" in page.locator("[data-stand='1']").inner_text()

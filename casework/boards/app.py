@@ -94,6 +94,7 @@ class Board:
         self.cube = self._guarded(R.BOARD_KPI_CUBE, KPI_DIMS, KPI_MEASURES)
         self.ref = self._guarded(R.BOARD_REFERRALS, REFERRAL_DIMS, REFERRAL_COUNTS)
         self.lza = self._guarded(R.BOARD_LZA_CUBE, KPI_DIMS, ["lza"])
+        self.caseload = self._caseload_cube()
         self.filters = self._filters()
         self.widget = self._layout()
         self.refresh()
@@ -107,6 +108,14 @@ class Board:
         except privacy.MissingCellKeys:  # a cube stored before the cell key method: not shown unprotected
             self.ds.problems[name] = "ohne Zellschlüssel, bitte neu aufbereiten"
             return None
+
+    def _caseload_cube(self) -> privacy.GuardedCube | None:
+        """The project's caseload per month (only for a board with a project that has enrolments)."""
+        project = self.spec.project or (None if self.spec.custom else self.ds.meta().get("project"))
+        if not project:
+            return None
+        cube = self._guarded(R.BOARD_CASELOAD_CUBE, (*KPI_DIMS, R.PROJECT_COLUMN), ["caseload"])
+        return cube if cube is not None and project in cube.levels(R.PROJECT_COLUMN) else None
 
     def _html(self, value: str = "") -> W.HTML:
         return W.HTML(value, **self._shared)
@@ -176,7 +185,8 @@ class Board:
                 static = ""
             else:
                 static += h2(head) + make()
-        static += glossary(TILE_KEYS) + privacy_note() + h2("Export für das Protokoll")
+        shown = TILE_KEYS + (("caseload",) if self.caseload is not None else ())
+        static += glossary(shown) + privacy_note() + h2("Export für das Protokoll")
         parts += [self._html(static), self.export_button, self.export]
         return W.VBox(parts, layout=W.Layout(padding="0 12px"))
 
@@ -245,6 +255,10 @@ class Board:
             figs[key] = self.cube.count(measure, self.cube.mask(month_start(month), month_start(month), **sel))
         if self.lza is not None:  # a stock on the last day of the period's last month
             figs["lza"] = self.lza.count("lza", self.lza.mask(month_start(last), month_start(last), **sel))
+        if self.caseload is not None:  # so is the caseload in care
+            own = {R.PROJECT_COLUMN: self.spec.project or self.ds.meta().get("project")}
+            figs["caseload"] = self.caseload.count("caseload", self.caseload.mask(month_start(last),
+                                                                                  month_start(last), **sel, **own))
         return figs
 
     def _tiles_html(self, figs: dict, start, end) -> str:
@@ -267,6 +281,9 @@ class Board:
         if figs["months"] != 12:
             rows[0] = ("k2", f"Integrationsquote ({figs['months']} Monate)", k2, "nicht auf 12 Monate hochgerechnet")
         rows.append(self._lza_row(figs, end))
+        if "caseload" in figs:
+            rows.append(("caseload", KPI_DEFINITIONS["caseload"][0], privacy.show_protected(figs["caseload"]),
+                         f"am {fmt.date(month_end(end))}; alle, die je teilgenommen haben, stehen unten beim Projekt"))
         self.view["tiles"] = dict(zip(["kennzahl", "bezeichnung", "wert", "erläuterung"], map(list, zip(*rows))))
         html = "".join(tile(*r, people=r[0] != "lza" or "lza" in figs) for r in rows)
         return f"<div class='cw-tiles' data-threshold='{t}'>{html}</div>"

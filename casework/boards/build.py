@@ -26,7 +26,8 @@ from casework import schema as S
 from casework.boards import spec as R
 from casework.cells import AGE_GROUPS, KPI_DIMS, KPI_MEASURES, age_band, cube_figures, month_ordinal, month_starts
 
-__all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "lza_cube", "referral_cube", "cube_figures",
+__all__ = ["AGE_GROUPS", "age_group", "person_months", "kpi_cube", "lza_cube", "caseload_cube", "referral_cube",
+           "cube_figures",
            "CUBE_DIMS", "build_board", "stored_segments",
            "project_facts", "participant_profiles", "programme_transitions", "jobcenter_comparison", "board_meta"]
 
@@ -101,13 +102,20 @@ def _observed_range(ds) -> tuple:
     return r["first"].iloc[0], r["last"].iloc[0]
 
 
-def _attributes(ds, segments: pd.Series | None, cell_keys: bytes | None = None) -> pd.DataFrame:
+def _attributes(ds, segments: pd.Series | None, cell_keys: bytes | None = None, only=None,
+                record_keys: bool = False) -> pd.DataFrame:
+    """The persons' cell dimensions (only those in ``only``, if given); with ``record_keys`` also k0, k1 of
+    their person-month record keys (:func:`casework.privacy.person_keys`, computed once)."""
     p = ds.table("persons")[["person_id", "jc_id", "sex", "birth_year", "entry_date", "benefit_months"]]
+    if only is not None:
+        p = p[p["person_id"].isin(only)].copy()
     seg = segments if segments is not None else pd.Series(dtype=object)
     p["segment"] = p["person_id"].map(seg).fillna("unbekannt").astype(str)
     if cell_keys is not None:  # sex as the boards publish it (casework.privacy.binary_sex)
-        bits = privacy.person_keys(p["person_id"].astype(str), cell_keys)[:, 4]
-        p["sex"] = privacy.binary_sex(p["sex"].tolist(), bits)
+        keys = privacy.person_keys(p["person_id"].astype(str), cell_keys)
+        p["sex"] = privacy.binary_sex(p["sex"].tolist(), keys[:, 4])
+        if record_keys:
+            p["k0"], p["k1"] = keys[:, 0], keys[:, 1]
     return p
 
 
@@ -150,31 +158,18 @@ def lza_cube(ds, segments: pd.Series | None = None, start=None, end=None, cell_k
     """Long-term unemployed (§ 18 Abs. 1 SGB III) on the last day of each month, per jobcenter, month, sex, age
     group and segment; None when the dataset has no ``unemployment`` table.
 
-    A person counts in month m when registered unemployed without a break for at least 364 days on the
-    month's last day, spells following each other without a day between being one (as
-    :func:`casework.kpi.key_figures` counts ``lza`` for its Bezugsmonat; tests/test_board_glossary.py checks
-    that every month agrees). Columns jc_id, month, sex, age_group, segment, lza (and ``lza_key``, the key
+    A person counts in month m as :func:`casework.kpi.long_term_unemployed_months` counts (the same function
+    gives ``lza`` of :func:`casework.kpi.key_figures` for its Bezugsmonat; tests/test_board_glossary.py checks
+    that the months agree). Columns jc_id, month, sex, age_group, segment, lza (and ``lza_key``, the key
     sum of the person-months counted, with ``cell_keys``).
     """
     if "unemployment" not in ds.tables:
         return None
+    from casework.kpi import long_term_unemployed_months
+
     lo, hi = _bounds(ds, start, end)
-    runs = unemployment_runs(ds.table("unemployment"))
-    first = month_ordinal(runs["start"] + pd.Timedelta(days=364))
-    ends = runs["end"]
-    # the last month whose last day the run reaches (an open run reaches every month)
-    last = month_ordinal(ends) - np.where(ends.notna() & ~ends.dt.is_month_end, 1, 0)
-    first, last = np.maximum(first, lo), np.minimum(last, hi)
-    ok = last >= first
-    first, last = first[ok].astype("int64"), last[ok].astype("int64")
-    n = last - first + 1
-    rows = np.repeat(np.arange(len(first)), n)
-    m = first[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    pm = pd.DataFrame({"person_id": runs["person_id"].to_numpy()[ok][rows], "m": m}).drop_duplicates()
-    attrs = _attributes(ds, segments, cell_keys)
-    if cell_keys is not None:
-        keys = privacy.person_keys(attrs["person_id"].astype(str), cell_keys)
-        attrs = attrs.assign(k0=keys[:, 0], k1=keys[:, 1])
+    pm = long_term_unemployed_months(ds.table("unemployment"), lo, hi)  # the one count of key_figures' lza
+    attrs = _attributes(ds, segments, cell_keys, only=pm["person_id"].unique(), record_keys=True)
     pm = pm.merge(attrs, on="person_id", how="inner")
     pm["age_group"] = age_band((1970 + pm["m"] // 12 - pm["birth_year"]).to_numpy())
     pm["lza"] = 1
@@ -189,18 +184,49 @@ def lza_cube(ds, segments: pd.Series | None = None, start=None, end=None, cell_k
     return cells[CUBE_DIMS + measures].sort_values(CUBE_DIMS).reset_index(drop=True)
 
 
-def unemployment_runs(u: pd.DataFrame) -> pd.DataFrame:
-    """Registered unemployment without a break: spells that overlap or follow each other without a day
-    between joined (person_id, start, end; end missing while the run is open)."""
-    u = u[["person_id", "start", "end"]].sort_values(["person_id", "start"], kind="stable")
-    far = pd.Timestamp("2262-01-01")  # an open spell reaches beyond every date
-    end = u["end"].fillna(far)
-    reach = end.groupby(u["person_id"]).cummax().groupby(u["person_id"]).shift()
-    run = (reach.isna() | (u["start"] > reach + pd.Timedelta(days=1))).cumsum()
-    runs = u.assign(end=end, run=run.to_numpy()).groupby(["person_id", "run"], sort=False).agg(
-        start=("start", "min"), end=("end", "max")).reset_index()
-    runs["end"] = runs["end"].where(runs["end"] < far)
-    return runs[["person_id", "start", "end"]]
+def caseload_cube(ds, projects: list, segments: pd.Series | None = None, start=None, end=None,
+                  cell_keys: bytes | None = None) -> pd.DataFrame | None:
+    """The caseload of each project on the last day of each month: persons with an enrolment of the project
+    (``project_id`` starting with its key) covering that day, counted once, per jobcenter, month, sex, age
+    group, segment and project (:data:`casework.boards.spec.PROJECT_COLUMN`); None without enrolments.
+
+    Seed 004's "circa 900 Personen" is such a standing caseload; the cumulative enrolments are another figure.
+    Columns as :func:`lza_cube` with the measure ``caseload`` (and ``caseload_key``).
+    """
+    e = ds.table("enrolments")[["person_id", "project_id", "start", "end"]] if "enrolments" in ds.tables else None
+    if e is None or e.empty or not projects:
+        return None
+    lo, hi = _bounds(ds, start, end)
+    first = np.maximum(month_ordinal(e["start"]), lo)
+    # the last month whose last day the enrolment reaches (an open one reaches every month)
+    last = np.minimum(month_ordinal(e["end"]) - np.where(e["end"].notna() & ~e["end"].dt.is_month_end, 1, 0), hi)
+    ok = last >= first
+    first, last = first[ok].astype("int64"), last[ok].astype("int64")
+    n = last - first + 1
+    rows = np.repeat(np.arange(len(first)), n)
+    m = first[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    pm = pd.DataFrame({"person_id": e["person_id"].to_numpy()[ok][rows], "m": m,
+                       "project_id": e["project_id"].astype(str).to_numpy()[ok][rows]})
+    parts = [pm[pm["project_id"].str.startswith(p)].drop(columns="project_id").drop_duplicates().assign(
+        **{R.PROJECT_COLUMN: p}) for p in projects]
+    pm = pd.concat(parts, ignore_index=True)
+    if pm.empty:
+        return None
+    attrs = _attributes(ds, segments, cell_keys, only=pm["person_id"].unique(), record_keys=True)
+    pm = pm.merge(attrs, on="person_id", how="inner")
+    pm["age_group"] = age_band((1970 + pm["m"] // 12 - pm["birth_year"]).to_numpy())
+    pm["caseload"] = 1
+    measures = ["caseload"]
+    if cell_keys is not None:  # the record key of a person-month, as in the stock of the KPI cube
+        pm["caseload_key"] = (pm["k0"] + pm["m"] * pm["k1"]) % privacy.KEY_MODULUS
+        measures.append("caseload_key")
+    dims = ["jc_id", "m", "sex", "age_group", "segment", R.PROJECT_COLUMN]
+    cells = pm.groupby(dims, observed=True, dropna=False)[measures].sum().reset_index()
+    if cell_keys is not None:
+        cells["caseload_key"] %= privacy.KEY_MODULUS
+    cells.insert(1, "month", _month_start(cells.pop("m").to_numpy()).to_numpy())
+    return cells[[*CUBE_DIMS, R.PROJECT_COLUMN, *measures]].sort_values([*CUBE_DIMS, R.PROJECT_COLUMN]).reset_index(
+        drop=True)
 
 
 def referral_cube(ds, segments: pd.Series | None = None, cell_keys: bytes | None = None) -> pd.DataFrame:
@@ -402,12 +428,15 @@ def build_board(ds, segments: pd.Series | None = None, project: str | None = Non
     out = {R.BOARD_KPI_CUBE: kpi_cube(ds, segments, cell_keys=secret),
            R.BOARD_REFERRALS: referral_cube(ds, segments, cell_keys=secret),
            R.NEEDS_COVERAGE: _label_keys(needs_coverage(ds), "needs_coverage", ["needs", "covered"], secret)}
-    lza = lza_cube(ds, segments, cell_keys=secret)
-    if lza is not None:
-        out[R.BOARD_LZA_CUBE] = lza
-    else:  # no unemployment spells (any more): the board says so instead of showing an old cube
-        for stale in ds.results_dir.glob(f"{R.BOARD_LZA_CUBE}.*"):
-            stale.unlink()
+    months = out[R.BOARD_KPI_CUBE]["month"]
+    span = {"start": months.min(), "end": months.max()} if len(months) else {}
+    for name, cube in ((R.BOARD_LZA_CUBE, lza_cube(ds, segments, cell_keys=secret, **span)),
+                       (R.BOARD_CASELOAD_CUBE, caseload_cube(ds, projects, segments, cell_keys=secret, **span))):
+        if cube is not None:
+            out[name] = cube
+        else:  # no unemployment spells or enrolments (any more): the board says so instead of an old cube
+            for stale in ds.results_dir.glob(f"{name}.*"):
+                stale.unlink()
     if projects:
         out.update(_project_results(ds, projects, out[R.BOARD_KPI_CUBE], meta["data_stand"], secret))
     for name, frame in out.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = ["BoardSpec", "BOARDS", "BOARD_CSS", "INDEX_TITLE", "MANIFEST", "RESULTS", "BOARD_META", "BOARD_KPI_CUBE",
-           "BOARD_LZA_CUBE", "PROJECT_COLUMN",
+           "BOARD_LZA_CUBE", "BOARD_CASELOAD_CUBE", "PROJECT_COLUMN",
            "BOARD_REFERRALS", "BOARD_PROJECT_FACTS", "BOARD_PARTICIPANT_PROFILES", "BOARD_MODULES",
            "BOARD_TRANSITIONS", "BOARD_JOBCENTERS", "NEEDS_COVERAGE", "EFFECTS", "DID", "PROFILLAGEN", "PANELS"]
 
@@ -23,6 +23,8 @@ BOARD_META = "board_meta"
 BOARD_KPI_CUBE = "board_kpi_cube"
 #: long-term unemployed (§ 18 SGB III) per month and cell; only when the dataset has unemployment spells
 BOARD_LZA_CUBE = "board_lza_cube"
+#: each project's caseload in care per month and cell; only when the dataset has enrolments
+BOARD_CASELOAD_CUBE = "board_caseload_cube"
 #: the column of the per-project results (facts, profiles, modules, jobcenters) naming the project of a row
 PROJECT_COLUMN = "for_project"
 BOARD_REFERRALS = "board_referrals"
