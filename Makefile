@@ -11,7 +11,7 @@ DATASETS := gelsenkirchen pankow nrw_teilhabe
 CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install data pipeline run serve lab notebooks axe test test-fast test-interpreters lint format bench dictionary clean chromium
+.PHONY: help install data pipeline run serve lab notebooks axe test test-fast test-interpreters test-minimum lint format bench dictionary clean chromium
 
 ## help: list the targets
 help:
@@ -82,6 +82,10 @@ test-fast: $(STAMP)
 ## test-interpreters: install and run the fast tests on every supported Python found (3.11, 3.12, 3.13)
 test-interpreters:
 	python3 tools/check_interpreters.py
+
+## test-minimum: install every dependency at its declared lower bound (Python 3.11, fresh venv) and run the fast tests
+test-minimum:
+	python3 tools/check_minimum.py
 
 ## lint: ruff
 lint: $(STAMP)

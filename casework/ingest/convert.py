@@ -268,8 +268,9 @@ def _age_column(f: S.Field, spec, raw: pd.Series, ref: pd.Series):
     born, why = convert_column(date_field, dataclasses.replace(spec, derive="date_past"), raw)
     at, why_at = convert_column(date_field, plain, ref)
     age = age_in_years(born, at)
-    reasons = np.where(why == None, np.where(why_at == None, None, "reference date: " + why_at.astype(str)),  # noqa: E711
-                       why)
+    # str + array of str needs numpy 2; a list works on every numpy casework supports
+    on_reference = np.array([None if w is None else f"reference date: {w}" for w in why_at], dtype=object)
+    reasons = np.where(why == None, on_reference, why)  # noqa: E711
     reasons[(age < 0).to_numpy(dtype=bool, na_value=False) & (reasons == None)] = "date after the reference date"  # noqa: E711
     for bound, wrong, text in ((f.min, age < (f.min or 0), "below minimum"), (f.max, age > (f.max or 0),
                                                                              "above maximum")):
