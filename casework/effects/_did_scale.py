@@ -66,6 +66,8 @@ def pre_period_sd(y: np.ndarray, starts: np.ndarray, lags: int | None = 0) -> np
 
 #: Lags of the long-run SD used as scale (``None``: cube root of the months before the start); see validation.
 SCALE_LAGS: int | None = None
+#: The pre-trend test's layer rescaled by the month-to-month SD (see :func:`layer_scales`).
+PRETREND_SHORT = True
 
 
 def size_model(sd: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -92,12 +94,14 @@ def size_model(sd: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, float, flo
     return fitted, float(a), float(b)
 
 
-def unit_scales(y: np.ndarray, starts: np.ndarray, method: str | None, size: np.ndarray | None = None):
+def unit_scales(y: np.ndarray, starts: np.ndarray, method: str | None, size: np.ndarray | None = None,
+                lags: int | None = -1):
     """``(scales, raw SDs, method used)``: the noise scale of every unit for :func:`residual_draw` (ones for
-    ``method=None``, and when fewer than :data:`MIN_PRE_MONTHS` months precede the first start)."""
+    ``method=None``, and when fewer than :data:`MIN_PRE_MONTHS` months precede the first start); ``lags``
+    of :func:`pre_period_sd` (default :data:`SCALE_LAGS`)."""
     if method not in SCALES:
         raise ValueError(f"did: scale must be one of {SCALES}, not {method!r}")
-    sd = pre_period_sd(y, starts, SCALE_LAGS)
+    sd = pre_period_sd(y, starts, SCALE_LAGS if lags == -1 else lags)
     if method is None or int(starts[starts < ri.NEVER].min()) < MIN_PRE_MONTHS:
         return np.ones(len(y)), sd, None
     if method == "size":
@@ -115,12 +119,26 @@ def unit_scales(y: np.ndarray, starts: np.ndarray, method: str | None, size: np.
     return np.where(ok, np.maximum(scales, floor), np.median(scales[ok])), sd, method
 
 
+def layer_scales(scales: np.ndarray, short: np.ndarray, n_layers: int) -> np.ndarray:
+    """Scales per layer (layers, units): the last layer (the pre-trend test's outcome) uses ``short``.
+
+    The effect is a contrast of means over many months, whose noise grows with the long-run SD; the
+    pre-trend test compares short bins of months with the single month before the start, whose noise is
+    closer to the month-to-month SD.
+    """
+    out = np.repeat(scales[None, :], n_layers, axis=0)
+    out[-1] = short
+    return out
+
+
 def standardised_residuals(stack: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Two-way within residuals of every layer (on its own observed cells) divided by the unit scales."""
+    """Two-way within residuals of every layer (on its own observed cells) divided by the unit scales
+    (one vector for all layers, or one row per layer)."""
+    scales = np.broadcast_to(scales, stack.shape[:2])
     out = np.empty_like(stack)
     for k, layer in enumerate(stack):
         valid = ~np.isnan(layer)
-        out[k] = np.where(valid, ri._demean(layer, valid), np.nan) / scales[:, None]
+        out[k] = np.where(valid, ri._demean(layer, valid), np.nan) / scales[k][:, None]
     return out
 
 
@@ -139,7 +157,7 @@ def residual_draw(z: np.ndarray, scales: np.ndarray, perm: np.ndarray, position_
     A cell is missing where the moved series or the place lacks it (the months an observed project unit
     leaves out of the pre-trend layer move with its series, as they move with its label in the plain test).
     """
-    moved = z[:, perm] * scales[None, :, None]
+    moved = z[:, perm] * np.broadcast_to(scales, z.shape[:2])[:, :, None]
     return np.where(position_valid, moved, np.nan)
 
 

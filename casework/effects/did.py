@@ -203,7 +203,10 @@ def did(panel: pd.DataFrame, treated, start=None, outcome: str = "rate", unit: s
     keep = [i for i, u in enumerate(units) if u not in excluded and not np.isnan(y[i]).all()]
     y, units = y[keep], [units[i] for i in keep]
     starts = _start_indices(start_of, units, months, unit)
-    scales, raw_sd, used = sc.unit_scales(y, starts, scale, None if m is None else _pre_size(m[keep], starts))
+    m = None if m is None else _pre_size(m[keep], starts)
+    scales, raw_sd, used = sc.unit_scales(y, starts, scale, m)
+    if used is not None and sc.PRETREND_SHORT:
+        scales = (scales, sc.unit_scales(y, starts, scale, m, lags=0)[0])
     if not (starts >= ri.NEVER).any() and comparison == "never_treated":
         raise ValueError("did: no comparison unit is left (all are treated or excluded); with staggered starts "
                          "use comparison='not_yet_treated'")
@@ -292,6 +295,8 @@ def _estimate(y, starts, units, months, *, staggered, n_boot, seed, window, leve
     stack = np.stack([y, d_obs, *d_bins, y_pre])
     rng = np.random.default_rng(seed)
     assignments, exhaustive = ri.arrangements(starts, max_enumerate, n_boot, rng)
+    if isinstance(scales, tuple):
+        scales = sc.layer_scales(*scales, len(stack))
     draws = None if scale is None else (sc.standardised_residuals(stack, scales), scales, ~np.isnan(stack))
     main, es_a, es_b, pre = _statistics(stack, assignments, staggered, comparison, n_t, members, draws)
     leads = [j for j, k in enumerate(keys) if k < 0]
@@ -373,6 +378,7 @@ def _noise_ratios(raw_sd, scales, starts, scale) -> tuple[float, float]:
     units' median; and the part of it the test does not allow for (own SD over the scale used; the whole
     ratio for the plain test, 1 when each unit's own SD is the scale)."""
     treated = starts < ri.NEVER
+    scales = np.atleast_2d(scales)[0]
     ok = np.isfinite(raw_sd[~treated])
     control = np.median(raw_sd[~treated][ok]) if ok.any() else np.nan
     ratio = float(np.nanmean(raw_sd[treated]) / control) if control > 0 else float("nan")
