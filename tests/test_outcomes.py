@@ -185,6 +185,14 @@ def test_measure_effects_survival_and_did_take_the_new_outcomes():
         survival.cox(c2, ["age"], duration="months_to_receipt_end", outcome="receipt_end_12m")
     pm = survival.person_months(c, outcome="unemployment_exit_12m")
     assert pm["person_id"].nunique() == at_risk.sum()
+    r = c[at_risk]  # one event per person who leaves unemployment within the model's horizon
+    assert pm["event"].sum() == ((r["unemployment_exit_event"] == 1)
+                                 & (r["months_to_unemployment_exit"] < survival.HORIZON)).sum()
+    dh = survival.discrete_hazard(c, ["age", "female"], outcome="receipt_end_12m")
+    assert len(dh) > 0 and np.isfinite(dh["odds_ratio"]).all()
+    ci = survival.adjusted_cumulative_incidence(c2, ["age", "female"], [6, 12], outcome="receipt_end_12m",
+                                                n_boot=5)
+    assert ((ci["treated"] >= 0) & (ci["treated"] <= 1)).all()
     panel_ = panel.jobcenter_months(ds)
     for outcome, (_, name, unit) in panel.DID_SERIES.items():
         r = project_did(ds, n_boot=49, outcome=outcome, panel=panel_)
