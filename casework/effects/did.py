@@ -481,13 +481,14 @@ def project_groups(projects: pd.DataFrame) -> pd.DataFrame:
 
 def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0, *,
                 comparison: str = "never_treated", panel: pd.DataFrame | None = None, events: bool = False,
-                outcome: str = "integration_12m"):
+                outcome: str = "integration_12m", scale: str | None = "pre_period"):
     """DiD of every model project of a dataset against the jobcenters without any project.
 
     ``outcome`` picks the monthly series per jobcenter (:data:`casework.panel.DID_SERIES`):
     ``"integration_12m"`` (default: integrations / stock), ``"receipt_end_12m"`` (ends of receipt /
     stock) or ``"unemployment_exit_12m"`` (exits from registered unemployment / registered unemployed;
-    needs the table ``unemployment``, else a ValueError naming it).
+    needs the table ``unemployment``, else a ValueError naming it). ``scale``: see :func:`did` (``"size"``
+    uses the stock behind each rate: ``stock`` or, for unemployment exits, ``unemployed``).
 
     Jobcenters of other projects (of the ``projects`` table) never enter the
     comparison group; each project jobcenter starts at its own first project
@@ -520,7 +521,8 @@ def project_did(ds, project: str | None = None, n_boot: int = 999, seed: int = 0
         if not all_jcs - in_projects:
             continue  # every jobcenter runs some project: no comparison group
         r = did(panel, dict(zip(g.jc_ids, g.starts)), outcome=series, exclude=in_projects - set(g.jc_ids),
-                n_boot=n_boot, seed=seed, comparison=comparison)
+                n_boot=n_boot, seed=seed, comparison=comparison, scale=scale,
+                size=("unemployed" if series == "unemployment_exit_rate" else "stock") if scale == "size" else None)
         row = {"project": g.key, "outcome": outcome, "start": g.start, "jobcenters": len(g.jc_ids),
                **r.to_frame().iloc[0]}
         rows.append({**row, "sentence": board_sentence(row)})
