@@ -264,15 +264,33 @@ def spell_runs(spells: pd.DataFrame, bridge_days: int = 0) -> pd.DataFrame:
     >>> len(spell_runs(s, bridge_days=42))
     1
     """
-    b = spells[["person_id", "start", "end"]]
-    b = b.assign(end=b["end"].fillna(_FAR)).sort_values(["person_id", "start"], kind="stable")
-    reach = b.groupby("person_id")["end"].cummax().groupby(b["person_id"]).shift()
-    new = reach.isna() | (b["start"] > reach + pd.Timedelta(days=1 + bridge_days))
-    b = b.assign(run=new.cumsum())
-    runs = b.groupby(["person_id", "run"], sort=False).agg(start=("start", "min"), end=("end", "max"))
-    runs = runs.reset_index().drop(columns="run")
-    runs["end"] = runs["end"].where(runs["end"] < _FAR)
-    return runs
+    codes, persons = pd.factorize(spells["person_id"])
+    day = np.timedelta64(1, "D")
+    start = spells["start"].to_numpy(dtype="datetime64[D]")
+    far = np.datetime64(_FAR, "D")
+    end = np.where(spells["end"].isna(), far, spells["end"].to_numpy(dtype="datetime64[D]"))
+    epoch = start.min() if len(start) else far
+    code, s, e = _runs((start - epoch) // day, (end - epoch) // day, codes, 1 + bridge_days)
+    end = (epoch + e * day).astype("datetime64[ns]")
+    return pd.DataFrame({"person_id": np.asarray(persons)[code], "start": (epoch + s * day).astype("datetime64[ns]"),
+                         "end": pd.Series(end).where(end < np.datetime64(_FAR, "ns")).to_numpy()})
+
+
+def _runs(s: np.ndarray, e: np.ndarray, codes: np.ndarray, gap: int):
+    """Runs of integer intervals ``[s, e]`` per person code: a spell continues the run when it starts at most
+    ``gap`` after the furthest end so far. Returns (code, start, end) per run, in person and time order."""
+    s, e, codes = (np.asarray(x, dtype=np.int64) for x in (s, e, codes))
+    order = np.lexsort((s, codes))
+    c, s, e = codes[order], s[order], e[order]
+    # a running maximum restarted per person: offset each person's ends beyond every earlier person's
+    shift = (e.max() - e.min() + 1) if len(e) else 0
+    key = (c - (c.min() if len(c) else 0)) * shift + (e - (e.min() if len(e) else 0))
+    reach = np.maximum.accumulate(key) - (key - e) if len(e) else e
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (s[1:] > reach[:-1] + gap)
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:] - 1, len(s) - 1].astype(np.int64) if len(s) else first
+    return c[first], s[first], reach[last]
 
 
 def _run_at_landmark(c: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -430,12 +448,11 @@ def _month_stock(spells: pd.DataFrame, jc_pos: pd.Series, lo: int, hi: int) -> n
     n_m = hi - lo + 1
     s = month_ordinal(spells["start"]).astype(np.int64)
     e = np.where(spells["end"].isna(), hi, month_ordinal(spells["end"].fillna(spells["start"]))).astype(np.int64)
-    d = pd.DataFrame({"person_id": spells["person_id"].to_numpy(), "jc_id": spells["jc_id"].to_numpy(),
-                      "s": s, "e": e}).sort_values(["person_id", "s"], kind="stable")
     # spells of one person touching the same month are merged so that the month counts once
-    reach = d.groupby("person_id")["e"].cummax().groupby(d["person_id"]).shift()
-    d["run"] = (reach.isna() | (d["s"] > reach)).cumsum()
-    d = d.groupby("run").agg(jc_id=("jc_id", "first"), s=("s", "min"), e=("e", "max"))
+    codes, persons = pd.factorize(spells["person_id"])
+    jc_of = pd.Series(spells["jc_id"].to_numpy()).groupby(codes).first().to_numpy()
+    code, s, e = _runs(s, e, codes, 0)
+    d = pd.DataFrame({"jc_id": jc_of[code], "s": s, "e": e})
     stock = np.zeros((len(jc_pos), n_m + 1))
     rows = jc_pos[d["jc_id"]].to_numpy()
     np.add.at(stock, (rows, np.clip(d["s"].to_numpy() - lo, 0, n_m)), 1)
