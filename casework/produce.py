@@ -22,11 +22,16 @@ import time
 
 import pandas as pd
 
-__all__ = ["BOARD_RESULTS", "produce", "effects_table", "effects_tables", "board_outcomes", "effect_evalues",
-           "did_tables", "evaluable_projects"]
+__all__ = ["BOARD_RESULTS", "ESTIMATES", "produce", "effects_table", "effects_tables", "board_outcomes",
+           "effect_evalues", "effect_estimates", "stored_estimates", "did_tables", "evaluable_projects"]
 
 #: the results the boards read besides the ``board_*`` aggregates, in the order they are produced
 BOARD_RESULTS = ("profillagen", "effects", "did")
+#: the estimates behind ``effects`` (:func:`casework.effects.measure_effects`; ``effect_estimates_<outcome>``),
+#: stored with the dataset's state so that notebook 3.01, run by the pipeline, reads them instead of fitting
+#: AIPW again
+ESTIMATES = "effect_estimates"
+_STATE = "data_state"
 
 
 def effect_evalues(effects: pd.DataFrame) -> pd.DataFrame:
@@ -65,17 +70,50 @@ def board_outcomes(ds) -> list[str]:
     return [o for o in OUTCOMES if OUTCOME_TABLES.get(o, "persons") in ds.tables]
 
 
-def effects_tables(ds, *, method: str = "aipw", estimand: str = "att", cohort: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
-    """The stored ``effects``: :func:`effects_table` for every outcome of :func:`board_outcomes`, one after the
-    other (columns as there; one row per outcome and measure). The analysis cohort is built once and each
-    outcome estimated once."""
+def effect_estimates(ds, *, method: str = "aipw", estimand: str = "att", cohort: pd.DataFrame | None = None
+                     ) -> dict[str, pd.DataFrame]:
+    """:func:`casework.effects.measure_effects` for every outcome of :func:`board_outcomes` (outcome -> frame);
+    the analysis cohort is built once."""
+    from casework.effects import measure_effects
     from casework.panel import analysis_cohort
 
     cohort = analysis_cohort(ds) if cohort is None else cohort
-    frames = [effects_table(ds, method=method, estimand=estimand, cohort=cohort, outcome=o)
-              for o in board_outcomes(ds)]
+    return {o: measure_effects(ds, method=method, estimand=estimand, outcome=o, cohort=cohort)
+            for o in board_outcomes(ds)}
+
+
+def effects_tables(ds, *, method: str = "aipw", estimand: str = "att", cohort: pd.DataFrame | None = None,
+                   estimates: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The stored ``effects``: :func:`effects_table` for every outcome of :func:`board_outcomes`, one after the
+    other (columns as there; one row per outcome and measure). Each outcome is estimated once
+    (:func:`effect_estimates`, unless given)."""
+    if estimates is None:
+        estimates = effect_estimates(ds, method=method, estimand=estimand, cohort=cohort)
+    frames = [effects_table(ds, effects=e, outcome=o) for o, e in estimates.items()]
     return pd.concat(frames, ignore_index=True)
+
+
+def data_state(ds) -> str:
+    """A fingerprint of the dataset's files (the checksums in its manifest): results stored with it are known
+    to come from exactly these data."""
+    import hashlib
+    import json
+
+    files = ds.meta.get("files") or {}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16] if files else ""
+
+
+def stored_estimates(ds, *, method: str = "aipw", estimand: str = "att", outcome: str = "integration_12m"
+                     ) -> pd.DataFrame | None:
+    """The producer's :func:`casework.effects.measure_effects` for ``outcome``, ``method`` and ``estimand``
+    (default covariates, seed 0, the whole analysis cohort), when it was stored from the dataset as it is now;
+    None otherwise (never stored, other parameters, other data, an in-memory dataset)."""
+    state, name = data_state(ds), f"{ESTIMATES}_{outcome}"
+    if not state or not ds.has_result(name):
+        return None
+    stored = ds.result(name)
+    same = (stored[_STATE] == state) & (stored["method"] == method) & (stored["estimand"] == estimand)
+    return stored.drop(columns=_STATE) if len(stored) and same.all() else None
 
 
 def evaluable_projects(ds) -> pd.DataFrame:
@@ -111,6 +149,17 @@ def did_tables(ds, *, n_boot: int = 999, seed: int = 0, panel: pd.DataFrame | No
     return table, events
 
 
+def _effects_and_estimates(ds, method: str) -> pd.DataFrame:
+    """The board's effects; the estimates behind them stored beside (:data:`ESTIMATES`, with the data's state)."""
+    estimates = effect_estimates(ds, method=method)
+    if ds.path is not None:
+        for stale in ds.results_dir.glob(f"{ESTIMATES}_*.parquet"):  # outcomes the data no longer give
+            stale.unlink()
+        for outcome, frame in estimates.items():  # one file each: a concat could change a column's dtype
+            ds.save_result(f"{ESTIMATES}_{outcome}", frame.assign(**{_STATE: data_state(ds)}))
+    return effects_tables(ds, estimates=estimates)
+
+
 def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log=print) -> dict[str, str]:
     """Compute and store every result the boards read from ``ds``; returns result name -> what happened
     (``"stored"`` or why it was not produced), in the order of production. ``small``: fewer bootstrap
@@ -134,7 +183,7 @@ def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log
 
     prof = profillagen(ds)
     step("profillagen", lambda: prof)
-    step("effects", lambda: effects_tables(ds, method=method))
+    step("effects", lambda: _effects_and_estimates(ds, method))
     step("did", lambda: did_tables(ds, n_boot=199 if small else 999, seed=seed)[0])
     segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
     t0 = time.perf_counter()

@@ -28,7 +28,7 @@ from casework.effects.hetero import effects_by
 from casework.effects.plots import forest_plot
 from casework.effects.sensitivity import sensitivity_table
 from casework.panel import analysis_cohort, available_covariates
-from casework.produce import effect_evalues, effects_table
+from casework.produce import effect_evalues, effects_table, stored_estimates
 from casework.profiling import profillagen
 from casework.store import Dataset
 
@@ -54,7 +54,10 @@ naive.to_frame()
 # the trimmed counts are stated in every row.
 
 # %%
-effects = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
+# run by the pipeline: the producer's estimates of these very data (AIPW fitted once, casework.produce)
+effects = stored_estimates(ds, method=method, estimand=estimand) if store_results else None
+if effects is None:
+    effects = measure_effects(ds, method=method, estimand=estimand, cohort=cohort)
 board = effects_table(ds, effects=effects)  # what the boards show (stored by casework.produce, not here)
 board[["label", "estimate", "ci_low", "ci_high", "n_treated", "n_control", "n_trimmed", "truth", "note"]]
 

@@ -70,3 +70,52 @@ def test_jobcenter_comparison_from_the_boards_cube_equals_its_own_count():
     for year in (years[0] - 1, years[0], years[-2], years[-1]):  # outside, partly and wholly inside the range
         pd.testing.assert_frame_equal(build.jobcenter_comparison(ds, year, project, cube),
                                       build.jobcenter_comparison(ds, year, project))
+
+
+def test_the_producers_estimates_are_read_back_exactly_and_only_for_the_same_data(tmp_path):
+    """AIPW once (issue 20): notebook 3.01, run by the pipeline, reads the estimates the producer fitted; they
+    equal a fresh :func:`casework.effects.measure_effects` (values, dtypes) and are refused for other data or
+    other parameters."""
+    from casework.effects import measure_effects
+    from casework.produce import ESTIMATES, produce, stored_estimates
+    from casework.store import Dataset
+
+    ds = small("pankow", 1, 3000).save(tmp_path / "pankow")
+    assert stored_estimates(ds) is None  # nothing produced yet
+    produce(ds, small=True, log=lambda _: None)
+    for outcome in ds.result("effects")["outcome"].unique():
+        pd.testing.assert_frame_equal(stored_estimates(ds, outcome=outcome),
+                                      measure_effects(ds, method="aipw", estimand="att", outcome=outcome))
+    assert stored_estimates(ds, method="ipw") is None and stored_estimates(ds, estimand="ate") is None
+    tables = {t: ds.table(t) for t in ds.tables}
+    tables["persons"] = tables["persons"].iloc[:-1]  # one person fewer: other data
+    other = Dataset.from_tables(tables, ground_truth=ds.ground_truth).save(tmp_path / "other")
+    (other.results_dir).mkdir(parents=True, exist_ok=True)
+    name = f"{ESTIMATES}_integration_12m"
+    (other.results_dir / f"{name}.parquet").write_bytes((ds.results_dir / f"{name}.parquet").read_bytes())
+    assert other.has_result(name) and stored_estimates(other) is None  # stored from other data: refused
+    assert stored_estimates(small("pankow", 1, 3000)) is None  # in memory: no state to check against
+
+
+@pytest.mark.notebook
+def test_notebook_301_run_by_the_pipeline_reads_the_producers_estimates(tmp_path):
+    """The pipeline's run of 3.01 fits no second AIPW: a marked stored estimate reappears in what it stores."""
+    from pathlib import Path
+
+    from casework import pipeline
+    from casework.produce import ESTIMATES, produce
+
+    ds = small("gelsenkirchen", 1, 3000).save(tmp_path / "gelsenkirchen")
+    produce(ds, small=True, log=lambda _: None)
+    name = f"{ESTIMATES}_integration_12m"
+    marked = ds.result(name)
+    row = marked["estimate"].first_valid_index()
+    mark = marked.loc[row, "ci_low"] + 0.25 * (marked.loc[row, "ci_high"] - marked.loc[row, "ci_low"])
+    assert mark != marked.loc[row, "estimate"]
+    marked.loc[row, "estimate"] = mark  # inside its interval (the forest plot draws it)
+    ds.save_result(name, marked)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "3.01-effects-of-network-measures.ipynb"
+    pipeline.run_notebook(notebook, ds.path, small=True, out_dir=tmp_path / "out", timeout=600,
+                          extra={"store_results": True})
+    aipw = ds.result("effects_methods").query("method == 'aipw'").set_index("measure")["estimate"]
+    assert aipw[marked.loc[row, "measure"]] == mark
