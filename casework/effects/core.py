@@ -63,7 +63,7 @@ MIN_CLUSTERS = 30
 POWER = 0.8
 #: Rounds of the overlap rule on cross-fitted scores.
 OVERLAP_ROUNDS = 4
-#: Methods whose overlap rule also looks at the cross-fitted (out-of-fold) propensity scores: the weighting ones.
+#: Methods whose overlap rule also looks at the cross-fitted (out-of-fold) propensity scores they weight with.
 CROSS_FIT_OVERLAP = ("aipw",)
 #: Repetitions whose estimates spread wider than this many standard errors make a warning.
 MAX_REP_SPREAD = 1.0
@@ -222,10 +222,9 @@ def _apply_overlap(full: _fits.Sample, opts: _fits.Options, e_all, spec: _Spec):
     scores = "estimated"
     if spec.method in CROSS_FIT_OVERLAP and spec.trim > 0:
         # a person far outside the others can look fine in the full-sample fit (it pulls the fit towards itself)
-        # and extreme out of fold; removing one such person can expose the next, hence a few rounds. IPW weights
-        # with the full-sample scores, but a person whose score there rests on that person's own treatment
-        # status is no evidence of overlap either (heavy-tail design: three extreme controls kept by the
-        # full-sample fit biased IPW's ATE by -1.2 at 15 % coverage)
+        # and extreme out of fold; removing one such person can expose the next, hence a few rounds. For IPW this
+        # was tried and rejected (heavy-tail design: its ATE improved, its ATT got far worse, docs/effects.md);
+        # IPW's prognostic-score guard refuses instead
         scores = "full-sample and cross-fitted"
         for _ in range(OVERLAP_ROUNDS):
             idx = np.flatnonzero(keep)
