@@ -194,3 +194,20 @@ def test_paired_comparison_uses_identical_replications_and_counts_refusals():
     assert p["rmse_ipw"] == pytest.approx(0.1)
     s = summarise(reps, by=("method", "estimand")).set_index("method")
     assert s.loc["ipw", "reps"] == 2 and s.loc["ipw", "refused"] == 1
+
+
+# --------------------------------------------------------------------------- Lin OLS with a tiny arm
+
+
+def test_lin_ols_refuses_an_arm_with_fewer_than_two_rows_per_coefficient():
+    # Gelsenkirchen seed 1005, assisted placement: 30 treated, 35 covariate columns; the ATE's treated-arm fit ran
+    # through every point and gave -1.63 (SE 0.05) on a 0/1 outcome whose true ATE was +0.06
+    from casework.effects import EffectInputError
+
+    df, cols = _randomised(3000, 30, 20, 11)
+    with pytest.raises(EffectInputError, match=r"21 coefficients in each arm, but only 30 treated.*estimand='att'"):
+        estimate(df, "t", "y", cols, method="ols", estimand="ate", min_treated=10)
+    r = estimate(df, "t", "y", cols, method="ols", estimand="att", min_treated=10)  # no extrapolation
+    assert np.isfinite(r.estimate) and abs(r.estimate) < 1
+    r = estimate(df, "t", "y", cols[:10], method="ols", estimand="ate", min_treated=10)  # 30 >= 2 * 11
+    assert abs(r.estimate) < 1
