@@ -171,8 +171,8 @@ def svb_runs(codes: np.ndarray, start: pd.Series, end: pd.Series, lo: int, hi: i
     the month of ``start`` to the month of ``end`` (the month before when ``end`` is not a month's last day).
     Twelve month-ends M + 1 .. M + 12 (inside [lo, hi]) are all covered exactly when one run holds them, and
     which of them are covered does not depend on the months outside, so the ranges are cut to [lo, hi]."""
-    end = pd.to_datetime(end)
-    a = np.maximum(month_ordinal(pd.to_datetime(start)), lo)
+    end = _datetimes(end)
+    a = np.maximum(month_ordinal(_datetimes(start)), lo)
     b = np.minimum(month_ordinal(end) - (~end.dt.is_month_end).to_numpy(), hi)  # an open spell: inf - 1 -> hi
     keep = (codes >= 0) & (b >= a)
     c, a, b = merge_runs(codes[keep], a[keep], b[keep])
@@ -216,9 +216,14 @@ def _month_end(m: int) -> pd.Timestamp:
     return pd.Timestamp(year=1970 + m // 12, month=m % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
 
 
+def _datetimes(values: pd.Series) -> pd.Series:
+    """``values`` as datetimes (pd.to_datetime samples even a datetime column element by element first)."""
+    return values if pd.api.types.is_datetime64_dtype(values) else pd.to_datetime(values)
+
+
 def _day_numbers(dates: pd.Series) -> np.ndarray:
     """Days since 01.01.1970 as floats (a missing date -> NaN)."""
-    d = np.asarray(pd.to_datetime(dates), dtype="datetime64[D]")
+    d = _datetimes(dates).to_numpy().astype("datetime64[D]")
     return np.where(np.isnat(d), np.nan, d.astype("int64").astype("float64"))
 
 
