@@ -33,6 +33,7 @@ from casework import engine
 from casework import schema as S
 from casework.cells import AGE_GROUPS, KPI_MEASURES, figures_from_counts, month_ordinal
 from casework.kpi_defs import KPI_DEFINITIONS, NOTES, OFFICIAL_CODES
+from casework.panel import UNEMPLOYMENT_BRIDGE_DAYS
 from casework.privacy import KEY_MODULUS
 
 __all__ = ["KPI_DEFINITIONS", "OFFICIAL_CODES", "CELL_DIMS", "FILTER_KEYS", "key_figures", "key_figure_cells",
@@ -41,11 +42,10 @@ __all__ = ["KPI_DEFINITIONS", "OFFICIAL_CODES", "CELL_DIMS", "FILTER_KEYS", "key
            "long_term_unemployed_months", "LZA_BRIDGE_DAYS"]
 
 CELL_DIMS = ["jc_id", "m", "sex", "age_group", "segment"]
-#: Days between two spells of registered unemployment that do not end the episode (0: only spells following
-#: each other without a day between are one). § 18 Abs. 1 Satz 2 SGB III lets interruptions of up to six
-#: weeks not break the duration (casework.panel.UNEMPLOYMENT_BRIDGE_DAYS for the exit outcome); the count here
-#: still breaks at any gap until the boards' cube uses long_term_unemployed_months (docs/kpi.md).
-LZA_BRIDGE_DAYS = 0
+#: Days without registration between two spells of unemployment that do not end the episode: § 18 Abs. 1 Satz 2
+#: SGB III, "Zeiten einer Erkrankung oder sonstigen Nicht-Erwerbstätigkeit [...] bis zu sechs Wochen unterbrechen
+#: die Dauer der Arbeitslosigkeit nicht" (the same 42 days as the exit outcome of casework.panel).
+LZA_BRIDGE_DAYS = UNEMPLOYMENT_BRIDGE_DAYS
 CELL_COUNTS = list(KPI_MEASURES)  # the cells are what the dashboards' cube stores
 FILTER_KEYS = ("jc_id", "sex", "age_group", "segment")
 _ISO = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T][0-9:.]+)?$")

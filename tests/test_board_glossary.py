@@ -58,8 +58,9 @@ def test_cube_counts_what_kpi_counts_in_every_sampled_month_and_filter():
 
 
 def test_hand_made_edges_of_one_year():
-    """364 days (the BA's "ein Jahr") reached on the month's last day or one day later; a one-day gap breaks
-    the run, spells meeting without a day between do not; an open spell runs on."""
+    """364 days (the BA's "ein Jahr") reached on the month's last day or one day later; a gap of 43 days breaks
+    the run (§ 18 Abs. 1 Satz 2 SGB III: up to six weeks do not, kpi.LZA_BRIDGE_DAYS), spells meeting without a
+    day between do not; an open spell runs on."""
     base = small("gelsenkirchen", 1, 800)
     ids = base.table("persons")["person_id"].tolist()[:6]
     spells = pd.DataFrame([
@@ -67,7 +68,7 @@ def test_hand_made_edges_of_one_year():
         _spell(ids[1], "2016-02-02", "2017-02-10"),        # 31.01.2017 is exactly 364 days later (leap year)
         _spell(ids[2], "2016-02-03", "2017-02-10"),        # 363 days on 31.01.2017: not yet
         _spell(ids[3], "2015-06-01", "2016-05-31"), _spell(ids[3], "2016-06-01", "2017-01-31"),  # no day between
-        _spell(ids[4], "2015-06-01", "2016-05-30"), _spell(ids[4], "2016-06-01"),                # one day missing
+        _spell(ids[4], "2015-06-01", "2016-04-18"), _spell(ids[4], "2016-06-01"),                # 43 days missing
         _spell(ids[5], "2015-01-01"),                                                              # open
     ])
     ds = _with_unemployment(base, spells)

@@ -351,14 +351,16 @@ def test_a_change_is_shown_only_from_two_visible_counts():
 def test_long_term_unemployed_need_unemployment_spells():
     assert "lza" in kpi.key_figures(_ds(IN_RECEIPT), "2019-12-01", "2019-12-01").attrs["notes"]
     u = pd.DataFrame({"spell_id": ["u1", "u2", "u3"], "person_id": ["p", "z", "z"],
-                      "start": pd.to_datetime(["2019-01-01", "2019-01-01", "2019-06-02"]),
-                      "end": [pd.NaT, D("2019-05-31"), pd.NaT]})  # z: a day without registration in between
+                      "start": pd.to_datetime(["2019-01-01", "2019-01-01", "2019-07-14"]),
+                      "end": [pd.NaT, D("2019-05-31"), pd.NaT]})  # z: 43 days without registration in between
     ds = _ds(IN_RECEIPT, unemployment=u)
     # 31.12.2019 is 364 days after 01.01.2019: p is long-term unemployed then, not at the end of November
     assert _kf(ds, "2019-12-01", "2019-12-01")["lza"] == 1
     assert _kf(ds, "2019-11-01", "2019-11-01")["lza"] == 0
-    joined = u.assign(start=pd.to_datetime(["2019-01-01", "2019-01-01", "2019-06-01"]))  # no day between
-    assert _kf(_ds(IN_RECEIPT, unemployment=joined), "2019-12-01", "2019-12-01")["lza"] == 2
+    # six weeks (42 days) without registration do not break it (§ 18 Abs. 1 Satz 2 SGB III), nor no day between
+    for second in ("2019-07-13", "2019-06-01"):
+        joined = u.assign(start=pd.to_datetime(["2019-01-01", "2019-01-01", second]))
+        assert _kf(_ds(IN_RECEIPT, unemployment=joined), "2019-12-01", "2019-12-01")["lza"] == 2, second
     assert _kf(ds, "2019-12-01", "2019-12-01", {"sex": "m"})["lza"] == 0
 
 
