@@ -28,6 +28,13 @@ ds = Dataset.open(dataset)
 cohort = analysis_cohort(ds)
 covariates = available_covariates(cohort)  # optional fields the data lack are left out, with a warning
 cohort["group"] = cohort["measure"].map({**S.MEASURES, "none": "keine Maßnahme"})
+# Land scale (docs/scale.md): the models below that refit 200 times or expand every person to months are fitted
+# on a random sample of FIT_PERSONS cohort persons (fixed seed); a smaller cohort is used whole. Their standard
+# errors grow by about sqrt(cohort / FIT_PERSONS): 1.0x up to 100,000 persons, about 2.4x at the ~600,000 of
+# an NRW-sized dataset. Kaplan-Meier and the first Cox model always use everyone.
+FIT_PERSONS = 100_000
+fit = cohort if len(cohort) <= FIT_PERSONS else cohort.sample(FIT_PERSONS, random_state=0).sort_index()
+print(f"models with refits or person-months: {len(fit):,} of {len(cohort):,} cohort persons")
 
 # %% [markdown]
 # ## Kaplan–Meier: share integrated over time
@@ -55,7 +62,8 @@ cox_summary[["exp(coef)", "exp(coef) lower 95%", "exp(coef) upper 95%", "p"]]
 # averages are the shares integrated by 6, 12 and 24 months in both worlds (bootstrap intervals).
 
 # %%
-incidence = adjusted_cumulative_incidence(treated, BASELINE, times=[6, 12, 24], horizon=horizon, unit="months",
+incidence = adjusted_cumulative_incidence(treated.loc[fit.index], BASELINE, times=[6, 12, 24], horizon=horizon,
+                                          unit="months",
                                           n_boot=20 if small else 200)
 incidence
 
@@ -67,11 +75,11 @@ incidence
 # none - both still without integration (docs/effects.md says what this conditions on).
 
 # %%
-months_from_landmark = lambda col: (cohort[col] - cohort["landmark"]).dt.days / 30.4375  # noqa: E731
-in_measure = cohort["measure"] != "none"
-follow = cohort.assign(
-    time=cohort["months_to_event"].clip(lower=0.01, upper=horizon),
-    event_h=(cohort["event"].astype(bool) & (cohort["months_to_event"] <= horizon)).astype(int),
+months_from_landmark = lambda col: (fit[col] - fit["landmark"]).dt.days / 30.4375  # noqa: E731
+in_measure = fit["measure"] != "none"
+follow = fit.assign(
+    time=fit["months_to_event"].clip(lower=0.01, upper=horizon),
+    event_h=(fit["event"].astype(bool) & (fit["months_to_event"] <= horizon)).astype(int),
     lockin_from=np.where(in_measure, months_from_landmark("measure_start"), np.nan),
     post_from=np.where(in_measure, months_from_landmark("measure_end"), np.nan))
 spells = episodes(follow, id="person_id", duration="time", event="event_h",
@@ -85,7 +93,7 @@ tv_cox.loc[[t for t in tv_cox.index if t.startswith("state=")], ["exp(coef)", "e
 # Odds ratios of the monthly integration hazard while participating (lock-in) and after.
 
 # %%
-hazard = discrete_hazard(cohort, covariates, horizon=horizon)
+hazard = discrete_hazard(fit, covariates, horizon=horizon)  # dense person-month design: ~80 kB a person
 if ds.ground_truth:
     truth = {(r["term"], r["phase"]): r["value"] for r in ds.ground_truth["hazard_ratios"]}
     hazard["truth"] = [truth.get((m, p)) for m, p in zip(hazard["measure"], hazard["phase"])]
