@@ -39,7 +39,8 @@ def assert_same_figures(ds, start, end, filters=None, segments=None):
     new = kpi.key_figures(ds, start, end, filters, segments)
     old = before.key_figures(ds, start, end, filters, segments)
     assert list(new.columns) == COLUMNS and list(new["kpi"]) == list(old["kpi"])
-    guarded = {k for k, note in new.attrs["notes"].items() if note in NEW_GUARDS}
+    # lza bridges gaps of up to six weeks since 78847c3 (a rule, not speed; tested against a day-by-day count)
+    guarded = {k for k, note in new.attrs["notes"].items() if note in NEW_GUARDS} | {"lza"}
     same = ~new["kpi"].isin(guarded).to_numpy()
     for col in ("value", "numerator", "denominator"):
         a, b = new[col].to_numpy(float)[same], old[col].to_numpy(float)[same]
