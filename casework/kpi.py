@@ -304,9 +304,11 @@ def _amounts(ds, con, hi: int, filters) -> dict:
     if "benefit_amounts" not in ds.tables:
         return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0, "kdu_missing": 0}
     a = ds.table("benefit_amounts")
-    a = a.assign(person_id=con.codes(a["person_id"]), m=month_ordinal(a["month"]).astype("int64"))
     if "kdu" not in a.columns:
         a["kdu"] = np.nan
+    m = month_ordinal(a["month"])
+    a = a[(m == hi) | (m == hi - 12)]  # two months of many: select before coding the persons
+    a = a.assign(person_id=con.codes(a["person_id"]), m=month_ordinal(a["month"]).astype("int64"))
     con.register("amounts", a[["person_id", "m", "llu", "kdu"]])
     w, params = Q.where(filters)
     got = con.execute(f"""
