@@ -310,8 +310,8 @@ def _read_piece_file(folder: Path, original: Path) -> pd.DataFrame:
         return schema.empty_table().to_pandas()
     table = pa.concat_tables([pq.read_table(f) for f in files])
     table = table.take(pc.sort_indices(table, sort_keys=[("file_row_number", "ascending")])).select(schema.names)
-    # a column without any value can have arrow's null type in the original file (pandas 2.2 writes an all-None
-    # column so) and another one in the piece files; pyarrow casts nothing to null, so it is rebuilt as nulls
+    # a column without any value can have arrow's null type in the original file and another one in the piece
+    # files; pyarrow casts no typed column to null, so such a column is rebuilt as nulls
     columns = [pa.nulls(len(table)) if f.type == pa.null() and table.column(i).null_count == len(table)
                else table.column(i).cast(f.type) for i, f in enumerate(schema)]
     return pa.Table.from_arrays(columns, schema=schema).to_pandas()
