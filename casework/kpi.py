@@ -25,13 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from casework import _kpi_sql as Q
 from casework import engine
 from casework import schema as S
-from casework.cells import AGE_GROUPS, KPI_MEASURES, figures_from_counts, month_ordinal
+from casework.cells import AGE_GROUPS, KPI_MEASURES, figures_from_counts, month_ordinal, month_starts
 from casework.kpi_defs import KPI_DEFINITIONS, NOTES, OFFICIAL_CODES
 from casework.panel import UNEMPLOYMENT_BRIDGE_DAYS
 from casework.privacy import KEY_MODULUS
@@ -174,11 +175,11 @@ def key_figures(ds, start, end, filters: dict | None = None, segments: pd.Series
     lo, hi = _period(start, end)
     filters = _check_filters(ds, filters, segments)
     full = _last_full_month(ds)
-    tables = [t for t in ("persons", "benefits", "employment", "benefit_amounts", "instruments", "unemployment")
-              if t in ds.tables]
+    tables = [t for t in ("persons", "benefits", "employment", "instruments", "unemployment") if t in ds.tables]
     parts = engine.map_partitions(ds, _key_figure_counts, lo, hi, filters, segments, full, desc="Kennzahlen",
                                   tables=tables)
     counts = {k: sum(p[k] for p in parts) for k in parts[0] if k != "flows"}
+    counts.update(_amounts(ds, hi, filters, segments))
     flows = pd.concat([p["flows"] for p in parts]).groupby("m").sum()
     rows, notes = _rows(counts, flows, lo, hi, amount_months=_amount_months(ds),
                         has_instruments="instruments" in ds.tables)
@@ -290,7 +291,6 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> di
         out[key] = int(v or 0)
     out["n_minijob"] = int(by_group.get("minijob", (0,))[0])
     out["n_funded"] = int(by_group.get("funded", (0,))[0])
-    out.update(_amounts(ds, con, hi, filters))
     out["ltr_active"] = _ltr_active(ds, con, hi, filters)
     out["lza"] = _long_term_unemployed(ds, con, hi, filters)
     con.close()
@@ -298,29 +298,50 @@ def _key_figure_counts(ds, lo: int, hi: int, filters, segments, full: int) -> di
     return out
 
 
-def _amounts(ds, con, hi: int, filters) -> dict:
+def _amounts(ds, hi: int, filters, segments) -> dict:
     """Sums of the monthly LLU and KdU amounts in the Bezugsmonat and the same month a year earlier, and the
-    number of their rows without KdU."""
+    number of their rows without KdU, of the persons the filters select.
+
+    One DuckDB query over the whole dataset rather than piece by piece: the amounts are person-months, often the
+    largest table, and only two months are needed, which DuckDB reads from the Parquet file alone."""
     if "benefit_amounts" not in ds.tables:
         return {"llu_now": 0.0, "llu_before": 0.0, "kdu_now": 0.0, "kdu_before": 0.0, "kdu_missing": 0}
-    a = ds.table("benefit_amounts")
-    if "kdu" not in a.columns:
-        a["kdu"] = np.nan
-    m = month_ordinal(a["month"])
-    a = a[(m == hi) | (m == hi - 12)]  # two months of many: select before coding the persons
-    a = a.assign(person_id=con.codes(a["person_id"]), m=month_ordinal(a["month"]).astype("int64"))
-    con.register("amounts", a[["person_id", "m", "llu", "kdu"]])
-    w, params = Q.where(filters)
-    got = con.execute(f"""
-        WITH x AS (SELECT a.m, a.llu, a.kdu, p.jc_id, p.sex, p.segment,
-                          {Q.AGE_SQL.replace('age', '((1970 + a.m // 12) - p.birth_year)')} AS age_group
-                   FROM amounts a JOIN persons p USING (person_id) WHERE a.m IN ({hi}, {hi - 12}))
-        SELECT m, coalesce(SUM(llu), 0), coalesce(SUM(kdu), 0), COUNT(*) - COUNT(kdu) FROM x WHERE TRUE {w}
-        GROUP BY m""", params).fetchall()
+    con = duckdb.connect()
+    try:
+        for name in ("benefit_amounts", "persons"):
+            _attach(con, ds, name)
+        seg = segments if segments is not None else pd.Series(dtype=object)
+        con.register("seg", pd.DataFrame({"person_id": seg.index.astype(str), "segment": seg.astype(str).to_numpy()}))
+        has_kdu = "kdu" in con.execute("SELECT * FROM benefit_amounts LIMIT 0").df().columns
+        first = [month_starts([m])[0] for m in (hi - 12, hi - 11, hi, hi + 1)]
+        w, params = Q.where(filters)
+        got = con.execute(f"""
+            WITH x AS (
+                SELECT (year(a.month) - 1970) * 12 + month(a.month) - 1 AS m, a.llu,
+                       {'a.kdu' if has_kdu else 'CAST(NULL AS DOUBLE)'} AS kdu, p.jc_id, p.sex, p.birth_year,
+                       coalesce(s.segment, 'unbekannt') AS segment
+                FROM benefit_amounts a JOIN persons p USING (person_id) LEFT JOIN seg s USING (person_id)
+                WHERE (a.month >= DATE '{first[0]}' AND a.month < DATE '{first[1]}')
+                   OR (a.month >= DATE '{first[2]}' AND a.month < DATE '{first[3]}')),
+            y AS (SELECT *, {Q.AGE_SQL.replace('age', '((1970 + m // 12) - birth_year)')} AS age_group FROM x)
+            SELECT m, coalesce(SUM(llu), 0), coalesce(SUM(kdu), 0), COUNT(*) - COUNT(kdu) FROM y WHERE TRUE {w}
+            GROUP BY m""", params).fetchall()
+    finally:
+        con.close()
     sums = {m: (llu, kdu) for m, llu, kdu, _ in got}
     now, before = sums.get(hi, (0.0, 0.0)), sums.get(hi - 12, (0.0, 0.0))
     return {"llu_now": float(now[0]), "llu_before": float(before[0]), "kdu_now": float(now[1]),
             "kdu_before": float(before[1]), "kdu_missing": int(sum(row[3] for row in got))}
+
+
+def _attach(con, ds, name: str) -> None:
+    """Table ``name`` of ``ds`` as a DuckDB view: the Parquet file itself when the table is not in memory
+    (DuckDB then reads only the columns and row groups the query needs), else the frame."""
+    if ds.path is not None and not ds.is_loaded(name):
+        path = str(ds.path / f"{name}.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    else:
+        con.register(name, ds.table(name))
 
 
 def _long_term_unemployed(ds, con, hi: int, filters) -> int:
