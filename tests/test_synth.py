@@ -43,6 +43,16 @@ def test_gelsenkirchen_matches_seed_004():
     day = pd.Timestamp("2017-09-30")  # the Steckbrief's date (DOMAIN.md 9.4)
     in_care = enrolled[(enrolled["start"] <= day) & (enrolled["end"].isna() | (enrolled["end"] >= day))]
     assert 1350 <= len(in_care) <= 1650  # a standing caseload of about 900 + 600 customers (DOMAIN.md 0.7)
+    # seed 004: "circa 900" market-distant long-term unemployed, "ungefähr 600 weitere" with health restrictions:
+    # two parts of the caseload, told apart in the truth and in the data (persons.health_restriction)
+    part = ds.truth.set_index("person_id").loc[in_care["person_id"], "enrolled_part"]
+    counts = part.value_counts()
+    assert 800 <= counts["marktfern"] <= 1000 and 520 <= counts["gesundheit"] <= 680
+    health = ds.table("persons").set_index("person_id").loc[in_care["person_id"], "health_restriction"]
+    assert (health == (part == "gesundheit")).all()
+    gt = {r["part"]: r for r in ds.ground_truth["caseload_parts"]}
+    assert gt["marktfern"]["places"] == 900 and gt["gesundheit"]["places"] == 600
+    assert gt["marktfern"]["enrolled"] == (ds.truth["enrolled_part"] == "marktfern").sum()
     benefits = ds.table("benefits").set_index("person_id")
     ended = enrolled[enrolled["end"].notna()].set_index("person_id")
     assert (ended["end"] == benefits.loc[ended.index, "end"]).all()  # in care until they leave receipt

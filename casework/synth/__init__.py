@@ -75,9 +75,9 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
     if n < 100:
         raise ValueError(f"persons must be at least 100 (got {n})")
     scale = n / scn.default_persons
-    network = network_tables(scn)
+    network = network_tables(scn, n)
     sink = _StreamSink(out, network) if out is not None else _MemorySink(network)
-    did, extracts, segments, classes = {}, [], [], []
+    did, extracts, segments, classes, parts = {}, [], [], [], []
     bar = tqdm(total=n, desc=f"synth {scn.name}", unit="persons",
                disable=(n <= 200_000) if progress is None else not progress)
     starts = list(range(0, n, CHUNK))
@@ -89,13 +89,15 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
             segments.append(part["segments"])
             extracts.append(part["extract"])
             classes.append(part["classes"])
+            parts.append(part["parts"])
             sink.add(part["tables"], part["truth"])
             _accumulate(did, part["did"])
             bar.update(part["size"])
         bar.close()
         seg_all = None if any(s is None for s in segments) else pd.concat(segments)
         gt = ground_truth(scn, pd.concat(extracts, ignore_index=True), seg_all, did, seed=seed, persons=n,
-                          class_counts=pd.concat(classes).groupby(level=0).sum())
+                          class_counts=pd.concat(classes).groupby(level=0).sum(),
+                          part_counts=pd.concat(parts).groupby(level=0).sum())
         meta = {"name": scn.name, "provenance": {"generator": "casework.synth", "scenario": scn.name, "seed": seed,
                                                  "persons": n, "confounding": scn.confounding}}
         return sink.finish(gt, meta, scn.name)
@@ -123,9 +125,11 @@ def _make_chunk(t: _ChunkTask) -> dict:
     res = simulate_chunk(t.scn, p, rng, scale=t.scale, share=t.size / t.n)
     pf = _with_labels(t.scn, pd.concat([p.reset_index(drop=True), res.frame], axis=1))
     tables = person_tables(t.scn, pf, rng, t.network, chunk=t.chunk, quota_scale=t.scale * t.size / t.n)
+    pf = pd.concat([pf, tables.pop("_truth")], axis=1)
     return {"tables": tables, "truth": truth_table(t.scn, pf), "did": res.did, "size": t.size,
             "segments": index_profillage(pf, tables["assessments"], t.scn), "extract": truth_extract(pf),
-            "classes": pf["latent_class_key"].value_counts()}
+            "classes": pf["latent_class_key"].value_counts(),
+            "parts": pf.loc[pf["enrolled_part"] != "", "enrolled_part"].value_counts()}
 
 
 class _MemorySink:

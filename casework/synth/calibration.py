@@ -91,6 +91,32 @@ TARGETS = (
            "further key groups and no integration expected within 12 months",
            "DOMAIN.md 1.15 (rule); no official distribution (section 9.3)",
            "frequent (health is the most frequent barrier)", 0.15, 0.60),
+    Target("llu_rbs1", "median LLU per month of eLb alone in their BG (no partner, not a single parent, no child "
+           "under 3) / Regelbedarfsstufe 1 of the year, every year (lowest, highest)",
+           "Regelbedarfsstufe 1 (§ 20 SGB II; 2014: 391 ... 2024: 563 EUR; casework.synth.amounts.REGELBEDARF)",
+           "1 (exactly RBS 1)", 1.0, 1.0),
+    Target("llu_per_bg_2024", "LLU (Regelbedarf, Sozialgeld, Mehrbedarfe) per BG in receipt, June 2024, EUR",
+           "DOMAIN.md 2.22: Regelsätze 22.06 bn EUR / 2.9 m BG / 12 = 634 EUR (Mehrbedarfe on top)",
+           "about 634 EUR", 634 * 0.8, 634 * 1.3, ("pankow",)),
+    Target("kdu_per_bg_2024", "KdU per BG in receipt, June 2024, EUR",
+           "DOMAIN.md 2.22: KdU 17.46 bn EUR / 2.9 m BG / 12 = 502 EUR", "about 502 EUR", 502 * 0.8, 502 * 1.2,
+           ("pankow",)),
+    Target("k3e2", "K3E2: long-term recipients with a regular instrument in the last full month / long-term "
+           "recipients", "assumption (no figure in DOMAIN.md; published K3E2 values are around a tenth)",
+           "about 8-18 %", 0.08, 0.18),
+    Target("share_16i_2019", "§ 16i starts / starts of § 16i and § 16e from 01.01.2019",
+           "DOMAIN.md 4.2 (about 3/4 of 118,000 starts by 09/2023 were § 16i)", "about 75 %", 0.62, 0.88,
+           ("pankow",)),
+    Target("16i_of_unemployed", "persons in § 16i on 30.06.2022 / registered unemployed that day",
+           "DOMAIN.md 4.17 (NRW, January 2022: 13,594, about 4 % of the unemployed)", "about 4 %", 0.025, 0.065,
+           ("pankow",)),
+    Target("caseload_ue25", "persons per caseworker of the Ü25 teams on 30.06. of the last year (mean over the "
+           "teams of three or more)",
+           "Betreuungsschlüssel 1:150 for adults (BT-Drs. 16/3953)", "about 150", 120, 180),
+    Target("caseload_u25", "persons per caseworker of the U25 teams on 30.06. of the last year (mean)",
+           "Betreuungsschlüssel 1:75 for under-25s (BT-Drs. 16/3953)", "about 75", 60, 90),
+    Target("caseload_fm", "persons per caseworker in Fallmanagement on 30.06. of the last year (mean)",
+           "assumption: the smaller caseload of the FM concept, 1:75 (DOMAIN.md 7.3)", "about 75", 55, 95),
 )
 
 
@@ -236,6 +262,60 @@ def _project_coverage_uplift(ds) -> float:
     return float(shares[0] - shares[1])
 
 
+def _last_june(ds) -> pd.Timestamp:
+    end = _data_end(ds)
+    return pd.Timestamp(f"{end.year if end.month >= 7 else end.year - 1}-06-30")
+
+
+def _amount_figures(ds) -> dict:
+    """LLU of persons alone in their BG against RBS 1 per year; LLU and KdU per BG in June 2024."""
+    from casework.synth.amounts import regelbedarf
+
+    p = ds.table("persons")
+    a = ds.table("benefit_amounts")
+    alone = p[(p["bg_id"].map(p["bg_id"].value_counts()) == 1) & ~p["single_parent"] & ~p["children_under_3"]]
+    mine = a[a["person_id"].isin(alone["person_id"])]
+    median = mine.groupby(mine["month"].dt.year)["llu"].median()
+    ratio = median / regelbedarf(median.index.to_numpy(), 1)
+    out = {"llu_rbs1": (float(ratio.min()), float(ratio.max()))}
+    june = a[a["month"] == pd.Timestamp("2024-06-01")]
+    if len(june):
+        per_bg = june.merge(p[["person_id", "bg_id"]], on="person_id").groupby("bg_id")[["llu", "kdu"]].sum()
+        out["llu_per_bg_2024"], out["kdu_per_bg_2024"] = float(per_bg["llu"].mean()), float(per_bg["kdu"].mean())
+    return out
+
+
+def _instrument_figures(ds) -> dict:
+    from casework.kpi import key_figures
+
+    out = {}
+    end = _data_end(ds)
+    year = end.year if end.month == 12 else end.year - 1
+    out["k3e2"] = float(key_figures(ds, f"{year}-12-01", f"{year}-12-01").set_index("kpi").at["k3e2", "value"])
+    ins = ds.table("instruments")
+    new = ins[(ins["start"] >= "2019-01-01") & ins["kind"].isin(["16i", "16e"])]
+    if len(new) >= 50:
+        out["share_16i_2019"] = float((new["kind"] == "16i").mean())
+    day = pd.Timestamp("2022-06-30")
+    if _data_start(ds) <= day <= end:
+        u = ds.table("unemployment")
+        unemployed = u[(u["start"] <= day) & (u["end"].isna() | (u["end"] >= day))]["person_id"].nunique()
+        in16i = ins[(ins["kind"] == "16i") & (ins["start"] <= day) & (ins["end"].isna() | (ins["end"] >= day))]
+        out["16i_of_unemployed"] = in16i["person_id"].nunique() / max(unemployed, 1)
+    return out
+
+
+def _caseload_figures(ds) -> dict:
+    from casework.kpi import caseloads
+
+    c = caseloads(ds, _last_june(ds))
+    team = c["team_id"].str.rsplit("-", n=1).str[-1]
+    # teams of at least three: a small population's one-person teams are staffed above their caseload
+    big = c["team_id"].map(c["team_id"].value_counts()) >= 3
+    return {f"caseload_{t}": float(c.loc[big & (team == t), "persons"].mean()) for t in ("ue25", "u25", "fm")
+            if (big & (team == t)).any()}
+
+
 def measure(ds) -> dict:
     """Every calibration figure of a dataset (keys of :data:`TARGETS`; ranges as (lowest, highest))."""
     p = ds.table("persons")
@@ -245,6 +325,12 @@ def measure(ds) -> dict:
     out["two_barriers"], out["three_barriers"] = _barriers(ds)
     if "unemployment" in ds.tables:
         out["unemployed"], out["long_term_unemployed"] = _unemployed(ds)
+    if "benefit_amounts" in ds.tables:
+        out.update(_amount_figures(ds))
+    if "instruments" in ds.tables:
+        out.update(_instrument_figures(ds))
+    if {"caseworkers", "assignments"} <= set(ds.tables):
+        out.update(_caseload_figures(ds))
     out["health_restriction"] = float(p["health_restriction"].mean())
     out["no_vocational"] = float((p["vocational"] == "none").mean())
     out["k2_median"] = _k2_median(ds)

@@ -12,10 +12,13 @@ __all__ = ["ids"]
 
 def ids(prefix: str, n: int, start: int = 0, width: int = 7) -> np.ndarray:
     """Vectorised string keys ``<prefix><zero-padded number>``."""
-    if n == 0:
-        return np.array([], dtype=object)
-    nums = np.arange(start, start + n).astype(str)
-    return np.char.add(prefix, np.char.zfill(nums, width)).astype(object)
+    out = np.empty(n, dtype=object)
+    if n:
+        # printf-style formatting is twice as fast as numpy's string functions (tens of millions of keys at Land
+        # scale); the same keys: zero-padded to ``width``, longer numbers kept whole
+        fmt = f"{prefix}%0{width}d"
+        out[:] = [fmt % i for i in range(start, start + n)]
+    return out
 
 
 def scenario_month_start(scn: Scenario, m) -> pd.DatetimeIndex:

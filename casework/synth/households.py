@@ -54,12 +54,18 @@ def form_households(p: pd.DataFrame, rng, *, first_key: int) -> pd.DataFrame:
         u3[a] = u3[b] = u3[a] | u3[b]
         minors[a] = minors[b] = minors[a] | minors[b]
     head = head[head]  # a young person's parent may be the partner who joined a couple: follow once more
+    # the Regelbedarfsstufe follows the role in the BG (§ 20 SGB II): partners RBS 2, children of the BG RBS 3/4
+    joined = head != np.arange(n)
+    partner = joined & ~young
+    partner[head[partner]] = True
+    role = np.where(joined & young, "child", np.where(partner, "partner", "single")).astype(object)
     _, bg = np.unique(head, return_inverse=True)
     ids = np.char.add("BG", np.char.zfill((first_key + bg).astype(str), 10)).astype(object)
     # the flags describe the household: a child under 3 (or any minor) of one member lives with all of them
     u3 = _any_in_bg(bg, u3)
     minors = _any_in_bg(bg, minors | u3 | single_parent | minor_kid)
-    return p.assign(bg_id=ids, single_parent=single_parent, children_under_3=u3, minor_children=minors)
+    return p.assign(bg_id=ids, single_parent=single_parent, children_under_3=u3, minor_children=minors, bg_role=role,
+                    bg_code=first_key + bg)
 
 
 def _any_in_bg(bg: np.ndarray, flag: np.ndarray) -> np.ndarray:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-__all__ = ["MeasureSpec", "ProjectSpec", "Scenario", "SCENARIOS", "get_scenario", "NRW_JOBCENTERS", "NETWORK_OFFERS",
-           "REFERRAL_BASE"]
+__all__ = ["MeasureSpec", "ProjectSpec", "CaseloadPart", "Scenario", "SCENARIOS", "get_scenario", "NRW_JOBCENTERS",
+           "NETWORK_OFFERS", "REFERRAL_BASE"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,21 @@ class ProjectSpec:
     # measure ends); ``intake`` enrolments (scaled like places) keep about ``places`` in care
     standing: bool = False
     intake: int | None = None
+    # parts of the caseload with their own eligibility rule and intake (enrolments of the project are filled
+    # part by part; the truth records each person's part)
+    parts: tuple[CaseloadPart, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseloadPart:
+    """One part of a project's standing caseload: ``places`` in care at a time, ``intake`` enrolments over the
+    project (scaled like the places), eligibility ``rule`` (simulate._eligible)."""
+
+    key: str
+    label: str
+    rule: str
+    places: int
+    intake: int
 
 
 @dataclass(frozen=True)
@@ -173,7 +188,12 @@ GELSENKIRCHEN = Scenario(
         "Marktferne Langzeitarbeitslose (ca. 900) und Personen mit erheblichen gesundheitlichen "
         "Einschränkungen (ca. 600)", 1500,
         measures=(_GE_MODULES, _GE_ASSISTED, _GE_PREVENTIVE), enrol_only=True, enrol_rate=0.0,
-        eligibility="abcaktiv", standing=True, intake=2100),),
+        eligibility="abcaktiv", standing=True, intake=2100,
+        # seed 004: "Das Team betreut marktferne, langzeitarbeitslose Kundinnen und Kunden (circa 900 Personen).
+        # Ungefähr 600 weitere Personen haben daneben zum Teil erhebliche gesundheitliche Einschränkungen."
+        parts=(CaseloadPart("marktfern", "Marktferne Langzeitarbeitslose", "abcaktiv_distant", 900, 1260),
+               CaseloadPart("gesundheit", "Erhebliche gesundheitliche Einschränkungen", "abcaktiv_health", 600,
+                            800))),),
     intercept=-2.6,
     stock_share=0.47,  # Ruhr cities: about 70 % long-term recipients (DOMAIN.md 0.6)
     notes=(

@@ -136,12 +136,27 @@ def _cumulative_log_survival(logit: np.ndarray, at_risk_from: np.ndarray) -> np.
     return np.cumsum(out, axis=1, out=out)
 
 
+#: The eligibility rules of caseload parts, in words (ground truth).
+PART_RULES = {
+    "abcaktiv_distant": "two years or more in receipt at enrolment, not of the market-near latent class, no "
+                        "health restriction",
+    "abcaktiv_health": "a placement-relevant health restriction",
+}
+
+
 def _eligible(rule: str, p: pd.DataFrame, dur_at_index: np.ndarray, index_year: np.ndarray) -> np.ndarray:
     cls = p["latent_class"].to_numpy()
+    distant = (dur_at_index >= 24) & np.isin(cls, [CLASSES.index("multiple"), CLASSES.index("health")])
     if rule == "abcaktiv":
         # seed 004: market-distant long-term unemployed, or considerable health restrictions
-        distant = (dur_at_index >= 24) & np.isin(cls, [CLASSES.index("multiple"), CLASSES.index("health")])
         return distant | p["health_restriction"].to_numpy()
+    if rule == "abcaktiv_distant":
+        # the ~900: market-distant (not the market-near class) and long-term (two years or more in receipt); those
+        # with a health restriction belong to the other part, so the parts are told apart in the data
+        far = (dur_at_index >= 24) & (cls != CLASSES.index("market_near"))
+        return far & ~p["health_restriction"].to_numpy()
+    if rule == "abcaktiv_health":  # the ~600 "daneben": considerable health restrictions
+        return p["health_restriction"].to_numpy()
     if rule == "teilhabe":
         # Förderrichtlinie "Soziale Teilhabe am Arbeitsmarkt" (DOMAIN.md 0.8): long-term unemployed aged 35 or
         # older, at least four years in receipt, with health restrictions or minor children in the
@@ -162,6 +177,7 @@ class _Decider:
         self.enrol_key = rng.random(len(p))
         self.jc = p["jc_idx"].to_numpy()
         self.jc_ids = scn.jobcenters["jc_id"].to_numpy()
+        self.part = np.full(len(p), "", dtype=object)  # the part of a project's caseload a person was enrolled in
 
     def utilities(self) -> np.ndarray:
         util = np.empty((len(self.p), len(self.kinds)))
@@ -199,8 +215,10 @@ class _Decider:
             may_choose = active
             if proj.enrol_only:
                 year = pd.Timestamp(self.scn.data_start).year + np.maximum(t0, 0) // 12
-                pool = active & _eligible(proj.eligibility, self.p, dur, year)
-                may_choose = pool & self._enrol(proj, pool)
+                pool, may_choose = self._enrol_parts(proj, active, dur, year) if proj.parts else (
+                    active & _eligible(proj.eligibility, self.p, dur, year), None)
+                if may_choose is None:
+                    may_choose = pool & self._enrol(proj, pool)
                 enrolled[may_choose & (enrolled == "")] = proj.project_id
                 active = pool
             for spec in proj.measures:
@@ -211,7 +229,20 @@ class _Decider:
                     overrides.setdefault(spec.kind, []).append((may_choose, spec))
         return possible, choosable, enrolled, overrides
 
-    def _enrol(self, proj, elig) -> np.ndarray:
+    def _enrol_parts(self, proj, active, dur, year):
+        """Pool and enrolled of a project whose caseload has parts: each part fills its own intake among its
+        eligible (a person in one part is not enrolled again in a later one); records ``part`` per person."""
+        pool = np.zeros(len(self.p), dtype=bool)
+        chosen = np.zeros(len(self.p), dtype=bool)
+        for part in proj.parts:
+            elig = active & _eligible(part.rule, self.p, dur, year)
+            pool |= elig
+            take = self._enrol(proj, elig & ~chosen, intake=part.intake)
+            self.part[take] = part.key
+            chosen |= take
+        return pool, chosen
+
+    def _enrol(self, proj, elig, intake=None) -> np.ndarray:
         """Fill the project's places (scaled) among eligible persons, weighted towards the neediest."""
         out = np.zeros(len(self.p), dtype=bool)
         need_score = self.p[[f"need_{k}" for k in NEED_ORDER]].to_numpy().sum(axis=1)
@@ -219,8 +250,8 @@ class _Decider:
         places = proj.places_by_jc or {proj.jc_ids[0]: proj.places}
         for jc_id, n_places in places.items():
             idx = np.flatnonzero(elig & (self.jc_ids[self.jc] == jc_id))
-            intake = n_places if proj.intake is None else proj.intake * n_places / proj.places
-            quota = int(round(intake * self.scale * self.share))
+            total = intake if intake is not None else (proj.places if proj.intake is None else proj.intake)
+            quota = int(round(total * n_places / proj.places * self.scale * self.share))
             take = idx[np.argsort(-score[idx])[:quota]] if quota > 0 else idx[:0]
             out[take] = True
         return out
@@ -301,6 +332,7 @@ def simulate_chunk(scn: Scenario, p: pd.DataFrame, rng: np.random.Generator, *, 
     frame = _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log_v, part_lag,
                              n_modules_u, start, assess_off, topup_stay)
     frame["leave_m"] = _leave_month(act["t_int"], exit_other, need_ending, topup_stay, n_m)
+    frame["enrolled_part"] = np.where(act["enrolled"] != "", decider.part, "")
     did = _did_rates(scn, jc, start, exit_other, need_ending, topup_stay, worlds) if len(worlds) == 2 else {}
     return ChunkResult(frame=frame, did=did)
 
@@ -398,29 +430,30 @@ def _fill_tau(tau, part, spec, p, rows, index_m, part_lag, n_modules_u, scn):
     part["lockin"][idx], part["post"][idx] = spec.lockin * mult, spec.post * mult
 
 
-def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start, leave_of=None):
+def _potential(logit0, tau_k, log_v, landmark, exit_other, rows, start, leave_of):
     """Y = 1 if integration in [landmark, landmark+11] before the other exit (rows only).
 
-    With ``leave_of`` (integration month -> first month out of receipt) also E = 1 if receipt ended within the
-    12 months from the landmark (``leave <= landmark + 12``); returns ``(Y, E)`` then.
+    Also E = 1 if receipt ended within the 12 months from the landmark (``leave_of``: integration month -> first
+    month out of receipt; ``leave <= landmark + 12``) and T, the month the survival crossed (the integration
+    month if it is before the other exit and the data end; -1 outside ``rows``). Returns ``(Y, E, T)``.
     """
     idx = np.flatnonzero(rows)
     y = np.full(len(logit0), np.nan)
     e = np.full(len(logit0), np.nan)
+    t_all = np.full(len(logit0), -1, dtype=np.int64)
     if len(idx) == 0:
-        return y if leave_of is None else (y, e)
+        return y, e, t_all
     lg = logit0[idx]
     if tau_k is not None:
         lg += tau_k[idx]
     cum = _cumulative_log_survival(lg, start[idx])  # not yet at risk before start
     last = np.minimum(landmark[idx] + HORIZON - 1, exit_other[idx] - 1)
     y[idx] = (cum[np.arange(len(idx)), last] <= log_v[idx]).astype(float)
-    if leave_of is None:
-        return y
     hit = cum <= log_v[idx, None]
     t = np.where(hit.any(axis=1), hit.argmax(axis=1), cum.shape[1])
     e[idx] = (leave_of(t, idx) <= landmark[idx] + HORIZON).astype(float)
-    return y, e
+    t_all[idx] = t
+    return y, e, t_all
 
 
 def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log_v, part_lag, n_modules_u,
@@ -443,15 +476,16 @@ def _person_outcomes(scn, p, decider, act, index_m, exit_other, need_ending, log
     def leave_of(t, idx):
         return _leave_month(t, exit_other[idx], need_ending[idx], topup_stay[idx], n_m)
 
-    out["y0"], out["e0"] = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort, start, leave_of)
+    out["y0"], out["e0"], out["t0"] = _potential(act["logit0"], None, log_v, landmark, exit_other, in_cohort, start,
+                                                 leave_of)
     util = decider.utilities()
     probs = _choice_probs(util, act["choosable"])
     for k, kind in enumerate(kinds):
         rows = in_cohort & act["avail"][:, k]
         forced = np.where(rows, k, -2)
         tau_k, _ = _tau_paths(scn, p, decider, forced, index_m, part_lag, n_modules_u, act["overrides"], n_m)
-        out[f"y_{kind}"], out[f"e_{kind}"] = _potential(act["logit0"], tau_k, log_v, landmark, exit_other, rows,
-                                                        start, leave_of)
+        out[f"y_{kind}"], out[f"e_{kind}"], out[f"t_{kind}"] = _potential(
+            act["logit0"], tau_k, log_v, landmark, exit_other, rows, start, leave_of)
         out[f"p_{kind}"] = np.where(decide, probs[:, k], np.nan)
     chosen = np.maximum(choice, 0)
     y_all = np.column_stack([out[f"y_{k}"] for k in kinds])

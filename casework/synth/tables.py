@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 
 from casework import schema as S
+from casework.synth.amounts import benefit_amounts
 from casework.synth.dates import date_in_month, dates_or_nat, ids, scenario_month_start
+from casework.synth.instruments import instrument_spells
 from casework.synth.population import NEED_ORDER, consistent_needs
 from casework.synth.referrals import network_referrals, referral_rows
 from casework.synth.scenarios import Scenario, project_key
-from casework.synth.simulate import WINDOW
+from casework.synth.simulate import WINDOW, all_kinds
+from casework.synth.staff import assignments, caseworker_table
 from casework.synth.unemployment import unemployment_spells
 
 __all__ = ["network_tables", "person_tables", "ids", "CHUNK_BASE"]
@@ -27,15 +30,19 @@ STOCK_FRACTION = 0.37
 CHUNK_BASE = 10**8
 
 
-def network_tables(scn: Scenario) -> dict[str, pd.DataFrame]:
-    """The tables that do not depend on persons: jobcenters, projects, partners, offers."""
+def network_tables(scn: Scenario, persons: int | None = None) -> dict[str, pd.DataFrame]:
+    """The tables that do not depend on persons' draws: jobcenters, projects, partners, offers, caseworkers (their
+    number follows the population size ``persons``, default the scenario's)."""
+    persons = persons or scn.default_persons
     return {"jobcenters": scn.jobcenters[["jc_id", "name", "land", "region_type", "comparison_type"]].copy(),
-            "projects": _projects(scn), **_network(scn)}
+            "projects": _projects(scn), **_network(scn),
+            "caseworkers": caseworker_table(scn, persons)}
 
 
 def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, network: dict,
                   chunk: int = 0, quota_scale: float = 1.0) -> dict[str, pd.DataFrame]:
-    """The person-level tables of one chunk (``pf``: persons with simulation results).
+    """The person-level tables of one chunk (``pf``: persons with simulation results), and under ``"_truth"``
+    person-level ground truth made with them (the potential outcomes of unemployment exit), aligned with ``pf``.
 
     ``quota_scale``: the share of the offers' places this chunk fills (population scale x chunk share).
     """
@@ -55,8 +62,23 @@ def person_tables(scn: Scenario, pf: pd.DataFrame, rng: np.random.Generator, net
     out["employment"] = _employment(scn, pf, rng, n_m, data_end, base)
     out["enrolments"] = _enrolments(scn, pf, data_end, base)
     out["benefits"] = _benefits(scn, pf, rng, n_m, base)
-    out["unemployment"] = unemployment_spells(scn, pf, rng, data_end, base=base)
+    kinds = list(all_kinds(scn))
+    out["unemployment"], out["_truth"] = unemployment_spells(scn, pf, rng, data_end, base=base, kinds=kinds)
+    out.update(_case_model(scn, pf, np.random.default_rng(rng.integers(2**63)), network, out, data_end, base))
     return out
+
+
+def _case_model(scn, pf, rng, network, out, data_end, base) -> dict[str, pd.DataFrame]:
+    """The optional tables of the case model: amounts, instruments (with their funded jobs), assignments.
+
+    Their own generator (one draw of the chunk's): the tables before them stay what they were without them.
+    """
+    region = scn.jobcenters["region_type"].to_numpy()[pf["jc_idx"].to_numpy()]
+    instruments, employment = instrument_spells(scn, pf, out["employment"], rng, data_end, base=base)
+    benefit_end = out["benefits"]["end"].to_numpy()  # one spell per person, in pf's order
+    return {"benefit_amounts": benefit_amounts(scn, pf, rng, region=region), "instruments": instruments,
+            "employment": employment,
+            "assignments": assignments(scn, pf, network["caseworkers"], out["enrolments"], rng, benefit_end)}
 
 
 # ---------------------------------------------------------------- network

@@ -27,6 +27,10 @@ ESTIMANDS = {
                  "landmark); the comparison group started no measure in that window (a no-show is untreated).",
     "outcome": "integration_12m: an integration (start of svB employment, training or self-employment; never "
                "publicly funded employment) in the 12 months from the landmark, before any other exit.",
+    "outcome_unemployment_exit": "unemployment_exit_12m: among cohort persons registered unemployed at the landmark "
+                                 "(the episode covering it; spells less than 42 days apart are one episode), the "
+                                 "episode ends before landmark + 12 months; missing for the others "
+                                 "(/work/briefs/s8/outcome_def.md, casework.panel).",
     "why": "Because everyone in the cohort survived unintegrated to the landmark and the outcome clock starts "
            "there for treated and untreated alike, waiting time before a measure is never credited to it "
            "(no immortal-time bias).",
@@ -83,17 +87,21 @@ def _effect_records(pf: pd.DataFrame, kinds, segments: pd.Series | None, specs) 
     return recs
 
 
-def _receipt_end_records(pf: pd.DataFrame, kinds, specs) -> list[dict]:
-    """ATT and ATE of each measure on ending receipt within 12 months of the landmark (overall only)."""
+def _receipt_end_records(pf: pd.DataFrame, kinds, specs, outcome: str = "receipt_end_12m") -> list[dict]:
+    """ATT and ATE of each measure on ending receipt (``receipt_end_12m``, potential outcomes ``e_``) or
+    registered unemployment (``unemployment_exit_12m``, ``ux_``: over the persons at risk, unemployed at the
+    landmark) within 12 months of the landmark (overall only)."""
     recs = []
     cohort = pf[pf["in_cohort"]]
+    pre, base = ("e_", "e0") if outcome == "receipt_end_12m" else ("ux_", "ux0")
+    at_risk = cohort[base].notna()
     for kind in kinds:
-        diff = cohort[f"e_{kind}"] - cohort["e0"]
-        treated = cohort["measure"] == kind
-        ate_rows = (treated | (cohort["measure"] == "none")) & cohort[f"possible_{kind}"]
+        diff = cohort[f"{pre}{kind}"] - cohort[base]
+        treated = (cohort["measure"] == kind) & at_risk
+        ate_rows = (treated | (cohort["measure"] == "none")) & cohort[f"possible_{kind}"] & at_risk
         for estimand, rows in (("att", treated), ("ate", ate_rows)):
             if rows.sum():
-                recs.append({"measure": kind, "estimand": estimand, "outcome": "receipt_end_12m", "segment": None,
+                recs.append({"measure": kind, "estimand": estimand, "outcome": outcome, "segment": None,
                              "value": round(float(diff[rows].mean()), 6), "n": int(rows.sum()),
                              "assumption": bool(specs[kind].assumption), "label": S.MEASURES[kind]})
     return recs
@@ -193,13 +201,28 @@ def _by_group(pf: pd.DataFrame, scn: Scenario) -> list[dict]:
 def truth_extract(pf: pd.DataFrame) -> pd.DataFrame:
     """The rows and columns of a chunk that the ground truth needs (cohort persons and the treated)."""
     keep = pf["in_cohort"].to_numpy() | ~pf["measure"].isin(["none"]).to_numpy() & pf["measure"].notna().to_numpy()
-    cols = ["person_id", "jc_id", "index_m", "in_cohort", "measure", "y0", "e0", "tau_lockin", "tau_post",
-            *[f"need_{k}" for k in S.NEEDS], *[c for c in pf.columns if c.startswith(("y_", "e_", "possible_"))]]
+    cols = ["person_id", "jc_id", "index_m", "in_cohort", "measure", "y0", "e0", "ux0", "tau_lockin", "tau_post",
+            *[f"need_{k}" for k in S.NEEDS],
+            *[c for c in pf.columns if c.startswith(("y_", "e_", "ux_", "possible_"))]]
     return pf.loc[keep, cols]
 
 
+def _caseload_parts(scn: Scenario, persons: int, counts: pd.Series | None) -> list[dict]:
+    """The parts of standing caseloads (seed 004: about 900 market-distant long-term unemployed and about 600
+    with health restrictions): who is eligible, places at a time and enrolments, scaled to the population."""
+    from casework.synth.simulate import PART_RULES
+
+    scale = persons / scn.default_persons
+    counts = counts if counts is not None else pd.Series(dtype=int)
+    return [{"project": q.project_id, "part": part.key, "label": part.label, "rule": PART_RULES[part.rule],
+             "places": round(part.places * scale, 1), "intake": round(part.intake * scale, 1),
+             "enrolled": int(counts.get(part.key, 0)),
+             "in_data": "persons.health_restriction: True for the health part, False for the market-distant part"}
+            for q in scn.projects for part in q.parts]
+
+
 def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, did: dict, *, seed: int,
-                 persons: int, class_counts: pd.Series) -> dict:
+                 persons: int, class_counts: pd.Series, part_counts: pd.Series | None = None) -> dict:
     """The ground-truth dictionary stored as ground_truth.json (``pf``: the concatenated truth extracts)."""
     specs = all_kinds(scn)
     kinds = list(specs)
@@ -213,10 +236,12 @@ def ground_truth(scn: Scenario, pf: pd.DataFrame, segments: pd.Series | None, di
         "cohort_window": [str(pd.Timestamp(scn.cohort_start).date()), str(scn.cohort_end.date())],
         "horizon_months": HORIZON,
         "estimands": ESTIMANDS,
-        "effects": _effect_records(pf, kinds, segments, specs) + _receipt_end_records(pf, kinds, specs),
+        "effects": (_effect_records(pf, kinds, segments, specs) + _receipt_end_records(pf, kinds, specs)
+                    + _receipt_end_records(pf, kinds, specs, "unemployment_exit_12m")),
         "coverage": _coverage_records(pf, kinds),
         "effects_by_group": _by_group(pf, scn),
         "did": _did_records(scn, did),
+        "caseload_parts": _caseload_parts(scn, persons, part_counts),
         "hazard_ratios": _hazard_records(pf, kinds),
         "measures": {k: {"label": S.MEASURES[k], "duration_months": s.duration, "lockin_logit": s.lockin,
                          "post_logit": s.post, "assumption": s.assumption} for k, s in specs.items()},
@@ -249,11 +274,14 @@ def truth_table(scn: Scenario, pf: pd.DataFrame) -> pd.DataFrame:
         "minor_children": pf["minor_children"].astype(bool),
         "index_month": month("index_m"), "landmark": month("landmark_m"), "in_cohort": pf["in_cohort"],
         "measure": pf["measure"], "enrolled_project": pf["enrolled_project_key"].replace("", None),
+        "enrolled_part": pf["enrolled_part"].replace("", None),
         "propensity": pf["propensity"], "y0": pf["y0"], "y1": pf["y1"], "integration_12m": observed,
         "e0": pf["e0"], "e1": pf["e1"],
         "receipt_end_12m": np.where(pf["in_cohort"], np.where(pf["measure"] == "none", pf["e0"], pf["e1"]), np.nan),
+        "ux0": pf["ux0"], "unemployment_exit_12m": pf["unemployment_exit_12m"],
         "tau_lockin": pf["tau_lockin"], "tau_post": pf["tau_post"],
         **{f"y_{k}": integ[f"y_{k}"] for k in kinds}, **{f"e_{k}": pf[f"e_{k}"] for k in kinds},
+        **{f"ux_{k}": pf[f"ux_{k}"] for k in kinds},
         **{f"p_{k}": pf[f"p_{k}"] for k in kinds},
         **{f"possible_{k}": pf[f"possible_{k}"] for k in kinds},
     }
