@@ -34,7 +34,7 @@ TURNOVER_MONTHS = 30
 #: persons of each team in receipt on 30.06. of the scenario's last year, per person generated (measured on the
 #: demo scenarios, seed 1; ABCaktiv's customers are its own team): a jobcenter staffs each team for its caseload
 _TEAM_STOCK = {
-    "gelsenkirchen": {"u25": 0.050, "ue25": 0.197, "fm": 0.025},
+    "gelsenkirchen": {"u25": 0.051, "ue25": 0.199, "fm": 0.033},
     "pankow": {"u25": 0.048, "ue25": 0.179, "fm": 0.0365},
     "nrw_teilhabe": {"u25": 0.069, "ue25": 0.238, "fm": 0.048},
 }

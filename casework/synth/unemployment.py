@@ -29,7 +29,7 @@ from casework.synth.dates import ids, scenario_month_start
 
 __all__ = ["unemployment_spells", "P_REGISTERS", "SPELL_MONTHS", "GAP_MONTHS", "exit_truth"]
 
-P_REGISTERS = 0.70
+P_REGISTERS = 0.77
 SPELL_MONTHS = 18.0
 GAP_MONTHS = 4.0
 _MAX_SPELLS = 8
