@@ -182,11 +182,13 @@ def test_ground_truth_is_what_the_generator_did():
     for rec in gt["effects"]:
         if rec["segment"] is not None:
             continue
-        kind, pre = rec["measure"], {"integration_12m": "y", "receipt_end_12m": "e"}[rec["outcome"]]
+        kind, pre = rec["measure"], {"integration_12m": "y", "receipt_end_12m": "e",
+                                     "unemployment_exit_12m": "ux"}[rec["outcome"]]
         if rec["estimand"] == "att":
             rows = cohort["measure"] == kind
         else:
             rows = cohort["measure"].isin([kind, "none"]) & cohort[f"possible_{kind}"]
+        rows &= cohort[f"{pre}0"].notna()  # unemployment exit: the registered unemployed at the landmark only
         value = (cohort.loc[rows, f"{pre}_{kind}"] - cohort.loc[rows, f"{pre}0"]).mean()
         assert rec["value"] == pytest.approx(value, abs=1e-6), rec
         assert rec["n"] == rows.sum()
@@ -196,7 +198,7 @@ def test_ground_truth_is_what_the_generator_did():
     assert np.array_equal(y_real, treated["y1"].to_numpy())
     assert np.array_equal(cohort.loc[cohort["measure"] == "none", "integration_12m"],
                           cohort.loc[cohort["measure"] == "none", "y0"])
-    assert {r["outcome"] for r in gt["effects"]} == {"integration_12m", "receipt_end_12m"}
+    assert {r["outcome"] for r in gt["effects"]} == {"integration_12m", "receipt_end_12m", "unemployment_exit_12m"}
     # the end of receipt is what the benefit spells show: leaving within 12 months of the landmark
     b = ds.table("benefits").set_index("person_id")["end"]
     ended = b.reindex(cohort["person_id"]).to_numpy()
