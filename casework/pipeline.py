@@ -22,7 +22,7 @@ from pathlib import Path
 
 from casework import paths
 
-__all__ = ["run", "run_notebook", "NOTEBOOKS", "NOTEBOOK_DIR"]
+__all__ = ["run", "run_notebook", "model_threads", "THREAD_VARIABLES", "NOTEBOOKS", "NOTEBOOK_DIR"]
 
 #: the notebooks run by default (casework.paths: ./notebooks or the ones shipped in the package)
 NOTEBOOK_DIR = paths.notebooks_dir()
@@ -83,13 +83,43 @@ def _kernel_manager_class():
 
 def run(datasets, *, small: bool = False, notebooks: Path | None = None, progress: bool | None = None) -> int:
     """Produce the boards' results and run every declared notebook (from ``notebooks``, default
-    :data:`NOTEBOOK_DIR`) on each dataset; prints a summary; returns 0 when nothing failed."""
+    :data:`NOTEBOOK_DIR`) on each dataset; prints a summary; returns 0 when nothing failed.
+
+    The numeric libraries' thread pools (OpenMP, BLAS) in the producer and the kernels get
+    :func:`model_threads` threads."""
+    from threadpoolctl import threadpool_limits
+
     progress = sys.stderr.isatty() if progress is None else progress
+    threads = model_threads()
+    unset = [v for v in THREAD_VARIABLES if v not in os.environ]  # a value the user set wins
+    os.environ.update({v: str(threads) for v in unset})  # the kernels inherit them
     steps: list[tuple[str, str, str, float | None, str]] = []
-    for path in map(Path, datasets):
-        steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress)
+    try:
+        with threadpool_limits(threads):
+            for path in map(Path, datasets):
+                steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress)
+    finally:
+        for v in unset:
+            os.environ.pop(v, None)
     print(summary(steps))
     return 1 if any(s[2] == "FAILED" for s in steps) else 0
+
+
+#: the environment variables that size the numeric libraries' thread pools in a kernel
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def model_threads() -> int:
+    """Threads for model fitting in the pipeline: ``$CASEWORK_THREADS``, default 1.
+
+    On a shared machine, OpenMP and BLAS threads that wait for a busy core spin: fitting the profiling notebook's
+    gradient boosting took 25 times the CPU with 2 threads as with 1 at a load of 17 on 2 cores (docs/scale.md).
+    The fitted models are the same with any number of threads (tests/test_scale.py); raise it on a machine of
+    one's own with idle cores."""
+    raw = os.environ.get("CASEWORK_THREADS", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"CASEWORK_THREADS must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
 
 
 def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool) -> list[tuple]:

@@ -119,3 +119,41 @@ def test_notebook_301_run_by_the_pipeline_reads_the_producers_estimates(tmp_path
                           extra={"store_results": True})
     aipw = ds.result("effects_methods").query("method == 'aipw'").set_index("measure")["estimate"]
     assert aipw[marked.loc[row, "measure"]] == mark
+
+
+def test_models_are_the_same_with_one_thread_as_with_several():
+    """What lets the pipeline fit with one thread (casework.pipeline.model_threads): the profiling models and the
+    AIPW estimates do not depend on the number of OpenMP/BLAS threads."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from casework.effects import measure_effects
+    from casework.profiling import StatisticalProfiler, profiling_frame
+    from casework.profiling.statistical import PROFILING_FEATURES
+
+    ds = small("gelsenkirchen", 1, 1500)  # small: threads waiting for a busy core make the 2-thread fit slow
+    frame = profiling_frame(ds)
+    feats = [f for f in PROFILING_FEATURES if f in frame]
+    fitted = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            fitted[threads] = ([StatisticalProfiler(model=m, random_state=0).fit(frame[feats], frame["integration_12m"])
+                                .predict_proba(frame[feats]) for m in ("logit", "gbm")],
+                               measure_effects(ds, method="aipw"))
+    for one, two in zip(fitted[1][0], fitted[2][0]):
+        np.testing.assert_array_equal(one, two)
+    assert fitted[1][1]["estimate"].notna().any()  # at least one measure kind estimated
+    pd.testing.assert_frame_equal(fitted[1][1], fitted[2][1])
+
+
+def test_model_threads_setting(monkeypatch):
+    from casework.pipeline import model_threads
+
+    monkeypatch.delenv("CASEWORK_THREADS", raising=False)
+    assert model_threads() == 1
+    monkeypatch.setenv("CASEWORK_THREADS", "2")
+    assert model_threads() == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("CASEWORK_THREADS", bad)
+        with pytest.raises(ValueError, match="CASEWORK_THREADS"):
+            model_threads()
