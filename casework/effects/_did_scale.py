@@ -20,9 +20,11 @@ p-value still come from one inversion.
 The scale of a jobcenter is estimated from the months before the first start
 (no effect in them):
 
-* ``"pre_period"``: its own residual standard deviation in those months
-  (a noise level that the months before the start reveal is corrected,
-  whatever its cause);
+* ``"pre_period"``: its own long-run residual standard deviation in those
+  months (Bartlett weights over the cube root of the months: the effect is a
+  contrast of means over many correlated months); a noise level that the
+  months before the start reveal is corrected, whatever its cause. The
+  pre-trend test's layer uses the month-to-month SD (:func:`layer_scales`);
 * ``"size"``: Ferman & Pinto's model of the variance as a function of size,
   ``sigma^2 = A + B / M`` with ``M`` the persons per cell (the stock), fitted
   over all jobcenters; a project jobcenter noisier than its size explains is
