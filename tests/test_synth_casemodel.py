@@ -4,6 +4,8 @@ of unemployment exit."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from casework import kpi, synth
 from casework.kpi_defs import NEW_16E_FROM
@@ -222,3 +224,17 @@ def test_unemployment_exit_potential_outcomes_are_monotone_in_the_integration():
     worse = rows & (y < t["y0"])
     assert (t.loc[worse, "ux_funded_employment"] <= t.loc[worse, "ux0"]).all()
     assert better.any() or worse.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(prefix=st.sampled_from(["P", "A", "BG", "E"]), n=st.integers(0, 50), start=st.integers(0, 10**12),
+       width=st.integers(1, 12))
+def test_keys_are_zero_padded_numbers(prefix, n, start, width):
+    """The keys of the synthetic tables: the prefix and the number zero-padded to the width, longer numbers whole
+    (the numpy-string version they replaced, as a reference)."""
+    from casework.synth.dates import ids
+
+    nums = np.arange(start, start + n).astype(str)
+    expected = np.char.add(prefix, np.char.zfill(nums, width)).tolist() if n else []
+    got = ids(prefix, n, start=start, width=width)
+    assert got.dtype == object and got.tolist() == expected
