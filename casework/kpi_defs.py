@@ -96,8 +96,9 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
                     "mehr bezieht (abgeleitet aus den Leistungszeiträumen, keine amtliche Kennzahl); nur "
                     "Integrationen, deren dritter Folgemonat in den Daten liegt."),
     "lza": ("Langzeitarbeitslose (§ 18 SGB III)",
-            "Personen, die am letzten Tag des Bezugsmonats seit mindestens einem Jahr (364 Tagen) ohne "
-            "Unterbrechung arbeitslos gemeldet sind (eingelesene Arbeitslosigkeitszeiten); nicht dasselbe wie "
+            "Personen, die am letzten Tag des Bezugsmonats arbeitslos gemeldet sind, seit mindestens einem Jahr "
+            "(364 Tagen); Unterbrechungen von bis zu sechs Wochen zählen nicht als Ende (§ 18 Abs. 1 Satz 2 "
+            "SGB III; eingelesene Arbeitslosigkeitszeiten); nicht dasselbe wie "
             "Langzeitleistungsbeziehende, keine Kennzahl nach § 48a SGB II."),
     "participants": ("Teilnehmende", "Personen mit einer Projektteilnahme im Zeitraum."),
     "caseload": ("Teilnehmende in Betreuung (Projekt)",
