@@ -76,7 +76,9 @@ def design_matrix(df: pd.DataFrame, covariates) -> Design:
     numeric = [c for c in covariates
                if pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_numeric_dtype(df[c])]
     if len(numeric) == len(covariates):
-        raw = df[list(covariates)].to_numpy(dtype="float64")
+        raw = np.empty((len(df), len(covariates)))
+        for j, c in enumerate(covariates):  # column by column: df[list] first copies the frame by a row take
+            raw[:, j] = df[c].to_numpy(dtype="float64")
         return _standardise(raw, [str(c) for c in covariates])
     parts, names = [], []
     for c in covariates:
