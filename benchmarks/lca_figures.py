@@ -13,20 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from casework import synth
 from casework.profiling import latent_classes
-from casework.profiling.latent import NEED_ITEMS, LatentClassModel, key_group_items
-
-
-def oracle(X, truth):
-    classes = np.unique(truth)
-    loglik = np.zeros((len(X), len(classes)))
-    for i, k in enumerate(classes):
-        members = X[truth == k]
-        loglik[:, i] = np.log((truth == k).mean())
-        for j in range(X.shape[1]):
-            share = {v: (np.sum(members[:, j] == v) + 0.5) / (len(members) + 1.0) for v in np.unique(X[:, j])}
-            loglik[:, i] += np.log([share[v] for v in X[:, j]])
-    return adjusted_rand_score(truth, classes[loglik.argmax(axis=1)])
-
+from casework.profiling.latent import NEED_ITEMS, LatentClassModel, key_group_items, oracle_ari
 
 for scn, n in [("gelsenkirchen", 6000), ("gelsenkirchen", 20000), ("pankow", 52000), ("nrw_teilhabe", 200000)]:
     t0 = time.perf_counter()
@@ -42,7 +29,7 @@ for scn, n in [("gelsenkirchen", 6000), ("gelsenkirchen", 20000), ("pankow", 520
     m12 = LatentClassModel(n_classes=5, random_state=0).fit(pd.DataFrame(X12[sub]))
     row = {"scenario": scn, "persons": n, "first_assessments": len(lc),
            "ari_model_keygroups": round(adjusted_rand_score(truth, lc["latent_class"]), 3),
-           "ari_oracle_12": round(oracle(X12, truth), 3), "ari_oracle_keygroups": round(oracle(Xkg, truth), 3),
+           "ari_oracle_12": round(oracle_ari(X12, truth), 3), "ari_oracle_keygroups": round(oracle_ari(Xkg, truth), 3),
            "ari_model_12": round(adjusted_rand_score(truth, m12.predict(pd.DataFrame(X12))), 3),
            "seconds": round(time.perf_counter() - t0, 1)}
     if n <= 20000:

@@ -25,7 +25,7 @@ from casework.profiling import (
     tradeoff_statement,
     transition_matrix,
 )
-from casework.profiling.latent import NEED_ITEMS
+from casework.profiling.latent import NEED_ITEMS, oracle_ari
 from casework.profiling.statistical import PROFILING_FEATURES
 from tests.datasets import small
 
@@ -159,12 +159,4 @@ def test_key_group_items_keep_the_hierarchy():
 def _oracle_ari(ds, person_ids: pd.Series, truth: np.ndarray) -> float:
     a = ds.table("assessments").sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
     X = a.set_index("person_id").reindex(person_ids)[[c for c in NEED_ITEMS if c in a]].to_numpy()
-    classes = np.unique(truth)
-    loglik = np.zeros((len(X), len(classes)))
-    for i, k in enumerate(classes):
-        members = X[truth == k]
-        loglik[:, i] = np.log((truth == k).mean())
-        for j in range(X.shape[1]):
-            share = {v: (np.sum(members[:, j] == v) + 0.5) / (len(members) + 1.0) for v in np.unique(X[:, j])}
-            loglik[:, i] += np.log([share[v] for v in X[:, j]])
-    return adjusted_rand_score(truth, classes[loglik.argmax(axis=1)])
+    return oracle_ari(X, truth)

@@ -333,8 +333,8 @@ def _balance(raw, t, weights, names) -> pd.DataFrame:
     """SMDs before and after weighting, and the sampling noise of the SMD after weighting under balance,
     ``sqrt(1/ESS_1 + 1/ESS_0)`` (the standard deviation of a difference of weighted means of a covariate with the
     same variance in both arms, weights taken as fixed): in an arm of 30 persons an SMD of 0.2 is within chance,
-    in arms of thousands it is not. The null's common variance, not each arm's own: a rare dummy that no treated
-    person has would otherwise look infinitely precise."""
+    in arms of thousands it is not. The variance is the common one under balance rather than each arm's own,
+    because a rare dummy that no treated person has would look infinitely precise with its arm's own zero variance."""
     one, zero = (t == 1).astype(float), (t == 0).astype(float)
     m1, v1 = _moments(raw, one)
     m0, v0 = _moments(raw, zero)

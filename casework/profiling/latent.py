@@ -276,3 +276,18 @@ def latent_classes(ds, n_classes: int | None = None, random_state: int = 0, mode
     out = pd.DataFrame({"person_id": a["person_id"].to_numpy(), "latent_class": cls,
                         "label": labels.reindex(cls).to_numpy(), "probability": proba.max(axis=1)})
     return LatentClassResult(out, m, description)
+
+
+def oracle_ari(X: np.ndarray, truth: np.ndarray) -> float:
+    """The best agreement any classification of ``X`` can reach: each person assigned to the true class under
+    which their items are most likely, with the true classes' own item shares (add-half smoothed). A latent
+    class model is judged against this ceiling, not against 1 (docs/profiling.md)."""
+    classes = np.unique(truth)
+    loglik = np.zeros((len(X), len(classes)))
+    for i, k in enumerate(classes):
+        members = X[truth == k]
+        loglik[:, i] = np.log((truth == k).mean())
+        for j in range(X.shape[1]):
+            share = {v: (np.sum(members[:, j] == v) + 0.5) / (len(members) + 1.0) for v in np.unique(X[:, j])}
+            loglik[:, i] += np.log([share[v] for v in X[:, j]])
+    return adjusted_rand_score(truth, classes[loglik.argmax(axis=1)])
