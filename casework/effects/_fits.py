@@ -333,28 +333,46 @@ def _nearest(lp_from, lp_to):
     return order[pick]
 
 
-def _within_arm_variance(X, y):
+def _within_arm_variance(X, resid):
     """Abadie-Imbens (2006) conditional variance: half the squared difference to the nearest same-arm neighbour
-    in the standardised covariates. Neighbours in the propensity score alone differ in everything else the
-    outcome depends on, which inflated the variance many times over (Kang-Schafer with the true covariates:
-    SE 2.3 against an RMSE of 0.11)."""
+    in the standardised covariates, taken of the residuals of the arm's bias-correction regression.
+
+    On raw outcomes the neighbour's difference carries the outcome's slope times the covariate gap, which inflated
+    the variance many times over where the covariates predict the outcome strongly (Kang-Schafer with the true
+    covariates: SE 0.84 against an RMSE of 0.11, 100 % coverage). Residuals keep the estimator consistent (their
+    mean is as smooth as the outcome's) and remove what the regression explains. Neighbours in the propensity
+    score alone differed in everything else the outcome depends on (SE 2.3 there)."""
     from sklearn.neighbors import NearestNeighbors
 
-    n = len(y)
+    n = len(resid)
     if n < 2:
         return np.zeros(n)
     idx = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X, return_distance=False)
     other = np.where(idx[:, 0] == np.arange(n), idx[:, 1], idx[:, 0])  # exact duplicates may come first
-    return np.square(y - y[other]) / 2
+    return np.square(resid - resid[other]) / 2
 
 
 def _fit_linear(X, y):
+    """Least squares of y on [1 X]: (coefficients, pseudo-inverse of the Gram matrix)."""
     Xa = np.column_stack([np.ones(len(y)), X])
-    beta = np.linalg.lstsq(Xa, y, rcond=None)[0]
-    return lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta
+    gram_inv = np.linalg.pinv(Xa.T @ Xa)
+    return gram_inv @ (Xa.T @ y), gram_inv
+
+
+def _with_intercept(X):
+    return np.column_stack([np.ones(len(X)), X])
 
 
 def _match(s: Sample, o: Options) -> Fit:
+    """1:1 matching with replacement on the logit propensity within a caliper, regression bias correction.
+
+    The variance is Abadie-Imbens' (2006) with two finite-sample terms they leave to the asymptotics: the
+    estimate is linear in every unit's outcome noise, with coefficient (appearances + regression share)/n, where
+    appearances count the unit itself (if in the target) and its uses as a match, and the regression share is
+    what the bias-correction slope takes from it (``D' (Xa'Xa)^-1 x_k``, ``D`` the summed covariate gap of the
+    pairs). Matching on the score alone leaves large gaps in the covariates the score does not weigh, so the
+    slope's noise is not negligible (Kang-Schafer with the true covariates, ATE: 89 % coverage without it).
+    """
     X, t, y = s.X, s.t, s.y
     model = _analysis_propensity(s, o)
     e = model.predict_proba(X)[:, 1]
@@ -363,9 +381,10 @@ def _match(s: Sample, o: Options) -> Fit:
     idx1, idx0 = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
     fits = {arm: _fit_linear(X[t == arm], y[t == arm]) for arm in (0, 1)}
     sigma2 = np.empty(len(t))
-    for idx in (idx1, idx0):
-        sigma2[idx] = _within_arm_variance(X[idx], y[idx])
+    for arm, idx in ((1, idx1), (0, idx0)):
+        sigma2[idx] = _within_arm_variance(X[idx], y[idx] - _with_intercept(X[idx]) @ fits[arm][0])
     uses = np.zeros(len(t))
+    share = np.zeros(len(t))  # the regression share of each unit's noise coefficient
     imputed = {}
     unmatched = np.zeros(len(t), dtype=bool)
     targets = {"att": [(idx1, idx0, 0)], "ate": [(idx1, idx0, 0), (idx0, idx1, 1)]}[s.estimand]
@@ -374,13 +393,16 @@ def _match(s: Sample, o: Options) -> Fit:
         ok = np.abs(lp[src] - lp[j]) <= cal
         unmatched[src[~ok]] = True
         np.add.at(uses, j[ok], 1)
-        f = fits[arm]
-        imputed[arm] = (src[ok], y[j[ok]] + f(X[src[ok]]) - f(X[j[ok]]))
+        beta, gram_inv = fits[arm]
+        gap = _with_intercept(X[src[ok]]) - _with_intercept(X[j[ok]])
+        imputed[arm] = (src[ok], y[j[ok]] + gap @ beta)
+        share[dst] = _with_intercept(X[dst]) @ (gram_inv @ gap.sum(axis=0))
     if s.estimand == "att":
         i, y0hat = imputed[0]
         diff = y[i] - y0hat
         y1_mean = float(y[i].mean())
         weights = np.where(t == 1, (~unmatched).astype(float), uses)
+        own = ((t == 1) & ~unmatched).astype(float)
     else:
         y1 = y.astype("float64").copy()
         y0 = y.astype("float64").copy()
@@ -391,10 +413,14 @@ def _match(s: Sample, o: Options) -> Fit:
         diff = y1[i] - y0[i]
         y1_mean = float(y1[i].mean())
         weights = np.where(unmatched, 0.0, 1.0 + uses)
+        own = (~unmatched).astype(float)
     tau = float(diff.mean())
     n_t = len(diff)
-    var = (np.sum(np.square(diff - tau)) + np.sum((uses * (uses - 1) * sigma2)[~unmatched])) / n_t ** 2
-    return Fit(tau, float(np.sqrt(var)), weights, e, bool(getattr(model, "converged_", True)), y1_mean,
+    # the squared differences hold each unit's noise once per appearance; the estimate (appearances + share)^2 times
+    appearances = own + uses
+    extra = np.square(appearances + share) - appearances
+    var = (np.sum(np.square(diff - tau)) + np.sum(extra * sigma2)) / n_t ** 2
+    return Fit(tau, float(np.sqrt(max(var, 0.0))), weights, e, bool(getattr(model, "converged_", True)), y1_mean,
                int(unmatched.sum()))
 
 
