@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 __all__ = ["replicate", "summarise", "paired_comparison", "truth_frame", "markdown_table", "TARGETS",
-           "replicate_design", "summarise_design", "HARD_DESIGNS"]
+           "replicate_design", "summarise_design", "HARD_DESIGNS", "coverage_verdict"]
 
 #: Targets from the issue: |bias| < 0.5 percentage points, coverage 93-97 %.
 TARGETS = {"abs_bias": 0.005, "coverage_low": 0.93, "coverage_high": 0.97}
@@ -119,7 +119,8 @@ def summarise(reps: pd.DataFrame, by=("method", "estimand", "measure")) -> pd.Da
     """Bias, RMSE, coverage and mean standard error per group, with the targets checked.
 
     Columns: the ``by`` columns, reps (estimates let through), refused (how many the estimator refused), bias,
-    rmse, coverage, mean_se, sd_estimate, meets_targets; bias to sd_estimate over the estimates let through.
+    rmse, coverage, mean_se, sd_estimate, mc_se (Monte-Carlo SE of a 95 % coverage over reps), meets_targets (the
+    point values; docs/validation.md reads coverage with mc_se); bias to sd_estimate over the estimates let through.
     """
     refused = reps["refused"].astype(bool) if "refused" in reps else reps["estimate"].isna()
     r = reps.assign(error=reps["estimate"] - reps["truth"],
@@ -131,6 +132,7 @@ def summarise(reps: pd.DataFrame, by=("method", "estimand", "measure")) -> pd.Da
                 coverage=("covered", "mean"), mean_se=("se", "mean"), sd_estimate=("estimate", "std")).reset_index()
     out.insert(len(by) + 1, "refused", refusals.reindex(pd.MultiIndex.from_frame(out[list(by)])).to_numpy()
                if len(by) > 1 else refusals.reindex(out[by[0]]).to_numpy())
+    out["mc_se"] = np.sqrt(0.95 * 0.05 / out["reps"])
     out["meets_targets"] = ((out["bias"].abs() < TARGETS["abs_bias"])
                             & out["coverage"].between(TARGETS["coverage_low"], TARGETS["coverage_high"]))
     return out
@@ -190,16 +192,50 @@ def replicate_design(design: str, *, reps: int = 20, methods=("ols", "ipw", "aip
     return out
 
 
+def coverage_verdict(coverage, n) -> str:
+    """Whether a coverage over ``n`` estimates meets the 93-97 % target within Monte-Carlo error.
+
+    "under" when the coverage lies more than 1.96 binomial standard errors below 93 % (the standard error of a
+    coverage of 93 % over ``n``: 1.8 points at 200, 1.1 at 500), "over" when more than 1.96 of them above 97 %
+    (an interval that covers nearly always has a standard error that is too large: off target too), else "meets".
+
+    >>> coverage_verdict(0.915, 500), coverage_verdict(0.90, 500), coverage_verdict(1.0, 200)
+    ('meets', 'under', 'over')
+    """
+    if not n or not np.isfinite(coverage):
+        return "-"
+    low, high = TARGETS["coverage_low"], TARGETS["coverage_high"]
+    if coverage < low - 1.96 * np.sqrt(low * (1 - low) / n):
+        return "under"
+    if coverage > high + 1.96 * np.sqrt(high * (1 - high) / n):
+        return "over"
+    return "meets"
+
+
+def _weighted_ess(g: pd.DataFrame) -> pd.Series:
+    """The smallest effective size of the arms whose weights vary (ATT: the controls; ATE: both arms)."""
+    return g["ess_control"].where(g["estimand"] == "att", g[["ess_treated", "ess_control"]].min(axis=1))
+
+
 def summarise_design(reps: pd.DataFrame) -> pd.DataFrame:
     """Per design, method and estimand: reps, refused and warned shares, and over the estimates let through
-    bias, rmse, coverage and mean_se.
+    bias, rmse, coverage, mean_se, the Monte-Carlo standard error of the coverage (``mc_se``, at 95 %), the
+    verdict against 93-97 % (:func:`coverage_verdict`), and ``unguarded``: estimates let through without any
+    warning although a weighted arm's effective sample size is below the documented warning limit (past the
+    error limit the guards refuse; either is counted here, and the target is 0).
     """
+    from casework.effects._guards import GUARD_LIMITS
+
     def one(g):
         ok = g[~g["refused"]]
         err = ok["error"]
+        low = (_weighted_ess(ok) < GUARD_LIMITS["ess"][0]) & ~ok["warned"].astype(bool)
+        cov = ok["covered"].mean()
         return pd.Series({"reps": len(g), "refused": g["refused"].mean(), "warned": ok["warned"].mean(),
                           "bias": err.mean(), "rmse": float(np.sqrt(np.mean(np.square(err)))) if len(ok) else np.nan,
-                          "coverage": ok["covered"].mean(), "mean_se": ok["se"].mean()})
+                          "coverage": cov, "mean_se": ok["se"].mean(),
+                          "mc_se": float(np.sqrt(0.95 * 0.05 / len(ok))) if len(ok) else np.nan,
+                          "verdict": coverage_verdict(cov, len(ok)), "unguarded": int(low.sum())})
 
     keys = ["design", "method", "estimand"]
     return pd.DataFrame([{**dict(zip(keys, k)), **one(g)} for k, g in reps.groupby(keys, sort=False)])
