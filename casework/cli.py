@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("pipeline", help="run the analysis notebooks on datasets (results for dashboards)")
     pl.add_argument("paths", nargs="+", type=Path)
     pl.add_argument("--small", action="store_true", help="fast settings (for tests)")
+    pl.add_argument("--jobs", type=int, default=None,
+                    help="steps run at once (default $CASEWORK_JOBS or 2: the producer beside the notebooks)")
     b = sub.add_parser("board", help="boards for any dataset").add_subparsers(dest="board_command", required=True)
     bn = b.add_parser("new", help="write dashboards/NAME.ipynb: a board for a dataset",
                       description="Write the thin board notebook dashboards/NAME.ipynb (its parameters visible in "
@@ -147,7 +149,7 @@ def _dictionary(args) -> int:
 def _pipeline(args) -> int:
     from casework import pipeline
 
-    return pipeline.run(args.paths, small=args.small)
+    return pipeline.run(args.paths, small=args.small, jobs=args.jobs)
 
 
 def _board(args) -> int:

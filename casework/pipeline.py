@@ -11,6 +11,10 @@ Any valid dataset runs, not only the demo scenarios: a notebook whose data the d
 truth are left out when the dataset has no ground truth. When stderr is a terminal, a progress bar
 per notebook counts its cells as they finish (``0.01-describe-population:  44%|███▉     | 7/16``);
 otherwise (a log file, CI, a pipe) the output stays one line per step. A summary closes the run.
+
+Two steps run at once by default (:func:`pipeline_jobs`, ``$CASEWORK_JOBS`` or ``--jobs``): the producer
+beside the notebooks that do not read its results, so both cores work (docs/scale.md has the measured
+wall and memory at the scale of a Land). Each running notebook has its own bar line.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from pathlib import Path
 
 from casework import paths
 
-__all__ = ["run", "run_notebook", "model_threads", "THREAD_VARIABLES", "NOTEBOOKS", "NOTEBOOK_DIR"]
+__all__ = ["run", "run_notebook", "model_threads", "pipeline_jobs", "AFTER_PRODUCER", "THREAD_VARIABLES", "NOTEBOOKS",
+           "NOTEBOOK_DIR"]
 
 #: the notebooks run by default (casework.paths: ./notebooks or the ones shipped in the package)
 NOTEBOOK_DIR = paths.notebooks_dir()
@@ -40,8 +45,9 @@ NOTEBOOKS = {
 
 
 def run_notebook(notebook: Path, dataset: Path, *, small: bool = False, out_dir: Path | None = None,
-                 timeout: int = 1800, extra: dict | None = None, progress: bool = False) -> Path:
-    """Execute one notebook on one dataset; returns the executed copy's path."""
+                 timeout: int = 1800, extra: dict | None = None, progress: bool = False, slot: int = 0) -> Path:
+    """Execute one notebook on one dataset; returns the executed copy's path. ``slot``: the line of its
+    progress bar when several notebooks run at once (0: the bottom line)."""
     import papermill as pm
 
     out_dir = out_dir or Path(dataset) / "results" / "notebooks"
@@ -49,13 +55,14 @@ def run_notebook(notebook: Path, dataset: Path, *, small: bool = False, out_dir:
     target = out_dir / Path(notebook).name
     params = {"dataset": str(Path(dataset).resolve()), "small": bool(small), **(extra or {})}
     pm.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
-                        cwd=str(Path(notebook).parent), progress_bar=cell_progress(notebook) if progress else False,
+                        cwd=str(Path(notebook).parent),
+                        progress_bar=cell_progress(notebook, position=slot) if progress else False,
                         execution_timeout=timeout,
                         kernel_manager_class=_kernel_manager_class())
     return target
 
 
-def cell_progress(notebook: Path, stream=None) -> dict:
+def cell_progress(notebook: Path, stream=None, position: int = 0) -> dict:
     """papermill's per-cell bar (tqdm, on stderr) named after the notebook.
 
     Its size is fixed from the terminal's: tqdm sizes a bar to what the terminal reports, and on a
@@ -67,7 +74,8 @@ def cell_progress(notebook: Path, stream=None) -> dict:
     except (OSError, ValueError, AttributeError):
         columns = lines = 0
     return {"desc": f"  {Path(notebook).stem[:40]}", "unit": "cell",
-            "ncols": min(columns, 120) if columns > 0 else 100, "nrows": lines if lines > 0 else 24}
+            "ncols": min(columns, 120) if columns > 0 else 100, "nrows": lines if lines > 0 else 24,
+            **({"position": position} if position else {})}
 
 
 def _kernel_manager_class():
@@ -81,15 +89,20 @@ def _kernel_manager_class():
     return type("EncryptedKernelManager", (AsyncKernelManager,), {"transport_encryption": "auto"})
 
 
-def run(datasets, *, small: bool = False, notebooks: Path | None = None, progress: bool | None = None) -> int:
+def run(datasets, *, small: bool = False, notebooks: Path | None = None, progress: bool | None = None,
+        jobs: int | None = None) -> int:
     """Produce the boards' results and run every declared notebook (from ``notebooks``, default
     :data:`NOTEBOOK_DIR`) on each dataset; prints a summary; returns 0 when nothing failed.
 
-    The numeric libraries' thread pools (OpenMP, BLAS) in the producer and the kernels get
-    :func:`model_threads` threads."""
+    ``jobs`` steps run at once (default :func:`pipeline_jobs`): the producer and the notebooks that do not
+    read its results (:data:`AFTER_PRODUCER`) run side by side, each notebook in its own kernel. The numeric
+    libraries' thread pools (OpenMP, BLAS) in the producer and the kernels get :func:`model_threads` threads."""
     from threadpoolctl import threadpool_limits
 
     progress = sys.stderr.isatty() if progress is None else progress
+    jobs = pipeline_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     threads = model_threads()
     unset = [v for v in THREAD_VARIABLES if v not in os.environ]  # a value the user set wins
     os.environ.update({v: str(threads) for v in unset})  # the kernels inherit them
@@ -97,7 +110,8 @@ def run(datasets, *, small: bool = False, notebooks: Path | None = None, progres
     try:
         with threadpool_limits(threads):
             for path in map(Path, datasets):
-                steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress)
+                steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress,
+                                      jobs=jobs)
     finally:
         for v in unset:
             os.environ.pop(v, None)
@@ -107,6 +121,16 @@ def run(datasets, *, small: bool = False, notebooks: Path | None = None, progres
 
 #: the environment variables that size the numeric libraries' thread pools in a kernel
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: the notebooks that read what the producer stored (they start only after it): 3.01 reads its AIPW estimates
+AFTER_PRODUCER = frozenset({"3.01-effects-of-network-measures.ipynb"})
+#: the step that stores the boards' results (casework.produce)
+PRODUCER = "board results"
+
+
+def pipeline_jobs() -> int:
+    """Steps the pipeline runs at once: ``$CASEWORK_JOBS``, default 2 (this project's machines have two cores;
+    each step is one process with :func:`model_threads` threads, so two steps use both)."""
+    return _whole_number("CASEWORK_JOBS", "2")
 
 
 def model_threads() -> int:
@@ -116,13 +140,17 @@ def model_threads() -> int:
     gradient boosting took 25 times the CPU with 2 threads as with 1 at a load of 17 on 2 cores (docs/scale.md).
     The fitted models are the same with any number of threads (tests/test_scale.py); raise it on a machine of
     one's own with idle cores."""
-    raw = os.environ.get("CASEWORK_THREADS", "1")
+    return _whole_number("CASEWORK_THREADS", "1")
+
+
+def _whole_number(variable: str, default: str) -> int:
+    raw = os.environ.get(variable, default)
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"CASEWORK_THREADS must be a whole number of at least 1, got {raw!r}")
+        raise ValueError(f"{variable} must be a whole number of at least 1, got {raw!r}")
     return int(raw)
 
 
-def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool) -> list[tuple]:
+def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool, jobs: int = 1) -> list[tuple]:
     from casework.produce import produce
     from casework.store import Dataset, DatasetError
 
@@ -134,33 +162,102 @@ def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool) -> li
         return [(name, "open dataset", "FAILED", None, str(exc)[:200])]
     if not ds.ground_truth:
         print(f"{name}: no ground truth (not synthetic): comparisons with the truth are left out")
-    steps = [_timed(name, "board results", lambda: _produce_note(produce(ds, small=small)))]
+    out = _Output(progress)
+    tasks = [_Task(PRODUCER, lambda _: _timed(name, PRODUCER, lambda: _produce_note(
+        produce(ds, small=small, log=out.say)), out.say), ())]
     for notebook, needs in NOTEBOOKS.items():
-        missing = _missing(ds, needs)
-        if missing or not (folder / notebook).exists():
-            note = missing or f"{folder / notebook} not found"
-            print(f"skip {notebook} on {name}: {note}")
-            steps.append((name, Path(notebook).stem, "skipped", None, note))
-            continue
-        print(f"run {notebook} on {name}", flush=True)
-        steps.append(_timed(name, Path(notebook).stem, lambda nb=notebook: run_notebook(
-            folder / nb, path, small=small, extra={"store_results": True}, progress=progress) and ""))
-    return steps
+        after = (PRODUCER,) if notebook in AFTER_PRODUCER else ()
+        tasks.append(_Task(Path(notebook).stem, lambda slot, nb=notebook, nd=needs: _notebook_step(
+            ds, path, folder / nb, nd, small=small, progress=progress, slot=slot, out=out), after))
+    return _schedule(tasks, jobs, name)
+
+
+class _Task:
+    """One step of a dataset's pipeline: ``work(slot)`` returns its summary row; it starts when the steps named
+    in ``after`` are done."""
+
+    def __init__(self, name: str, work, after: tuple):
+        self.name, self.work, self.after = name, work, after
+
+
+def _schedule(tasks: list[_Task], jobs: int, dataset: str = "") -> list[tuple]:
+    """Run ``tasks`` on ``jobs`` threads (each step's heavy work is a kernel process or numpy, so threads
+    suffice), the next ready task in declared order whenever a thread is free; rows in declared order."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    rows: dict[str, tuple] = {}
+    pending, running, free = list(tasks), {}, list(range(jobs))
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pipeline") as pool:
+        while pending or running:
+            ready = [t for t in pending if all(a in rows for a in t.after)]
+            while ready and free:
+                task, slot = ready.pop(0), free.pop(0)
+                pending.remove(task)
+                running[pool.submit(task.work, slot)] = (task, slot)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task, slot = running.pop(future)
+                rows[task.name] = _row(task, future, dataset)
+                free.append(slot)
+                free.sort()
+    return [rows[t.name] for t in tasks]
+
+
+def _row(task: _Task, future, dataset: str) -> tuple:
+    """The task's summary row; an error outside its timed work (e.g. checking what it needs) fails that step only."""
+    try:
+        return future.result()
+    except Exception as exc:  # the other steps and the summary go on
+        print(f"FAILED {task.name} on {dataset}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+        return (dataset, task.name, "FAILED", None, f"{type(exc).__name__}: {str(exc)[:120]}")
+
+
+class _Output:
+    """Lines from steps running side by side: one at a time, and above the progress bars on a terminal."""
+
+    def __init__(self, progress: bool):
+        import threading
+
+        self.progress, self.lock = progress, threading.Lock()
+
+    def say(self, line: str, file=None) -> None:
+        with self.lock:
+            if self.progress:
+                from tqdm import tqdm
+
+                tqdm.write(line, file=file or sys.stdout)
+                (file or sys.stdout).flush()
+            else:
+                print(line, file=file or sys.stdout, flush=True)
+
+
+def _notebook_step(ds, path: Path, notebook: Path, needs: str, *, small: bool, progress: bool, slot: int,
+                   out) -> tuple:
+    name, step = path.name, notebook.stem
+    missing = _missing(ds, needs)  # here, not before: 3.01's requirement is the producer's result
+    if missing or not notebook.exists():
+        note = missing or f"{notebook} not found"
+        out.say(f"skip {notebook.name} on {name}: {note}")
+        return (name, step, "skipped", None, note)
+    out.say(f"run {notebook.name} on {name}")
+    return _timed(name, step, lambda: run_notebook(notebook, path, small=small, extra={"store_results": True},
+                                                   progress=progress, slot=slot) and "", out.say)
 
 
 def _produce_note(done: dict) -> str:
     return "; ".join(f"{k} {v}" for k, v in done.items() if v != "stored")
 
 
-def _timed(dataset: str, step: str, work) -> tuple:
+def _timed(dataset: str, step: str, work, say=None) -> tuple:
+    say = say or (lambda line, file=None: print(line, file=file, flush=True))
     t0 = time.perf_counter()
     try:
         note = work() or ""
     except Exception as exc:  # report every failing step, then fail the run
-        print(f"FAILED {step} on {dataset}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
+        say(f"FAILED {step} on {dataset}: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
         return (dataset, step, "FAILED", time.perf_counter() - t0, f"{type(exc).__name__}: {str(exc)[:120]}")
     seconds = time.perf_counter() - t0
-    print(f"{step} on {dataset}: ok in {seconds:.0f} s", flush=True)
+    say(f"{step} on {dataset}: ok in {seconds:.0f} s")
     return (dataset, step, "ok", seconds, note)
 
 

@@ -121,6 +121,36 @@ def test_notebook_301_run_by_the_pipeline_reads_the_producers_estimates(tmp_path
     assert aipw[marked.loc[row, "measure"]] == mark
 
 
+@pytest.mark.notebook
+def test_notebook_301_compares_the_estimators_on_a_sample_of_a_large_cohort(tmp_path):
+    """Land scale: 3.01's comparison of estimators (and its checks) runs on at most ``fit_persons`` cohort persons,
+    AIPW refitted on the same sample so that all four methods compare like with like; the headline (the
+    producer's AIPW) keeps every cohort person."""
+    from pathlib import Path
+
+    from casework import pipeline
+    from casework.panel import analysis_cohort
+    from casework.produce import produce, stored_estimates
+
+    ds = small("gelsenkirchen", 1, 3000).save(tmp_path / "gelsenkirchen")
+    produce(ds, small=True, log=lambda _: None)
+    cohort = len(analysis_cohort(ds))
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "3.01-effects-of-network-measures.ipynb"
+    pipeline.run_notebook(notebook, ds.path, out_dir=tmp_path / "out", timeout=900,
+                          extra={"store_results": True, "fit_persons": 1000})
+    methods = ds.result("effects_methods")
+    assert cohort > 1000 and set(methods["method"]) == {"aipw", "ols", "ipw", "match"}
+    assert (methods["persons"] == 1000).all() and (methods["cohort"] == cohort).all()
+    assert (methods["n_treated"] + methods["n_control"]).max() <= 1000
+    headline = stored_estimates(ds).set_index("measure")
+    assert (headline["n_treated"] + headline["n_control"]).max() > 1000
+    aipw = methods.query("method == 'aipw'").set_index("measure")
+    top = headline["n_treated"].idxmax()
+    assert aipw.loc[top, "n_treated"] < headline.loc[top, "n_treated"]  # refitted on the sample, not copied
+    refutations = ds.result("effect_refutations")
+    assert len(refutations) and (refutations["measure"] == top).all()
+
+
 def test_models_are_the_same_with_one_thread_as_with_several():
     """What lets the pipeline fit with one thread (casework.pipeline.model_threads): the profiling models and the
     AIPW estimates do not depend on the number of OpenMP/BLAS threads."""

@@ -1,0 +1,91 @@
+"""The pipeline's steps side by side (casework.pipeline: jobs, AFTER_PRODUCER; docs/scale.md)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from casework import pipeline
+from casework.pipeline import _schedule, _Task
+
+
+def _recorder(events: list, name: str, seconds: float = 0.05, gate: threading.Barrier | None = None):
+    def work(slot):
+        events.append(("start", name, slot))
+        if gate is not None:
+            gate.wait(timeout=10)  # broken (an error) unless the other task runs at the same time
+        time.sleep(seconds)
+        events.append(("end", name, slot))
+        return ("ds", name, "ok", seconds, "")
+    return work
+
+
+def test_two_jobs_run_independent_steps_at_the_same_time():
+    events, gate = [], threading.Barrier(2)
+    tasks = [_Task("a", _recorder(events, "a", gate=gate), ()), _Task("b", _recorder(events, "b", gate=gate), ())]
+    rows = _schedule(tasks, 2, "ds")
+    assert [r[2] for r in rows] == ["ok", "ok"], rows  # a broken barrier would have failed one of them
+    assert {e[2] for e in events if e[0] == "start"} == {0, 1}  # each on its own progress line
+
+
+def test_a_step_after_the_producer_starts_only_when_it_is_done():
+    events = []
+    tasks = [_Task("producer", _recorder(events, "producer", 0.3), ()),
+             _Task("reads it", _recorder(events, "reads it"), ("producer",)),
+             _Task("free 1", _recorder(events, "free 1"), ()),
+             _Task("free 2", _recorder(events, "free 2"), ())]
+    rows = _schedule(tasks, 2, "ds")
+    order = [(kind, name) for kind, name, _ in events]
+    assert order.index(("end", "producer")) < order.index(("start", "reads it"))
+    # the free steps do not wait for the producer: both ran beside it
+    assert order.index(("end", "free 2")) < order.index(("end", "producer"))
+    assert [r[1] for r in rows] == ["producer", "reads it", "free 1", "free 2"]  # declared order in the summary
+
+
+def test_one_job_runs_the_steps_one_after_the_other_in_declared_order():
+    events = []
+    tasks = [_Task(n, _recorder(events, n, 0.01), ("a",) if n == "c" else ()) for n in "abc"]
+    _schedule(tasks, 1, "ds")
+    assert [(k, n) for k, n, _ in events] == [("start", "a"), ("end", "a"), ("start", "b"), ("end", "b"),
+                                            ("start", "c"), ("end", "c")]
+    assert {slot for *_, slot in events} == {0}
+
+
+def test_an_error_outside_a_steps_timed_work_fails_that_step_only(capsys):
+    events = []
+
+    def broken(slot):
+        raise OSError("disk gone")
+
+    tasks = [_Task("broken", broken, ()), _Task("fine", _recorder(events, "fine"), ())]
+    rows = _schedule(tasks, 2, "ds")
+    assert rows[0][:3] == ("ds", "broken", "FAILED") and "OSError: disk gone" in rows[0][4]
+    assert rows[1][2] == "ok"
+    assert "FAILED broken on ds: OSError: disk gone" in capsys.readouterr().err
+    assert pipeline.summary(rows).strip().endswith("1 dataset(s): 1 steps ok, 0 skipped, 1 failed")
+
+
+def test_jobs_setting(monkeypatch):
+    monkeypatch.delenv("CASEWORK_JOBS", raising=False)
+    assert pipeline.pipeline_jobs() == 2
+    monkeypatch.setenv("CASEWORK_JOBS", "1")
+    assert pipeline.pipeline_jobs() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("CASEWORK_JOBS", bad)
+        with pytest.raises(ValueError, match="CASEWORK_JOBS must be a whole number"):
+            pipeline.pipeline_jobs()
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        pipeline.run([], jobs=0)
+
+
+def test_only_the_notebooks_that_read_the_producers_results_wait_for_it():
+    """3.01 reads the producer's stored AIPW estimates (casework.produce.stored_estimates); no other notebook
+    reads a result the producer stores, so they may run beside it."""
+    import re
+    from pathlib import Path
+
+    for source in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.py")):
+        reads = re.search(r"stored_estimates\(|\.result\(|has_result\(", source.read_text(encoding="utf-8"))
+        assert bool(reads) == (f"{source.stem}.ipynb" in pipeline.AFTER_PRODUCER), source.name
