@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from casework.effects._guards import EffectInputError, check_covariates, label
 
-__all__ = ["Design", "design_matrix", "Logit", "check_inputs"]
+__all__ = ["Design", "design_matrix", "Logit", "RowBlocks", "check_inputs"]
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,27 @@ def design_matrix(df: pd.DataFrame, covariates) -> Design:
     numeric = [c for c in covariates
                if pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_numeric_dtype(df[c])]
     if len(numeric) == len(covariates):
-        raw = np.empty((len(df), len(covariates)))
-        for j, c in enumerate(covariates):  # column by column: df[list] first copies the frame by a row take
+        # column-major, filled column by column (df[list] would first copy the frame by a row take): the nuisance
+        # fits' products X @ b and X' r run faster on columns, and a range of rows stays a view BLAS can use
+        raw = np.empty((len(df), len(covariates)), order="F")
+        for j, c in enumerate(covariates):
             raw[:, j] = df[c].to_numpy(dtype="float64")
         return _standardise(raw, [str(c) for c in covariates])
     parts, names = [], []
     for c in covariates:
         s = df[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            parts.append(s.to_numpy(dtype="float64")[:, None])
+            parts.append(s.to_numpy(dtype="float64"))
             names.append(str(c))
         else:
             cat = pd.Categorical(s.astype(str))
             codes = cat.codes
             for j, level in enumerate(cat.categories[1:], start=1):
-                parts.append((codes == j).astype("float64")[:, None])
+                parts.append((codes == j).astype("float64"))
                 names.append(f"{c}={level}")
-    raw = np.hstack(parts) if parts else np.empty((len(df), 0))
+    raw = np.empty((len(df), len(parts)), order="F")
+    for j, col in enumerate(parts):
+        raw[:, j] = col
     return _standardise(raw, names)
 
 
@@ -105,19 +109,90 @@ def _standardise(raw: np.ndarray, names) -> Design:
         sd[shaky] = raw[:, shaky].std(axis=0)
     keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
     if not keep.all():
-        raw, mean, sd = raw[:, keep], mean[keep], sd[keep]
+        raw, mean, sd = np.asfortranarray(raw[:, keep]), mean[keep], sd[keep]
     names = tuple(n for n, k in zip(names, keep) if k)
     X = raw - mean
     X /= sd
     return Design(X=X, raw=raw, names=names)
 
 
+class RowBlocks:
+    """Some rows of a matrix, given as ranges of its rows: views, never a copy.
+
+    Cross-fitting trains on all folds but one; with the rows sorted by (arm,
+    fold) once, every training set and test fold is a few ranges, and
+    :class:`Logit` runs its products range by range instead of copying the
+    rows out with a boolean mask (a 1,000,000 x 30 design would be copied some
+    twenty times per split). ``origin`` gives each row of ``base`` its
+    position in the data before sorting: :meth:`array` and the pilot
+    subsample of :meth:`Logit.fit` take the rows in that order, so a fit
+    sees its rows as a mask would have given them.
+    """
+
+    def __init__(self, base: np.ndarray, ranges, origin: np.ndarray | None = None):
+        self.base = base
+        self.ranges = tuple((int(a), int(b)) for a, b in ranges if b > a)
+        self.origin = origin
+        self.shape = (sum(b - a for a, b in self.ranges), base.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def positions(self) -> np.ndarray:
+        """Row numbers in ``base``, in block order."""
+        return np.concatenate([np.arange(a, b) for a, b in self.ranges] or [np.empty(0, dtype=np.intp)])
+
+    def natural(self) -> np.ndarray:
+        """Indices into the block order that put the rows in their order before sorting."""
+        if self.origin is None:
+            return np.arange(len(self))
+        return np.argsort(self.origin[self.positions()], kind="stable")
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """A per-row vector of ``base`` (e.g. the outcome) restricted to these rows, in block order."""
+        return np.concatenate([values[a:b] for a, b in self.ranges] or [values[:0]])
+
+    def array(self) -> np.ndarray:
+        """The rows as one array, in their order before sorting (for models that need an array)."""
+        return np.ascontiguousarray(self.base[self.positions()[self.natural()]])
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        out = np.empty(len(self))
+        at = 0
+        for a, b in self.ranges:
+            out[at:at + b - a] = self.base[a:b] @ v
+            at += b - a
+        return out
+
+    def rmatvec(self, r: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.shape[1])
+        at = 0
+        for a, b in self.ranges:
+            out += self.base[a:b].T @ r[at:at + b - a]
+            at += b - a
+        return out
+
+
+def _matvec(X, v):
+    return X.matvec(v) if isinstance(X, RowBlocks) else X @ v
+
+
+def _rmatvec(X, r):
+    return X.rmatvec(r) if isinstance(X, RowBlocks) else X.T @ r
+
+
 def _loglik(eta, y, w, beta, pen) -> float:
     return float(np.sum(w * (y * eta - np.logaddexp(0, eta))) - 0.5 * np.sum(pen * beta ** 2))
 
 
-def _weighted_gram(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _weighted_gram(X, weights: np.ndarray) -> np.ndarray:
     """``[1 X]' diag(weights) [1 X]`` without building ``[1 X]``; ``Z'Z`` with ``Z = sqrt(weights) X``."""
+    if isinstance(X, RowBlocks):
+        parts, at = [], 0
+        for a, b in X.ranges:
+            parts.append(_weighted_gram(X.base[a:b], weights[at:at + b - a]))
+            at += b - a
+        return np.sum(parts, axis=0)
     sw = np.sqrt(weights)
     Z = X * sw[:, None]
     k = X.shape[1]
@@ -178,16 +253,14 @@ class Logit(ClassifierMixin, BaseEstimator):
         that not converge within 15 steps, full Newton steps take over. Both
         only change the path, not the solution.
         """
-        X = np.asarray(X, dtype="float64")
+        if not isinstance(X, RowBlocks):
+            X = np.asarray(X, dtype="float64")
         y = np.asarray(y, dtype="float64")
         n, k = X.shape
         unweighted = sample_weight is None
         w = np.ones(n) if unweighted else np.asarray(sample_weight, dtype="float64")
         if init is None and hessian is None and n > 200_000 and sample_weight is None:
-            sub = slice(0, n, n // 100_000)
-            pilot = Logit(self.l2, self.max_iter, 1e-4, self.alpha).fit(np.ascontiguousarray(X[sub]), y[sub])
-            init = np.r_[pilot.intercept_, pilot.coef_]
-            hessian = pilot.hessian_ * (n / len(y[sub]))
+            init, hessian = self._pilot(X, y)
         beta = np.zeros(k + 1) if init is None else np.asarray(init, dtype="float64").copy()
         if init is None:
             p0 = np.clip(y.mean(), 1e-6, 1 - 1e-6)
@@ -196,8 +269,8 @@ class Logit(ClassifierMixin, BaseEstimator):
         pen[0] = 0.0
         self.converged_ = False
         self.n_iter_ = 0
-        eta = X @ beta[1:] + beta[0]
-        ll = _loglik(eta, y, w, beta, pen)
+        eta = _matvec(X, beta[1:]) + beta[0]
+        ll, first = None, (eta, beta)  # the likelihood is computed when a long step needs it (warm starts seldom)
         step = np.zeros_like(beta)
         hess = np.eye(k + 1)
         fixed = None if hessian is None else np.asarray(hessian, dtype="float64")
@@ -205,7 +278,7 @@ class Logit(ClassifierMixin, BaseEstimator):
             self.n_iter_ += 1
             p = expit(eta)
             r = y - p if unweighted else w * (y - p)
-            grad = np.r_[r.sum(), X.T @ r] - pen * beta
+            grad = np.r_[r.sum(), _rmatvec(X, r)] - pen * beta
             if fixed is not None and self.n_iter_ > 15:
                 fixed = None
             hess = fixed if fixed is not None else _weighted_gram(X, w * p * (1 - p)) + np.diag(pen)
@@ -213,16 +286,18 @@ class Logit(ClassifierMixin, BaseEstimator):
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            new_eta = eta + X @ step[1:] + step[0]
+            new_eta = eta + _matvec(X, step[1:]) + step[0]
             if np.max(np.abs(step)) > 1e-2:
                 # damped Newton: far from the solution, halve the step until the penalised likelihood does not
                 # fall (near it, in the region of quadratic convergence, the check is skipped to save a pass)
+                if ll is None:  # as if computed at the start: short steps leave ll where it was
+                    ll = _loglik(first[0], y, w, first[1], pen)
                 for _ in range(40):
                     new_ll = _loglik(new_eta, y, w, beta + step, pen)
                     if new_ll >= ll - 1e-12 * abs(ll):
                         break
                     step = step / 2
-                    new_eta = eta + X @ step[1:] + step[0]
+                    new_eta = eta + _matvec(X, step[1:]) + step[0]
                 ll = new_ll
             beta, eta = beta + step, new_eta
             if np.max(np.abs(step)) < self.tol:
@@ -237,7 +312,21 @@ class Logit(ClassifierMixin, BaseEstimator):
         self.hessian_ = hess
         return self
 
+    def _pilot(self, X, y):
+        """Start and Hessian (scaled to all rows) of a loose fit on every (n // 100,000)-th row, in the rows'
+        order before any sorting: the start of a large fit."""
+        step = len(y) // 100_000
+        if isinstance(X, RowBlocks):
+            pick = X.natural()[::step]
+            Xs, ys = np.asfortranarray(X.base[X.positions()[pick]]), y[pick]
+        else:
+            Xs, ys = np.asfortranarray(X[::step]), y[::step]
+        pilot = Logit(self.l2, self.max_iter, 1e-4, self.alpha).fit(Xs, ys)
+        return np.r_[pilot.intercept_, pilot.coef_], pilot.hessian_ * (len(y) / len(ys))
+
     def decision_function(self, X):
+        if isinstance(X, RowBlocks):
+            return X.matvec(self.coef_) + self.intercept_
         return np.asarray(X, dtype="float64") @ self.coef_ + self.intercept_
 
     def predict_proba(self, X):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.base import clone
 
-from casework.effects._design import Logit
+from casework.effects._design import Logit, RowBlocks
 from casework.effects._guards import EffectInputError
 
 __all__ = ["Sample", "Options", "Fit", "METHOD_FITS", "fit_propensity", "cross_fitted_propensity",
@@ -228,29 +228,72 @@ def folds(t, n_folds, rng, groups=None):
 def fit_outcome(X, y, binary, outcome_model=None, start=None):
     """Fit the outcome model (default: ridge logit for 0/1 outcomes, ridge least squares otherwise, both with
     :data:`RIDGE_CROSS_FIT` on standardised covariates); returns (predict function, warm start for the next fold)."""
-    if outcome_model is not None:
-        m = clone(outcome_model).fit(X, y)
-        if binary and hasattr(m, "predict_proba"):
-            return (lambda Z: m.predict_proba(Z)[:, 1]), None
-        return m.predict, None
-    if binary and 0 < y.mean() < 1:
+    if binary and 0 < y.mean() < 1 and outcome_model is None:
         init, hessian = (None, None) if start is None else (start[0], start[1] * (len(y) / start[2]))
         m = Logit(alpha=RIDGE_CROSS_FIT).fit(X, y, init=init, hessian=hessian)
         return (lambda Z: m.predict_proba(Z)[:, 1]), (np.r_[m.intercept_, m.coef_], m.hessian_, len(y))
+    if isinstance(X, RowBlocks):  # models other than the built-in logit get the rows as one array, in data order
+        y = y[X.natural()]
+        X = X.array()
+    if outcome_model is not None:
+        m = clone(outcome_model).fit(X, y)
+        if binary and hasattr(m, "predict_proba"):
+            return (lambda Z: m.predict_proba(_dense(Z))[:, 1]), None
+        return (lambda Z: m.predict(_dense(Z))), None
     Xa = np.column_stack([np.ones(len(y)), X])
     gram = Xa.T @ Xa
     gram[1:, 1:] += RIDGE_CROSS_FIT * np.eye(X.shape[1])
     beta = np.linalg.solve(gram, Xa.T @ y) if np.linalg.matrix_rank(gram) == gram.shape[0] else \
         np.linalg.lstsq(gram, Xa.T @ y, rcond=None)[0]
-    return (lambda Z: np.column_stack([np.ones(len(Z)), Z]) @ beta), None
+    return (lambda Z: np.column_stack([np.ones(len(Z)), _dense(Z)]) @ beta), None
 
 
-def _fold_propensity(o: Options, X, t, train, full_ps):
+def _dense(Z):
+    """An array of the rows (for predictions, whose row order does not matter)."""
+    return np.ascontiguousarray(Z.base[Z.positions()]) if isinstance(Z, RowBlocks) else Z
+
+
+class _FoldLayout:
+    """The rows sorted once by (arm, fold): each training set and test fold is then a few ranges of rows
+    (:class:`RowBlocks`, views) instead of a boolean-mask copy of the design per fold and arm."""
+
+    def __init__(self, X, t, fold):
+        self.k = int(fold.max()) + 1
+        key = t.astype(np.intp) * self.k + fold
+        self.order = np.argsort(key, kind="stable")
+        self.bounds = np.r_[0, np.cumsum(np.bincount(key, minlength=2 * self.k))]
+        self.X = np.empty(X.shape, order="F")
+        for j in range(X.shape[1]):  # column by column: contiguous gathers from a column-major design
+            self.X[:, j] = X[:, j][self.order]
+
+    def _arm(self, arm, first, stop):
+        b, base = self.bounds, arm * self.k
+        return b[base + first], b[base + stop]
+
+    def train(self, f, arms=(0, 1)) -> RowBlocks:
+        ranges = [r for arm in arms for r in (self._arm(arm, 0, f), self._arm(arm, f + 1, self.k))]
+        return RowBlocks(self.X, ranges, self.order)
+
+    def test(self, f) -> RowBlocks:
+        return RowBlocks(self.X, [self._arm(arm, f, f + 1) for arm in (0, 1)], self.order)
+
+    def sorted(self, values):
+        return values[self.order]
+
+
+def _fold_propensity(o: Options, rows: RowBlocks, t_rows, n, full_ps):
+    """The propensity model fitted on one training set (``t_rows`` its treatment in block order; ``n`` all rows)."""
     ps = clone(o.propensity_model)
     if isinstance(ps, Logit) and isinstance(full_ps, Logit):  # warm start at the full-sample solution
-        return ps.fit(X[train], t[train], init=np.r_[full_ps.intercept_, full_ps.coef_],
-                      hessian=full_ps.hessian_ * (train.sum() / len(t)))
-    return ps.fit(X[train], t[train])
+        return ps.fit(rows, t_rows, init=np.r_[full_ps.intercept_, full_ps.coef_],
+                      hessian=full_ps.hessian_ * (len(rows) / n))
+    if isinstance(ps, Logit):
+        return ps.fit(rows, t_rows)
+    return ps.fit(rows.array(), t_rows[rows.natural()])
+
+
+def _predict_propensity(ps, rows: RowBlocks):
+    return ps.predict_proba(rows if isinstance(ps, Logit) else _dense(rows))[:, 1]
 
 
 def cross_fitted_propensity(s: Sample, o: Options, rep: int = 0) -> np.ndarray:
@@ -258,29 +301,37 @@ def cross_fitted_propensity(s: Sample, o: Options, rep: int = 0) -> np.ndarray:
     rng = np.random.default_rng([o.seed, rep])
     fold = folds(s.t, o.n_folds, rng, s.groups)
     full_ps = _analysis_propensity(s, o)
+    lay = _FoldLayout(s.X, s.t, fold)
+    ts = lay.sorted(s.t)
     e = np.empty(len(s.t))
-    for k in np.unique(fold):
-        e[fold == k] = _fold_propensity(o, s.X, s.t, fold != k, full_ps).predict_proba(s.X[fold == k])[:, 1]
+    for f in range(lay.k):
+        tr, te = lay.train(f), lay.test(f)
+        if not len(te):
+            continue
+        e[lay.order[te.positions()]] = _predict_propensity(_fold_propensity(o, tr, tr.gather(ts), len(ts), full_ps), te)
     return e
 
 
 def _aipw_once(s: Sample, o: Options, rep: int, full_ps):
-    X, t, y = s.X, s.t, s.y
-    n = len(t)
+    t, y = s.t, s.y
     fold = folds(t, o.n_folds, np.random.default_rng([o.seed, rep]), s.groups)
-    e, mu0, mu1 = np.empty(n), np.empty(n), np.empty(n)
+    lay = _FoldLayout(s.X, t, fold)
+    ts, ys = lay.sorted(t), lay.sorted(y)
+    e, mu0, mu1 = np.empty(len(t)), np.empty(len(t)), np.empty(len(t))  # in data order
     conv = True
     start = {0: None, 1: None}  # each outcome fold starts at the previous fold's solution
-    for k in np.unique(fold):
-        tr, te = fold != k, fold == k
-        ps = _fold_propensity(o, X, t, tr, full_ps)
+    for f in range(lay.k):
+        tr, te = lay.train(f), lay.test(f)
+        if not len(te):  # a fold without rows (fewer rows than folds) has nothing to predict
+            continue
+        where = lay.order[te.positions()]
+        ps = _fold_propensity(o, tr, tr.gather(ts), len(ts), full_ps)
         conv = conv and bool(getattr(ps, "converged_", True))
-        X_te = X[te]
-        e[te] = ps.predict_proba(X_te)[:, 1]
+        e[where] = _predict_propensity(ps, te)
         for arm, target in ((0, mu0), (1, mu1)) if s.estimand == "ate" else ((0, mu0),):
-            rows = tr & (t == arm)
-            predict, start[arm] = fit_outcome(X[rows], y[rows], s.binary, o.outcome_model, start[arm])
-            target[te] = predict(X_te)
+            rows = lay.train(f, (arm,))
+            predict, start[arm] = fit_outcome(rows, rows.gather(ys), s.binary, o.outcome_model, start[arm])
+            target[where] = predict(te)
     e = np.clip(e, NUMERIC_FLOOR, 1 - NUMERIC_FLOOR)
     if s.estimand == "ate":
         est, psi, y1 = _hajek_aipw_ate(t, y, e, mu0, mu1)
