@@ -123,8 +123,9 @@ def run(datasets, *, small: bool = False, notebooks: Path | None = None, progres
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: the notebooks that read what the producer stored (they start only after it): 3.01 reads its AIPW estimates
 AFTER_PRODUCER = frozenset({"3.01-effects-of-network-measures.ipynb"})
-#: the step that stores the boards' results (casework.produce)
-PRODUCER = "board results"
+#: the steps that store the boards' results (casework.produce), each in a process of its own: the effects (AIPW
+#: for every outcome, the longest part) and everything else beside them
+EFFECTS_PRODUCER, PRODUCER = "board effects", "board results"
 
 
 def pipeline_jobs() -> int:
@@ -151,7 +152,7 @@ def _whole_number(variable: str, default: str) -> int:
 
 
 def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool, jobs: int = 1) -> list[tuple]:
-    from casework.produce import produce
+    from casework.produce import PARTS
     from casework.store import Dataset, DatasetError
 
     name = path.name
@@ -163,10 +164,12 @@ def _run_dataset(path: Path, *, small: bool, folder: Path, progress: bool, jobs:
     if not ds.ground_truth:
         print(f"{name}: no ground truth (not synthetic): comparisons with the truth are left out")
     out = _Output(progress)
-    tasks = [_Task(PRODUCER, lambda _: _timed(name, PRODUCER, lambda: _produce_note(
-        produce(ds, small=small, log=out.say)), out.say), ())]
+    rest = tuple(p for p in PARTS if p != "effects")
+    tasks = [_Task(step, lambda _, st=step, only=parts: _timed(name, st, lambda: _produce_note(
+        _produce_in_process(path, small=small, only=only, say=out.say)), out.say), ())
+        for step, parts in ((EFFECTS_PRODUCER, ("effects",)), (PRODUCER, rest))]
     for notebook, needs in NOTEBOOKS.items():
-        after = (PRODUCER,) if notebook in AFTER_PRODUCER else ()
+        after = (EFFECTS_PRODUCER,) if notebook in AFTER_PRODUCER else ()
         tasks.append(_Task(Path(notebook).stem, lambda slot, nb=notebook, nd=needs: _notebook_step(
             ds, path, folder / nb, nd, small=small, progress=progress, slot=slot, out=out), after))
     return _schedule(tasks, jobs, name)
@@ -242,6 +245,31 @@ def _notebook_step(ds, path: Path, notebook: Path, needs: str, *, small: bool, p
     out.say(f"run {notebook.name} on {name}")
     return _timed(name, step, lambda: run_notebook(notebook, path, small=small, extra={"store_results": True},
                                                    progress=progress, slot=slot) and "", out.say)
+
+
+def _produce_in_process(path: Path, *, small: bool, only: tuple, say) -> dict:
+    """:func:`casework.produce.produce` (``only`` its parts) in a child process, its lines passed on; returns
+    what it returned. A process of its own: two parts use two cores (not one interpreter's lock), and its memory
+    is given back when it ends, before the notebooks that follow."""
+    import json
+    import subprocess
+
+    from casework.produce import DONE_MARK
+
+    cmd = [sys.executable, "-m", "casework.produce", str(path), *(["--small"] if small else []), "--only", *only]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    done, tail = None, []
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if line.startswith(DONE_MARK):
+            done = json.loads(line[len(DONE_MARK):])
+        else:
+            say(line)
+            tail = (tail + [line])[-5:]
+    if proc.wait() != 0 or done is None:
+        raise RuntimeError(f"the producer ({', '.join(only)}) ended with exit code {proc.returncode}: "
+                           + " / ".join(tail))
+    return done
 
 
 def _produce_note(done: dict) -> str:

@@ -160,13 +160,24 @@ def _effects_and_estimates(ds, method: str) -> pd.DataFrame:
     return effects_tables(ds, estimates=estimates)
 
 
-def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log=print) -> dict[str, str]:
+#: the parts of :func:`produce`, in the order of production; ``"effects"`` (AIPW for every outcome) needs nothing the
+#: others make, so the pipeline runs it in a process of its own beside them
+PARTS = ("profillagen", "effects", "did", "board aggregates")
+
+
+def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log=print,
+            only=None) -> dict[str, str]:
     """Compute and store every result the boards read from ``ds``; returns result name -> what happened
     (``"stored"`` or why it was not produced), in the order of production. ``small``: fewer bootstrap
-    replications (tests, quick looks)."""
+    replications (tests, quick looks). ``only``: some of :data:`PARTS` (default all); the parts need nothing of
+    each other, so they may run in separate processes at the same time."""
     from casework.boards.build import build_board
     from casework.profiling import profillagen
 
+    parts = PARTS if only is None else tuple(only)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"produce: unknown part(s) {sorted(unknown)}; the parts are {', '.join(PARTS)}")
     done: dict[str, str] = {}
 
     def step(name: str, make) -> None:
@@ -181,13 +192,46 @@ def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log
             done[name] = "stored"
         log(f"  {name}: {done[name]} ({time.perf_counter() - t0:.0f} s)")
 
-    prof = profillagen(ds)
-    step("profillagen", lambda: prof)
-    step("effects", lambda: _effects_and_estimates(ds, method))
-    step("did", lambda: did_tables(ds, n_boot=199 if small else 999, seed=seed)[0])
-    segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
-    t0 = time.perf_counter()
-    build_board(ds, segments.set_index("person_id")["profillage"])
-    done["board aggregates"] = "stored"
-    log(f"  board aggregates: stored ({time.perf_counter() - t0:.0f} s)")
+    prof = profillagen(ds) if {"profillagen", "board aggregates"} & set(parts) else None
+    if "profillagen" in parts:
+        step("profillagen", lambda: prof)
+    if "effects" in parts:
+        step("effects", lambda: _effects_and_estimates(ds, method))
+    if "did" in parts:
+        step("did", lambda: did_tables(ds, n_boot=199 if small else 999, seed=seed)[0])
+    if "board aggregates" in parts:
+        segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
+        t0 = time.perf_counter()
+        build_board(ds, segments.set_index("person_id")["profillage"])
+        done["board aggregates"] = "stored"
+        log(f"  board aggregates: stored ({time.perf_counter() - t0:.0f} s)")
     return done
+
+
+#: the last line of ``python -m casework.produce``: what :func:`produce` returned, as JSON
+DONE_MARK = "produced: "
+
+
+def _main(argv=None) -> int:
+    """``python -m casework.produce DATASET [--small] [--only PART ...]``: :func:`produce` in a process of its own
+    (the pipeline runs its parts side by side); the last line is :data:`DONE_MARK` and its notes as JSON."""
+    import argparse
+    import json
+
+    from casework.store import Dataset
+
+    ap = argparse.ArgumentParser(prog="python -m casework.produce")
+    ap.add_argument("dataset")
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--only", nargs="+", choices=PARTS, default=None)
+    args = ap.parse_args(argv)
+    done = produce(Dataset.open(args.dataset), small=args.small, only=args.only,
+                   log=lambda line: print(line, flush=True))
+    print(DONE_MARK + json.dumps(done, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # the pipeline's thread limits come with the environment (OMP_NUM_THREADS, ...)
+    import sys
+
+    sys.exit(_main())

@@ -89,3 +89,28 @@ def test_only_the_notebooks_that_read_the_producers_results_wait_for_it():
     for source in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.py")):
         reads = re.search(r"stored_estimates\(|\.result\(|has_result\(", source.read_text(encoding="utf-8"))
         assert bool(reads) == (f"{source.stem}.ipynb" in pipeline.AFTER_PRODUCER), source.name
+
+
+def test_the_producers_parts_store_their_own_results_only(tmp_path):
+    """The pipeline runs the producer's effects in a process of its own beside the rest (casework.produce.PARTS)."""
+    from casework.produce import PARTS, produce
+    from tests.datasets import small
+
+    ds = small("gelsenkirchen", 1, 1500).save(tmp_path / "g")
+    assert produce(ds, small=True, only=("effects",), log=lambda _: None) == {"effects": "stored"}
+    stored = {p.stem for p in ds.results_dir.glob("*.parquet")}
+    assert "effects" in stored and not {"profillagen", "did", "board_kpi_cube"} & stored
+    rest = produce(ds, small=True, only=[p for p in PARTS if p != "effects"], log=lambda _: None)
+    assert list(rest) == ["profillagen", "did", "board aggregates"]
+    assert ds.has_result("profillagen") and ds.has_result("board_kpi_cube")
+    with pytest.raises(ValueError, match="unknown part"):
+        produce(ds, only=("effect",))
+
+
+def test_a_failing_producer_process_fails_its_step_with_its_last_lines(tmp_path):
+    from pathlib import Path
+
+    lines = []
+    with pytest.raises(RuntimeError, match="exit code") as err:
+        pipeline._produce_in_process(Path(tmp_path / "missing"), small=True, only=("effects",), say=lines.append)
+    assert "missing" in str(err.value) and lines  # the child's error, passed on and named

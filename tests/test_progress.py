@@ -19,7 +19,7 @@ import pytest
 from tests.datasets import small
 
 CELLS = 6
-#: the real pipeline (board results, then the declared notebooks), with one probe notebook declared
+#: the real pipeline (board effects and board results, the declared notebooks beside them), with one probe notebook
 CHILD = """
 import sys
 from pathlib import Path
@@ -102,4 +102,4 @@ def test_a_log_gets_plain_lines(probe):
     assert "\r" not in out and "cell/s" not in out and "%|" not in out, out
     lines = r.stdout.splitlines()
     assert "run probe.ipynb on ds" in lines and any(re.fullmatch(r"probe on ds: ok in \d+ s", ln) for ln in lines)
-    assert re.search(r"^1 dataset\(s\): 2 steps ok, 0 skipped, 0 failed$", r.stdout, re.M), r.stdout
+    assert re.search(r"^1 dataset\(s\): 3 steps ok, 0 skipped, 0 failed$", r.stdout, re.M), r.stdout
