@@ -226,8 +226,9 @@ def folds(t, n_folds, rng, groups=None):
 
 
 def fit_outcome(X, y, binary, outcome_model=None, start=None):
-    """Fit the outcome model (default: ridge logit for 0/1 outcomes, ridge least squares otherwise, both with
-    :data:`RIDGE_CROSS_FIT` on standardised covariates); returns (predict function, warm start for the next fold)."""
+    """Fit the outcome model (default: ridge logit with :data:`RIDGE_CROSS_FIT` for 0/1 outcomes, ridge least
+    squares with the strength chosen by leave-one-out cross-validation otherwise, both on standardised covariates);
+    returns (predict function, warm start for the next fold)."""
     if binary and 0 < y.mean() < 1 and outcome_model is None:
         init, hessian = (None, None) if start is None else (start[0], start[1] * (len(y) / start[2]))
         m = Logit(alpha=RIDGE_CROSS_FIT).fit(X, y, init=init, hessian=hessian)
@@ -240,12 +241,48 @@ def fit_outcome(X, y, binary, outcome_model=None, start=None):
         if binary and hasattr(m, "predict_proba"):
             return (lambda Z: m.predict_proba(_dense(Z))[:, 1]), None
         return (lambda Z: m.predict(_dense(Z))), None
-    Xa = np.column_stack([np.ones(len(y)), X])
-    gram = Xa.T @ Xa
-    gram[1:, 1:] += RIDGE_CROSS_FIT * np.eye(X.shape[1])
-    beta = np.linalg.solve(gram, Xa.T @ y) if np.linalg.matrix_rank(gram) == gram.shape[0] else \
-        np.linalg.lstsq(gram, Xa.T @ y, rcond=None)[0]
-    return (lambda Z: np.column_stack([np.ones(len(Z)), _dense(Z)]) @ beta), None
+    intercept, beta = _cv_ridge(X, y)
+    return (lambda Z: _dense(Z) @ beta + intercept), None
+
+
+#: Ridge strengths (standardised covariates) among which leave-one-out cross-validation picks the outcome model's.
+CV_GRID = (1e-6, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 1e4, 1e5)
+#: Rows on which the leave-one-out error is scored (evenly spaced); the fit itself uses every row.
+CV_ROWS = 20_000
+
+
+def _cv_ridge(X, y):
+    """Ridge least squares (intercept unpenalised) with the strength chosen by leave-one-out cross-validation
+    over :data:`CV_GRID`; returns (intercept, coefficients).
+
+    A fixed ridge of 10 shrank the slopes of collinear columns (earnings and squared earnings) in every fold, and
+    the weights could not undo it: AIPW's ATE on the heavy-tail design was biased by -0.20 (Monte-Carlo SE 0.025,
+    87 % coverage). Cross-validation takes little penalty where the rows support the slopes and much where few
+    rows face many columns (few treated, many dummies), which is what the fixed ridge was for. Generalised
+    cross-validation was tried and rejected: with 30 rows and 25 noise columns it chose a ridge that predicted
+    noise with twice the outcome's spread. The leave-one-out residuals come in closed form from the eigenvectors
+    of the Gram matrix (``e_i / (1 - h_ii)``), scored on at most :data:`CV_ROWS` rows.
+    """
+    n = len(y)
+    mx, my = X.mean(axis=0), float(y.mean())
+    gram = X.T @ X - n * np.outer(mx, mx)
+    xy = X.T @ y - n * mx * my
+    s2, V = np.linalg.eigh(gram)
+    s2 = np.maximum(s2, 0.0)
+    c = V.T @ xy
+    rows = slice(None) if n <= CV_ROWS else slice(0, n, n // CV_ROWS)
+    P = (X[rows] - mx) @ V
+    yc = y[rows] - my
+    best, alpha = np.inf, CV_GRID[-1]
+    for a in CV_GRID:
+        inv = 1.0 / (s2 + a)
+        lev = np.square(P) @ inv + 1.0 / n
+        resid = (yc - P @ (c * inv)) / np.maximum(1.0 - lev, 1e-12)
+        score = float(np.mean(np.square(resid)))
+        if score < best:
+            best, alpha = score, a
+    beta = V @ (c / (s2 + alpha))
+    return my - float(mx @ beta), beta
 
 
 def _dense(Z):

@@ -129,8 +129,9 @@ def estimate(df: pd.DataFrame, treatment: str, outcome: str, covariates, method:
     propensity_model, outcome_model : scikit-learn estimators, optional
         Nuisance learners; default the built-in Newton logit on standardised
         covariates with a ridge of 1 (IPW, OLS, matching) or 10 (AIPW's
-        cross-fitted propensity and binary outcomes; ridge least squares for
-        continuous outcomes).
+        cross-fitted propensity and binary outcomes; ridge least squares with
+        the strength chosen by leave-one-out cross-validation for continuous
+        outcomes).
     caliper : float
         Matching caliper in standard deviations of the logit propensity.
     min_treated : int
