@@ -134,7 +134,12 @@ def _run_hard(args):
                               "`--summarise-only` writes the table from it). `refused`: share of replications "
                               "in which `estimate` raised (overlap or weight guards); `warned`: share of the estimates "
                               "let through that carry warnings; bias, RMSE, coverage and mean SE over the estimates "
-                              "let through.", "", markdown_table(table), HARD_END])
+                              "let through; `mc_se`: the Monte-Carlo standard error of a 95 % coverage over them, "
+                              "sqrt(.95 x .05 / n); `verdict`: the coverage against 93-97 % within Monte-Carlo error "
+                              "(under / over when beyond 1.96 binomial SEs of the band's edge; "
+                              "`casework.effects.validation.coverage_verdict`); `unguarded`: estimates let through "
+                              "without a warning although a weighted arm's effective sample size is below the "
+                              "warning limit of 50 (the guards' target: 0).", "", markdown_table(table), HARD_END])
         path = ROOT / "docs" / "validation.md"
         text = path.read_text(encoding="utf-8")
         if HARD_START in text:

@@ -105,3 +105,21 @@ def test_with_few_rows_and_many_columns_the_outcome_model_stays_tame():
         predict, _ = fit_outcome(rng.normal(size=(30, 25)), rng.normal(size=30), binary=False)
         spread.append(np.std(predict(rng.normal(size=(500, 25)))))
     assert np.mean(spread) < 0.35
+
+
+def test_the_hard_design_table_flags_unguarded_low_ess_and_judges_coverage_within_mc_error():
+    from casework.effects.validation import summarise_design
+
+    n = 200
+    rows = pd.DataFrame({"design": "d", "method": "ipw", "estimand": ["att"] * n + ["ate"] * n,
+                         "refused": False, "warned": False, "error": 0.0, "se": 1.0,
+                         "covered": np.r_[np.arange(n) < 200, np.arange(n) < 175],
+                         "ess_treated": 500.0, "ess_control": 500.0})
+    rows.loc[3, "ess_control"] = 30.0  # ATT: the controls are the weighted arm
+    rows.loc[n + 4, "ess_treated"] = 20.0  # ATE: both arms are
+    rows.loc[n + 5, ["ess_treated", "warned"]] = 20.0, True  # warned: the guard acted
+    rows.loc[6, "ess_treated"] = 5.0  # the ATT's treated all weigh one: a sample size, not a weighting problem
+    table = summarise_design(rows).set_index("estimand")
+    assert table.loc["att", "unguarded"] == 1 and table.loc["ate", "unguarded"] == 1
+    assert table.loc["att", "verdict"] == "over" and table.loc["ate", "verdict"] == "under"
+    assert table.loc["att", "mc_se"] == pytest.approx(np.sqrt(0.95 * 0.05 / n))
