@@ -222,7 +222,7 @@ def _person_keys(ds) -> pd.DataFrame:
 def partition(ds, jc_ids: Sequence[str], id_range: tuple[str, str] | None = None) -> PartitionRef:
     """A reference to the persons of ``jc_ids`` (within ``id_range``) and all their rows."""
     jc_ids = tuple(jc_ids)
-    if ds.path is not None and not ds.is_loaded():
+    if ds.on_disk:  # read from the files even when some table is cached: slicing would load every table
         return PartitionRef(jc_ids, id_range, path=str(ds.path))
     return PartitionRef(jc_ids, id_range, tables=_slice_tables(ds, jc_ids, id_range), ground_truth=ds.ground_truth)
 
@@ -417,7 +417,7 @@ def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: S
         return [func(ds, *args, **kwargs)]
     keys = _person_keys(ds)
     specs = pieces(ds, max_persons, keys=keys)
-    if ds.path is not None and not ds.is_loaded():
+    if ds.on_disk:  # a cached table (say, a project list read first) must not pull every table into memory
         root = str(piece_files(ds, specs, tables, keys))
         refs = [PartitionRef(jcs, rng, path=str(ds.path), piece_files=root, index=i)
                 for i, (jcs, rng) in enumerate(specs)]

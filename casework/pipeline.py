@@ -126,6 +126,9 @@ AFTER_PRODUCER = frozenset({"3.01-effects-of-network-measures.ipynb"})
 #: the steps that store the boards' results (casework.produce), each in a process of its own: the effects (AIPW
 #: for every outcome, the longest part) and everything else beside them
 EFFECTS_PRODUCER, PRODUCER = "board effects", "board results"
+#: the steps with the largest memory (each 9-10 GB at 1,100,000 persons before docs/scale.md's changes): never two
+#: of them at the same time, so that two steps side by side stay within the 12 GB of a Land-sized run
+ONE_AT_A_TIME = frozenset({PRODUCER, "0.01-describe-population", "3.02-time-to-integration"})
 
 
 def pipeline_jobs() -> int:
@@ -184,19 +187,24 @@ class _Task:
 
 
 def _schedule(tasks: list[_Task], jobs: int, dataset: str = "") -> list[tuple]:
-    """Run ``tasks`` on ``jobs`` threads (each step's heavy work is a kernel process or numpy, so threads
-    suffice), the next ready task in declared order whenever a thread is free; rows in declared order."""
+    """Run ``tasks`` on ``jobs`` threads (each step's work is a process of its own: a kernel or the producer),
+    the next ready task in declared order whenever a thread is free, never two of :data:`ONE_AT_A_TIME` at
+    once; rows in declared order."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     rows: dict[str, tuple] = {}
     pending, running, free = list(tasks), {}, list(range(jobs))
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pipeline") as pool:
         while pending or running:
-            ready = [t for t in pending if all(a in rows for a in t.after)]
+            heavy = any(t.name in ONE_AT_A_TIME for t, _ in running.values())
+            ready = [t for t in pending if all(a in rows for a in t.after)
+                     and not (heavy and t.name in ONE_AT_A_TIME)]
             while ready and free:
                 task, slot = ready.pop(0), free.pop(0)
                 pending.remove(task)
                 running[pool.submit(task.work, slot)] = (task, slot)
+                if task.name in ONE_AT_A_TIME:
+                    ready = [t for t in ready if t.name not in ONE_AT_A_TIME]
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 task, slot = running.pop(future)

@@ -190,9 +190,11 @@ def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log
         else:
             ds.save_result(name, value)
             done[name] = "stored"
+        ds.release()  # the next part reads its own tables (NRW at 1.1M: several GB each)
         log(f"  {name}: {done[name]} ({time.perf_counter() - t0:.0f} s)")
 
     prof = profillagen(ds) if {"profillagen", "board aggregates"} & set(parts) else None
+    ds.release()
     if "profillagen" in parts:
         step("profillagen", lambda: prof)
     if "effects" in parts:
@@ -203,6 +205,7 @@ def produce(ds, *, small: bool = False, method: str = "aipw", seed: int = 0, log
         segments = prof.sort_values(["person_id", "date"], kind="stable").drop_duplicates("person_id")
         t0 = time.perf_counter()
         build_board(ds, segments.set_index("person_id")["profillage"])
+        ds.release()
         done["board aggregates"] = "stored"
         log(f"  board aggregates: stored ({time.perf_counter() - t0:.0f} s)")
     return done

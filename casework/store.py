@@ -99,6 +99,7 @@ class Dataset:
     def __init__(self, *, path=None, tables=None, ground_truth=None, truth=None, meta=None, name=None):
         self.path = Path(path) if path is not None else None
         self._frames: dict[str, pd.DataFrame] = dict(tables or {})
+        self._from_folder: set[str] = set()  # the frames read from the folder (the others were given)
         self._ground_truth = ground_truth
         self._truth = truth
         self.meta: dict = dict(meta or {})
@@ -159,6 +160,22 @@ class Dataset:
         """
         return bool(self._frames) if name is None else name in self._frames
 
+    @property
+    def on_disk(self) -> bool:
+        """Whether every table is as in its file: a folder dataset holding no table other than read from it.
+
+        Work split into pieces then reads each piece from the files whatever this object has cached (a cached
+        table is a copy of its file), instead of slicing every table in memory."""
+        return self.path is not None and set(self._frames) <= self._from_folder
+
+    def release(self) -> None:
+        """Forget the tables read from the folder (they are read again when needed): long runs that use a few
+        tables per step then hold only those, not every table any step has read."""
+        with self._lock:
+            for name in self._from_folder:
+                self._frames.pop(name, None)
+            self._from_folder.clear()
+
     def table(self, name: str) -> pd.DataFrame:
         """The table ``name`` as a pandas DataFrame (a copy)."""
         if name not in S.TABLES:
@@ -170,6 +187,7 @@ class Dataset:
                 fpath = self.path / f"{name}.parquet"
                 try:
                     self._frames[name] = pd.read_parquet(fpath)
+                    self._from_folder.add(name)
                 except Exception as exc:  # pyarrow raises several types for damaged files
                     raise DatasetError(f"{fpath}: cannot be read as Parquet ({exc})") from exc
             return self._frames[name].copy()

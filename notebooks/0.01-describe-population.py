@@ -25,6 +25,7 @@ from casework.store import Dataset
 
 ds = Dataset.open(dataset)
 report = validate(ds)
+ds.release()  # validation read every table; the steps below read only their own (docs/scale.md: Land scale)
 report
 
 # %%

@@ -135,3 +135,41 @@ def test_unknown_scheduler_setting_is_reported(monkeypatch):
             engine.get_client()
     with pytest.raises(ValueError, match="positive"):
         engine.configure(None, partition_persons=0)
+
+
+def test_a_cached_table_does_not_pull_every_table_into_memory(small, on_disk, monkeypatch):
+    """Land scale (docs/scale.md): a folder dataset that has read one table (the producer read the project list
+    before the DiD panel) still works piece by piece from the files; slicing in memory loaded every table of an
+    NRW-sized dataset once per piece (the producer's process grew to 9.6 GB at 1,100,000 persons)."""
+    from casework.store import Dataset
+
+    ds = Dataset.open(on_disk.path)
+    ds.table("jobcenters")
+    assert ds.is_loaded() and ds.on_disk
+
+    def sliced(*_):
+        raise AssertionError("sliced every table in memory")
+
+    with engine.using(None, partition_persons=500):
+        figures, months = _figures(small), panel.jobcenter_months(small)  # in memory: sliced
+        monkeypatch.setattr(engine, "_slice_tables", sliced)
+        pd.testing.assert_frame_equal(_figures(ds), figures)
+        pd.testing.assert_frame_equal(panel.jobcenter_months(ds), months)
+    assert set(ds.tables) - {"jobcenters"} - {n for n in ds.tables if ds.is_loaded(n)}  # not all read
+
+
+def test_release_forgets_only_the_tables_read_from_the_folder(small, on_disk):
+    from casework.store import Dataset
+
+    ds = Dataset.open(on_disk.path)
+    before = ds.table("persons")
+    ds.release()
+    assert not ds.is_loaded() and ds.on_disk
+    pd.testing.assert_frame_equal(ds.table("persons"), before)  # read again
+    given = Dataset(path=on_disk.path, tables={"persons": before})
+    assert not given.on_disk  # a frame handed in is not the file: pieces are sliced from memory
+    given.release()
+    assert given.is_loaded("persons")
+    memory = small
+    memory.release()
+    assert memory.is_loaded("persons") and not memory.on_disk

@@ -114,3 +114,13 @@ def test_a_failing_producer_process_fails_its_step_with_its_last_lines(tmp_path)
     with pytest.raises(RuntimeError, match="exit code") as err:
         pipeline._produce_in_process(Path(tmp_path / "missing"), small=True, only=("effects",), say=lines.append)
     assert "missing" in str(err.value) and lines  # the child's error, passed on and named
+
+
+def test_the_largest_steps_never_run_at_the_same_time(monkeypatch):
+    events = []
+    monkeypatch.setattr(pipeline, "ONE_AT_A_TIME", frozenset({"big 1", "big 2"}))
+    tasks = [_Task(n, _recorder(events, n, 0.1), ()) for n in ("big 1", "big 2", "small 1", "small 2")]
+    _schedule(tasks, 2, "ds")
+    order = [(kind, name) for kind, name, _ in events]
+    assert order.index(("end", "big 1")) < order.index(("start", "big 2"))
+    assert order.index(("start", "small 1")) < order.index(("end", "big 1"))  # a small one ran beside it
