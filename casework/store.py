@@ -317,6 +317,19 @@ def arrow_schema(table: str):
     return pa.schema([(f.name, kinds[f.kind]) for f in S.TABLES[table].fields])
 
 
+def _arrow_table(frame: pd.DataFrame, schema):
+    """The frame's columns as an Arrow table of ``schema``, column by column.
+
+    The same values as ``pa.Table.from_pandas(frame[names], schema=schema)`` (missing values, NaN included,
+    become nulls; the written file carries the writer's schema either way), at half the cost: no row-take copy
+    of the frame and no pandas bookkeeping (a third of the NRW synthetic population's Parquet writing).
+    """
+    import pyarrow as pa
+
+    return pa.Table.from_arrays([pa.array(frame[f.name], type=f.type, from_pandas=True) for f in schema],
+                                schema=schema)
+
+
 class StreamingWriter:
     """Write a dataset chunk by chunk (for data larger than memory), atomically.
 
@@ -341,11 +354,8 @@ class StreamingWriter:
         return self.writers[name]
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
         schema = arrow_schema(table)
-        data = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-        self._writer(table, schema).write_table(data)
+        self._writer(table, schema).write_table(_arrow_table(frame, schema))
         self.rows[table] = self.rows.get(table, 0) + len(frame)
 
     def append_truth(self, frame: pd.DataFrame) -> None:
@@ -356,7 +366,7 @@ class StreamingWriter:
         else:
             inferred = pa.Table.from_pandas(frame, preserve_index=False).schema
             schema = pa.schema([(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in inferred])
-        self._writer(TRUTH, schema).write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+        self._writer(TRUTH, schema).write_table(_arrow_table(frame, schema))
 
     def finish(self, *, ground_truth=None, meta=None) -> Dataset:
         for w in self.writers.values():
