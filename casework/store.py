@@ -346,16 +346,19 @@ class StreamingWriter:
         self.writers: dict = {}
         self.rows: dict[str, int] = {}
 
-    def _writer(self, name: str, schema):
+    def _writer(self, name: str, schema, use_dictionary=True):
         import pyarrow.parquet as pq
 
         if name not in self.writers:
-            self.writers[name] = pq.ParquetWriter(self.tmp / f"{name}.parquet", schema)
+            self.writers[name] = pq.ParquetWriter(self.tmp / f"{name}.parquet", schema, use_dictionary=use_dictionary)
         return self.writers[name]
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
         schema = arrow_schema(table)
-        self._writer(table, schema).write_table(_arrow_table(frame, schema))
+        # no dictionary encoding for key columns: nearly every value is new, so the writer builds a dictionary
+        # only to drop it (a fifth of the writing time, files the same size); values read back the same
+        coded = [f.name for f in S.TABLES[table].fields if f.kind != "key"] or False
+        self._writer(table, schema, coded).write_table(_arrow_table(frame, schema))
         self.rows[table] = self.rows.get(table, 0) + len(frame)
 
     def append_truth(self, frame: pd.DataFrame) -> None:
