@@ -47,6 +47,10 @@ def needs_coverage(ds, window_days: int = 91, min_severity: int = 1, by: str = "
                    end=None) -> pd.DataFrame:
     """Identified needs, how many were met by a matching offer within the window, and the share.
 
+    Counted piece by piece (:func:`casework.engine.map_partitions`; an assessment and the referrals that may
+    cover it belong to one person, so the counts add up): every identified need of an NRW-sized dataset melted
+    at once took several GB (docs/scale.md).
+
     Parameters
     ----------
     by : {"need", "partner_kind"}
@@ -65,22 +69,37 @@ def needs_coverage(ds, window_days: int = 91, min_severity: int = 1, by: str = "
     >>> bool((cov["covered"] <= cov["needs"]).all())
     True
     """
+    from casework import engine
+
+    if start is None or end is None:  # the period of the whole network, not of a piece
+        referred = ds.table("referrals")["referred"]
+        start = referred.min() if start is None else start
+        end = referred.max() if end is None else end
+    parts = engine.map_partitions(ds, _coverage_counts, window_days, min_severity, start, end,
+                                  desc="Bedarfsdeckung", tables=["assessments", "referrals"])
+    total = {k: pd.concat([p[k] for p in parts]).groupby(level=0).sum() for k in ("needs", "covered", "kinds")}
+    if by == "partner_kind":
+        out = total["kinds"].astype(int).rename("covered").rename_axis("partner_kind").reset_index()
+        out.insert(1, "label", out["partner_kind"].map(S.PARTNER_KINDS))
+        return out
+    out = total["needs"].astype(int).rename("needs").rename_axis("need").to_frame()
+    out["covered"] = total["covered"].reindex(out.index).fillna(0).astype(int)
+    out["share"] = out["covered"] / out["needs"]
+    out = out.reset_index()
+    out.insert(1, "label", out["need"].map(S.NEEDS))
+    return out.sort_values("needs", ascending=False).reset_index(drop=True)
+
+
+def _coverage_counts(ds, window_days: int, min_severity: int, start, end) -> dict[str, pd.Series]:
+    """One piece's identified needs by need, and its covered ones by need and by partner kind."""
     ident = _identified(ds, min_severity, start, end)
     starts = _starts(ds)
     m = ident.merge(starts[["person_id", "need", "started", "partner_kind"]], on=["person_id", "need"], how="left")
     lag = (m["started"] - m["identified"]).dt.days
     m["hit"] = lag.between(0, window_days)
     hits = m[m["hit"]].sort_values("started", kind="stable").drop_duplicates(["assessment_id", "need"])
-    if by == "partner_kind":
-        out = hits.groupby("partner_kind").size().rename("covered").reset_index()
-        out.insert(1, "label", out["partner_kind"].map(S.PARTNER_KINDS))
-        return out
-    out = ident.groupby("need").size().rename("needs").to_frame()
-    out["covered"] = hits.groupby("need").size().reindex(out.index).fillna(0).astype(int)
-    out["share"] = out["covered"] / out["needs"]
-    out = out.reset_index()
-    out.insert(1, "label", out["need"].map(S.NEEDS))
-    return out.sort_values("needs", ascending=False).reset_index(drop=True)
+    return {"needs": ident.groupby("need").size(), "covered": hits.groupby("need").size(),
+            "kinds": hits.groupby("partner_kind").size()}
 
 
 def network_graph(ds) -> nx.DiGraph:

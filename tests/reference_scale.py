@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from casework import privacy
+from casework import schema as S
 from casework.boards.build import _attributes, _month_start, age_group
 from casework.cells import month_ordinal
 
@@ -41,3 +42,62 @@ def referral_cube(ds, segments: pd.Series | None = None, cell_keys: bytes | None
         sums = keys.groupby([r[d] for d in dims], observed=True).sum() % privacy.KEY_MODULUS
         out = out.merge(sums.reset_index(), on=dims, how="left")
     return out
+
+# --------------------------------------------------------------------------- casework.network before the pieces
+
+
+def _identified(ds, min_severity: int, start=None, end=None) -> pd.DataFrame:
+    a = ds.table("assessments")
+    if start is None or end is None:
+        referred = ds.table("referrals")["referred"]
+        start = referred.min() if start is None else start
+        end = referred.max() if end is None else end
+    a = a[(a["date"] >= pd.Timestamp(start)) & (a["date"] <= pd.Timestamp(end))]
+    cols = {S.NEED_COLUMNS[k]: k for k in S.SUB_NEEDS if S.NEED_COLUMNS[k] in a} | {
+        S.NEED_COLUMNS[k]: k for k in S.KEY_GROUPS if S.NEED_COLUMNS[k] in a}
+    long = a.melt(id_vars=["assessment_id", "person_id", "date"], value_vars=list(cols), var_name="column",
+                  value_name="severity")
+    long = long[long["severity"] >= min_severity]
+    long["need"] = long["column"].map(cols)
+    return long[["assessment_id", "person_id", "need", "date"]].rename(columns={"date": "identified"})
+
+
+def _starts(ds) -> pd.DataFrame:
+    r = ds.table("referrals")
+    r = r[r["started"].notna()].merge(ds.table("offers")[["offer_id", "need", "partner_id", "measure"]], on="offer_id")
+    return r.merge(ds.table("partners")[["partner_id", "kind"]].rename(columns={"kind": "partner_kind"}),
+                   on="partner_id")
+
+
+def needs_coverage(ds, window_days: int = 91, min_severity: int = 1, by: str = "need", start=None,
+                   end=None) -> pd.DataFrame:
+    """casework.network.needs_coverage before issue 20: every identified need of every person melted at once.
+
+    Parameters
+    ----------
+    by : {"need", "partner_kind"}
+        ``need``: one row per need; ``partner_kind``: covered needs by the kind of partner that met them.
+
+    Returns
+    -------
+    DataFrame
+        by="need": need, label, needs, covered, share.
+        by="partner_kind": partner_kind, label, covered.
+
+    """
+    ident = _identified(ds, min_severity, start, end)
+    starts = _starts(ds)
+    m = ident.merge(starts[["person_id", "need", "started", "partner_kind"]], on=["person_id", "need"], how="left")
+    lag = (m["started"] - m["identified"]).dt.days
+    m["hit"] = lag.between(0, window_days)
+    hits = m[m["hit"]].sort_values("started", kind="stable").drop_duplicates(["assessment_id", "need"])
+    if by == "partner_kind":
+        out = hits.groupby("partner_kind").size().rename("covered").reset_index()
+        out.insert(1, "label", out["partner_kind"].map(S.PARTNER_KINDS))
+        return out
+    out = ident.groupby("need").size().rename("needs").to_frame()
+    out["covered"] = hits.groupby("need").size().reindex(out.index).fillna(0).astype(int)
+    out["share"] = out["covered"] / out["needs"]
+    out = out.reset_index()
+    out.insert(1, "label", out["need"].map(S.NEEDS))
+    return out.sort_values("needs", ascending=False).reset_index(drop=True)
