@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from casework import engine
 from casework import schema as S
 from casework.store import Dataset, StreamingWriter
+from casework.synth.heap import retained_heap
 from casework.synth.households import form_households
 from casework.synth.population import CLASS_LABELS, CLASSES, draw_persons
 from casework.synth.scenarios import SCENARIOS, Scenario, get_scenario
@@ -74,6 +75,11 @@ def generate(scenario: str | Scenario, seed: int = 0, persons: int | None = None
     n = int(persons or scn.default_persons)
     if n < 100:
         raise ValueError(f"persons must be at least 100 (got {n})")
+    with retained_heap():
+        return _generate(scn, n, seed, progress, out)
+
+
+def _generate(scn: Scenario, n: int, seed: int, progress: bool | None, out) -> Dataset:
     scale = n / scn.default_persons
     network = network_tables(scn, n)
     sink = _StreamSink(out, network) if out is not None else _MemorySink(network)
