@@ -123,3 +123,23 @@ def test_the_hard_design_table_flags_unguarded_low_ess_and_judges_coverage_withi
     assert table.loc["att", "unguarded"] == 1 and table.loc["ate", "unguarded"] == 1
     assert table.loc["att", "verdict"] == "over" and table.loc["ate", "verdict"] == "under"
     assert table.loc["att", "mc_se"] == pytest.approx(np.sqrt(0.95 * 0.05 / n))
+
+
+def test_matching_ate_refuses_a_bias_correction_fit_on_too_few_rows():
+    # Gelsenkirchen seed 1013, assisted placement: 33 treated, about 35 covariate columns; the ATE imputes every
+    # control's Y(1) from the treated arm's regression, which ran through the points: -1.32 (SE 0.12) on a 0/1
+    # outcome whose true ATE was +0.06. The rule of Lin's regression (two rows per coefficient) now holds here too
+    from casework.effects import EffectInputError
+
+    rng = np.random.default_rng(11)
+    n, k = 3000, 20
+    X = rng.normal(size=(n, k))
+    t = np.zeros(n, dtype=int)
+    t[rng.choice(n, 30, replace=False)] = 1
+    y = (rng.random(n) < expit(X[:, 0] - 0.5 + 0.3 * t)).astype(float)
+    cols = [f"x{i}" for i in range(k)]
+    df = pd.DataFrame(X, columns=cols).assign(t=t, y=y)
+    with pytest.raises(EffectInputError, match=r"Matching's bias correction.*21 coefficients.*only 30 treated"):
+        estimate(df, "t", "y", cols, method="match", estimand="ate", min_treated=10)
+    r = estimate(df, "t", "y", cols, method="match", estimand="att", min_treated=10)  # no extrapolation
+    assert np.isfinite(r.estimate) and abs(r.estimate) < 1

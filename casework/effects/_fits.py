@@ -134,15 +134,21 @@ def _ipw_weights(e, t, estimand):
 MIN_ROWS_PER_COEFFICIENT = 2
 
 
-def _check_lin_sizes(t, k, estimand):
+def _check_lin_sizes(t, k, estimand, method="ols"):
+    """Refuse a per-arm regression with fewer than :data:`MIN_ROWS_PER_COEFFICIENT` rows per coefficient in an arm
+    whose fit predicts the other arm: Lin's regression (``method="ols"``) and matching's bias correction, which
+    imputes the ATE's Y(1) of every control from the treated arm's fit (Gelsenkirchen, assisted placement with 33
+    treated and about 35 columns: a matching ATE of -1.32, SE 0.12, on a 0/1 outcome)."""
     arms = (1, 0) if estimand == "ate" else (0,)  # the ATT never extrapolates the treated arm's fit
     need = MIN_ROWS_PER_COEFFICIENT * (k + 1)
+    what = ("Lin's regression adjustment (method='ols') fits" if method == "ols" else
+            "Matching's bias correction (method='match') fits a regression with")
     for arm in arms:
         have = int((t == arm).sum())
         if have < need:
             who = "treated" if arm == 1 else "untreated"
             raise EffectInputError(
-                f"Lin's regression adjustment (method='ols') fits {k + 1} coefficients in each arm, but only {have} "
+                f"{what} {k + 1} coefficients in each arm, but only {have} "
                 f"{who} persons are there (fewer than {MIN_ROWS_PER_COEFFICIENT} per coefficient): the fit would run "
                 "through their points and its standard error would be meaningless. Use method='aipw' (penalised "
                 + ("models), the ATT (estimand='att'), or fewer covariates" if arm == 1 else "models) or fewer "
@@ -462,6 +468,7 @@ def _match(s: Sample, o: Options) -> Fit:
     slope's noise is not negligible (Kang-Schafer with the true covariates, ATE: 89 % coverage without it).
     """
     X, t, y = s.X, s.t, s.y
+    _check_lin_sizes(t, X.shape[1], s.estimand, method="match")
     model = _analysis_propensity(s, o)
     e = model.predict_proba(X)[:, 1]
     lp = np.log(np.clip(e, 1e-12, 1 - 1e-12) / np.clip(1 - e, 1e-12, 1))
