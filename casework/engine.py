@@ -413,7 +413,7 @@ def map_partitions(ds, func: Callable, *args, desc: str | None = None, tables: S
     are still readable, by filtering the whole file). ``max_persons``: a smaller piece size for work whose
     memory grows faster than the persons (default :func:`partition_persons`).
     """
-    if not needs_pieces(ds, max_persons):
+    if "persons" not in ds.tables or not needs_pieces(ds, max_persons):  # pieces are cut by persons
         return [func(ds, *args, **kwargs)]
     keys = _person_keys(ds)
     specs = pieces(ds, max_persons, keys=keys)
