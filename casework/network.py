@@ -43,6 +43,12 @@ def _starts(ds) -> pd.DataFrame:
                    on="partner_id")
 
 
+#: persons per piece for needs coverage (at most; smaller when the engine's pieces are): every identified need of a
+#: piece is melted to one row per assessment and need, 8.4 GB for the default pieces of 1,100,000 persons and none
+#: above the process's 2.7 GB with this size (measured: docs/scale.md)
+COVERAGE_PIECE = 100_000
+
+
 def needs_coverage(ds, window_days: int = 91, min_severity: int = 1, by: str = "need", start=None,
                    end=None) -> pd.DataFrame:
     """Identified needs, how many were met by a matching offer within the window, and the share.
@@ -76,7 +82,8 @@ def needs_coverage(ds, window_days: int = 91, min_severity: int = 1, by: str = "
         start = referred.min() if start is None else start
         end = referred.max() if end is None else end
     parts = engine.map_partitions(ds, _coverage_counts, window_days, min_severity, start, end,
-                                  desc="Bedarfsdeckung", tables=["assessments", "referrals"])
+                                  desc="Bedarfsdeckung", tables=["assessments", "referrals"],
+                                  max_persons=min(COVERAGE_PIECE, engine.partition_persons()))
     total = {k: pd.concat([p[k] for p in parts]).groupby(level=0).sum() for k in ("needs", "covered", "kinds")}
     if by == "partner_kind":
         out = total["kinds"].astype(int).rename("covered").rename_axis("partner_kind").reset_index()
