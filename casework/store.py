@@ -35,7 +35,6 @@ import os
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -331,10 +330,6 @@ def _arrow_table(frame: pd.DataFrame, schema):
                                 schema=schema)
 
 
-#: Arrow tables queued for the writer thread before the caller waits (about two chunks of the synthetic tables)
-MAX_PENDING_WRITES = 40
-
-
 class StreamingWriter:
     """Write a dataset chunk by chunk (for data larger than memory), atomically.
 
@@ -350,20 +345,6 @@ class StreamingWriter:
         self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.writing."))
         self.writers: dict = {}
         self.rows: dict[str, int] = {}
-        # Parquet encoding and compression release the GIL: one thread writes while the caller makes the next
-        # chunk (one thread, so every file gets its row groups in the order of the calls)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
-        self._pending: list = []
-
-    def _write(self, writer, table) -> None:
-        """Queue one Arrow table for its file; a failed earlier write is raised here, at the latest in finish()."""
-        while self._pending and (self._pending[0].done() or len(self._pending) >= MAX_PENDING_WRITES):
-            self._pending.pop(0).result()  # waits when too much is queued (memory), raises a failed write
-        self._pending.append(self._pool.submit(writer.write_table, table))
-
-    def _drain(self) -> None:
-        while self._pending:
-            self._pending.pop(0).result()
 
     def _writer(self, name: str, schema, use_dictionary=True):
         import pyarrow.parquet as pq
@@ -377,7 +358,7 @@ class StreamingWriter:
         # no dictionary encoding for key columns: nearly every value is new, so the writer builds a dictionary
         # only to drop it (a fifth of the writing time, files the same size); values read back the same
         coded = [f.name for f in S.TABLES[table].fields if f.kind != "key"] or False
-        self._write(self._writer(table, schema, coded), _arrow_table(frame, schema))
+        self._writer(table, schema, coded).write_table(_arrow_table(frame, schema))
         self.rows[table] = self.rows.get(table, 0) + len(frame)
 
     def append_truth(self, frame: pd.DataFrame) -> None:
@@ -388,11 +369,9 @@ class StreamingWriter:
         else:
             inferred = pa.Table.from_pandas(frame, preserve_index=False).schema
             schema = pa.schema([(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in inferred])
-        self._write(self._writer(TRUTH, schema), _arrow_table(frame, schema))
+        self._writer(TRUTH, schema).write_table(_arrow_table(frame, schema))
 
     def finish(self, *, ground_truth=None, meta=None) -> Dataset:
-        self._drain()
-        self._pool.shutdown()
         for w in self.writers.values():
             w.close()
         if TRUTH in self.writers:
@@ -402,10 +381,6 @@ class StreamingWriter:
         return Dataset.open(self.path, verify=False)
 
     def abort(self) -> None:
-        for f in self._pending:
-            f.cancel()
-        self._pool.shutdown(wait=True)  # a write under way ends before its file is closed and deleted
-        self._pending.clear()
         for w in self.writers.values():
             try:
                 w.close()
