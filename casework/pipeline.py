@@ -129,6 +129,10 @@ EFFECTS_PRODUCER, PRODUCER = "board effects", "board results"
 #: the steps with the largest memory (each 9-10 GB at 1,100,000 persons before docs/scale.md's changes): never two
 #: of them at the same time, so that two steps side by side stay within the 12 GB of a Land-sized run
 ONE_AT_A_TIME = frozenset({PRODUCER, "0.01-describe-population", "3.02-time-to-integration"})
+#: the steps that run with nothing beside them: notebook 0.01's validation holds every table in memory at once
+#: (8.1 GB at 1,100,000 persons), so any step beside it took a Land-sized run past 12 GB (12.8 GB, docs/scale.md);
+#: alone it costs at most its own wall time (130 s there)
+ALONE = frozenset({"0.01-describe-population"})
 
 
 def pipeline_jobs() -> int:
@@ -189,22 +193,19 @@ class _Task:
 def _schedule(tasks: list[_Task], jobs: int, dataset: str = "") -> list[tuple]:
     """Run ``tasks`` on ``jobs`` threads (each step's work is a process of its own: a kernel or the producer),
     the next ready task in declared order whenever a thread is free, never two of :data:`ONE_AT_A_TIME` at
-    once; rows in declared order."""
+    once and nothing beside a step of :data:`ALONE` (it starts when nothing runs); rows in declared order."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     rows: dict[str, tuple] = {}
     pending, running, free = list(tasks), {}, list(range(jobs))
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pipeline") as pool:
         while pending or running:
-            heavy = any(t.name in ONE_AT_A_TIME for t, _ in running.values())
-            ready = [t for t in pending if all(a in rows for a in t.after)
-                     and not (heavy and t.name in ONE_AT_A_TIME)]
+            ready = _ready(pending, running, rows)
             while ready and free:
                 task, slot = ready.pop(0), free.pop(0)
                 pending.remove(task)
                 running[pool.submit(task.work, slot)] = (task, slot)
-                if task.name in ONE_AT_A_TIME:
-                    ready = [t for t in ready if t.name not in ONE_AT_A_TIME]
+                ready = _ready(pending, running, rows)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 task, slot = running.pop(future)
@@ -212,6 +213,16 @@ def _schedule(tasks: list[_Task], jobs: int, dataset: str = "") -> list[tuple]:
                 free.append(slot)
                 free.sort()
     return [rows[t.name] for t in tasks]
+
+
+def _ready(pending: list[_Task], running: dict, rows: dict) -> list[_Task]:
+    """The pending tasks that may start now, in declared order (see :func:`_schedule`)."""
+    names = {t.name for t, _ in running.values()}
+    if names & ALONE:
+        return []
+    heavy = bool(names & ONE_AT_A_TIME)
+    return [t for t in pending if all(a in rows for a in t.after)
+            and not (heavy and t.name in ONE_AT_A_TIME) and not (names and t.name in ALONE)]
 
 
 def _row(task: _Task, future, dataset: str) -> tuple:

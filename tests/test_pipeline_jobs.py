@@ -124,3 +124,26 @@ def test_the_largest_steps_never_run_at_the_same_time(monkeypatch):
     order = [(kind, name) for kind, name, _ in events]
     assert order.index(("end", "big 1")) < order.index(("start", "big 2"))
     assert order.index(("start", "small 1")) < order.index(("end", "big 1"))  # a small one ran beside it
+
+
+def test_a_step_that_runs_alone_has_nothing_beside_it(monkeypatch):
+    """Notebook 0.01 holds every table at once: beside any other step a Land-sized run passed 12 GB."""
+    events = []
+    monkeypatch.setattr(pipeline, "ALONE", frozenset({"alone"}))
+    monkeypatch.setattr(pipeline, "ONE_AT_A_TIME", frozenset())
+    tasks = [_Task(n, _recorder(events, n, 0.1), ()) for n in ("small 1", "alone", "small 2", "small 3")]
+    rows = _schedule(tasks, 2, "ds")
+    assert [r[1] for r in rows] == ["small 1", "alone", "small 2", "small 3"]  # rows stay in declared order
+    running, overlaps = set(), []
+    for kind, name, _ in events:
+        if kind == "start":
+            overlaps += [(name, other) for other in running if "alone" in (name, other)]
+            running.add(name)
+        else:
+            running.discard(name)
+    assert overlaps == [], overlaps
+    assert {name for kind, name, _ in events if kind == "end"} == {"small 1", "alone", "small 2", "small 3"}
+
+
+def test_notebook_0_01_runs_alone():
+    assert "0.01-describe-population" in pipeline.ALONE
