@@ -109,9 +109,11 @@ def run(datasets, *, small: bool = False, notebooks: Path | None = None, progres
     steps: list[tuple[str, str, str, float | None, str]] = []
     try:
         with threadpool_limits(threads):
-            for path in map(Path, datasets):
-                steps += _run_dataset(path, small=small, folder=Path(notebooks or NOTEBOOK_DIR), progress=progress,
-                                      jobs=jobs)
+            # absolute paths: papermill runs each notebook in its folder by changing the process's working
+            # directory, which a step running beside it in another thread would otherwise resolve against
+            folder = Path(notebooks or NOTEBOOK_DIR).resolve()
+            for path in (Path(d).resolve() for d in datasets):
+                steps += _run_dataset(path, small=small, folder=folder, progress=progress, jobs=jobs)
     finally:
         for v in unset:
             os.environ.pop(v, None)
