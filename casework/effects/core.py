@@ -51,11 +51,13 @@ from casework.effects._guards import (
     prognostic_guard,
     weight_guards,
 )
+from casework.effects._matching import match as _match_fit
 from casework.effects._result import Diagnostics, EffectResult
 
 __all__ = ["estimate", "EffectResult", "Diagnostics", "METHODS", "ESTIMANDS", "MIN_CLUSTERS", "POWER"]
 
 METHODS = ("ols", "ipw", "aipw", "match")
+METHOD_FITS = {**_fits.METHOD_FITS, "match": _match_fit}
 ESTIMANDS = ("att", "ate")
 #: Below this many clusters the result warns that cluster-robust errors are fragile.
 MIN_CLUSTERS = 30
@@ -213,7 +215,7 @@ def _estimate(df: pd.DataFrame, spec: _Spec) -> EffectResult:
     else:  # copy only when the overlap rule removed rows; groups renumbered 0..G-1
         sample, raw = _subsample(full, np.flatnonzero(keep)), design.raw[keep]
         opts = _fits.Options(ps_model, spec.outcome_model, spec.n_folds, opts.n_rep, spec.seed, spec.caliper, None)
-    fit = _fits.METHOD_FITS[spec.method](sample, opts)
+    fit = METHOD_FITS[spec.method](sample, opts)
     return _result(spec, design, raw, sample, fit, keep, rule, converged and fit.converged, opts.n_rep)
 
 
