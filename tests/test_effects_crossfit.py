@@ -78,7 +78,7 @@ CASES = {
 def test_sorted_cross_fitting_gives_the_mask_loops_numbers(case):
     s = _sample(**CASES[case])
     o = _options(s, n_folds=30 if "fewer" in case else 5)
-    est, se, e, _, y1 = _fits._aipw_once(s, o, 0, o.propensity_fitted)
+    est, se, e, _, y1, _ = _fits._aipw_once(s, o, 0, o.propensity_fitted)
     e_ref, mu0, mu1 = _reference_aipw_once(s, o, 0, o.propensity_fitted)
     np.testing.assert_allclose(e, e_ref, rtol=0, atol=1e-12)
     if s.estimand == "ate":

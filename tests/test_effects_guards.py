@@ -213,13 +213,20 @@ def _population_att():
 @pytest.mark.parametrize("estimand", ["att", "ate"])
 def test_lin_ols_intervals_cover_with_heterogeneous_effects(estimand):
     # the old HC1 coefficient SE left out the variance of the centring means: ~78 % (ATT) coverage
+    # (the ATE is refused in 4 of the 200 samples: AIPW's weights leave x apart beyond the balance limit, so no
+    # check of the linear model's extrapolation is possible; test_effects_specification.py)
+    from casework.effects import SpecificationError
+
     truth = _population_att() if estimand == "att" else 0.2
-    reps = 200
-    covered = sum(
-        (lambda r: r.ci_low <= truth <= r.ci_high)(estimate(_heterogeneous(400, s), "t", "y", ["x"], method="ols",
-                                                            estimand=estimand))
-        for s in range(reps))
-    assert covered / reps >= 0.9
+    covered, let_through = 0, 0
+    for s in range(200):
+        try:
+            r = estimate(_heterogeneous(400, s), "t", "y", ["x"], method="ols", estimand=estimand)
+        except SpecificationError:
+            continue
+        let_through += 1
+        covered += r.ci_low <= truth <= r.ci_high
+    assert let_through >= 190 and covered / let_through >= 0.9
 
 
 def test_few_clusters_use_t_critical_values_whole_cluster_folds_and_warn():

@@ -8,9 +8,9 @@
   (bad input), :class:`OverlapError`, :class:`WeightError` (the guards).
 """
 
-from casework.effects._guards import GUARD_LIMITS, EffectInputError, OverlapError, WeightError
+from casework.effects._guards import GUARD_LIMITS, EffectInputError, OverlapError, SpecificationError, WeightError
 from casework.effects.core import ESTIMANDS, METHODS, Diagnostics, EffectResult, estimate
 from casework.effects.dataset import measure_effects
 
 __all__ = ["estimate", "EffectResult", "Diagnostics", "METHODS", "ESTIMANDS", "measure_effects",
-           "EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS"]
+           "EffectInputError", "OverlapError", "WeightError", "SpecificationError", "GUARD_LIMITS"]

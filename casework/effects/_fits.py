@@ -78,6 +78,7 @@ class Fit(NamedTuple):
     y1_mean: float
     n_unmatched: int = 0
     rep_estimates: tuple = ()
+    psi: np.ndarray | None = None  # the influence function (estimate - truth ~ its mean), where the method has one
 
 
 def default_n_rep(n: int) -> int:
@@ -188,7 +189,7 @@ def _ols(s: Sample, o: Options) -> Fit:
     e = model.predict_proba(X)[:, 1]
     y1 = float(y[t == 1].mean()) if s.estimand == "att" else float(beta[0] + beta[1])
     return Fit(float(beta[1]), se_from_influence(psi, s.groups), None, e,
-               bool(getattr(model, "converged_", True)), y1)
+               bool(getattr(model, "converged_", True)), y1, psi=psi)
 
 
 # --------------------------------------------------------------------------- IPW
@@ -419,7 +420,7 @@ def _aipw_once(s: Sample, o: Options, rep: int, full_ps):
         th0 = np.sum((1 - t) * w * r) / np.sum((1 - t) * w)
         psi = t * (r - th1) / t.mean() - (1 - t) * w * (r - th0) / d0
         est, y1 = float(th1 - th0), float(y[t == 1].mean())
-    return est, se_from_influence(psi, s.groups), e, conv, y1
+    return est, se_from_influence(psi, s.groups), e, conv, y1, psi
 
 
 def _hajek_aipw_ate(t, y, e, mu0, mu1):
@@ -444,7 +445,7 @@ def _aipw(s: Sample, o: Options) -> Fit:
     pick = int(np.argmin(np.abs(ests - est)))  # the repetition nearest the median shows its weights
     e = runs[pick][2]
     return Fit(est, se, _ipw_weights(e, s.t, s.estimand), e, all(r[3] for r in runs),
-               float(np.median([r[4] for r in runs])), 0, tuple(float(v) for v in ests))
+               float(np.median([r[4] for r in runs])), 0, tuple(float(v) for v in ests), runs[pick][5])
 
 
 #: The weighting and regression methods (matching: casework.effects._matching).

@@ -11,6 +11,8 @@ effective sample size (ESS)            < 50         < 10
 largest unit's share of the arm weight > 5 %        > 20 %
 max |SMD| after weighting (*)          > 0.1        > 0.25
 IPW: implied bias / standard error     > 0.5        > 1
+OLS: difference to AIPW (**)           > 1.96       > 2.576
+OLS ATE: AIPW's weights leave |SMD| (*) -          > 0.25
 =====================================  ===========  ==========
 
 (*) counting only covariates whose SMD also exceeds its sampling noise:
@@ -18,6 +20,9 @@ IPW: implied bias / standard error     > 0.5        > 1
 over the covariate columns (:func:`balance_beyond_noise`). In an arm of 30
 persons an SMD of 0.2 is chance; in arms of thousands the noise is far below
 0.1 and the rule is the plain ``|SMD| > 0.1``.
+
+(**) in standard deviations of the difference, counted only where it exceeds
+half a standard error of the estimate (:func:`specification_guard`).
 
 The IPW row (:func:`prognostic_guard`) compares the weighted arms on the
 outcome predicted from the covariates (a prognostic score): the difference is
@@ -34,11 +39,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["EffectInputError", "OverlapError", "WeightError", "GUARD_LIMITS", "check_covariates", "overlap_rule",
-           "weight_guards", "balance_beyond_noise", "prognostic_guard"]
+__all__ = ["EffectInputError", "OverlapError", "WeightError", "SpecificationError", "GUARD_LIMITS", "check_covariates",
+           "overlap_rule", "weight_guards", "balance_beyond_noise", "prognostic_guard", "specification_guard",
+           "unchecked_extrapolation"]
 
 #: (warning, error) limits of the weight guards; "implied_bias" in standard errors of the estimate (IPW).
-GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.25), "implied_bias": (0.5, 1.0)}
+GUARD_LIMITS = {"ess": (50.0, 10.0), "max_share": (0.05, 0.20), "smd": (0.1, 0.25), "implied_bias": (0.5, 1.0),
+                "specification": (1.96, 2.576)}
+#: A disagreement with the doubly robust estimate matters from this many standard errors of the estimate on.
+MATERIAL_DIFFERENCE = 0.5
 #: Family-wise level of the test "this SMD is more than sampling noise" over the covariate columns.
 BALANCE_NOISE_LEVEL = 0.05
 #: A non-numeric covariate with more levels than MAX_LEVELS is refused (group it first) when its levels hold
@@ -58,6 +67,11 @@ class OverlapError(ValueError):
 
 class WeightError(ValueError):
     """The weights leave too few effective persons, one person carries the estimate, or balance fails."""
+
+
+class SpecificationError(ValueError):
+    """Lin OLS disagrees with the doubly robust estimate on the same rows beyond noise, or extrapolates across a
+    gap that no weighting closes."""
 
 
 def check_covariates(df: pd.DataFrame, treatment: str, outcome: str, covariates, cluster=None) -> None:
@@ -257,3 +271,48 @@ def weight_guards(weights, t, max_abs_smd_after, estimand, method, *, raise_erro
                           "coarser covariates (cap extreme values), another estimand (the ATT needs overlap "
                           "only among the treated), or matching (method='match').")
     return messages + [e[0].upper() + e[1:] + " (past the error limit)." for e in errors], checks
+
+
+def specification_guard(diff, sd_diff, se, method, *, raise_errors=True) -> list[str]:
+    """Lin OLS's estimate against AIPW's on the same rows (a Hausman test): warn when the difference
+    ``diff`` lies beyond 1.96 of its standard deviations ``sd_diff``, refuse beyond 2.576, in both cases only when
+    it is also material (more than :data:`MATERIAL_DIFFERENCE` standard errors ``se`` of the estimate).
+
+    If the outcome model of Lin's regression (linear in the covariates in each arm) were right, both would estimate
+    what AIPW estimates and the difference would be noise. Where the
+    outcome depends on the covariates in a way the linear model misses and the arms lie apart, the linear
+    model extrapolates and is biased (Gelsenkirchen health modules, about 1,700 treated: Lin's ATE covered the
+    truth in 35 %, its ATT in 73 %); AIPW, with its propensity weights correcting the
+    outcome model, is not.
+    """
+    warn, err = GUARD_LIMITS["specification"]
+    if not (np.isfinite(diff) and np.isfinite(sd_diff) and sd_diff > 0 and se > 0):
+        return []
+    z, material = abs(diff) / sd_diff, abs(diff) > MATERIAL_DIFFERENCE * se
+    name = {"ols": "Lin's regression (method='ols')", "match": "Matching (method='match')"}.get(method, method)
+    what = (f"{name} and the doubly robust estimate (method='aipw') on the same persons differ by {diff:+.4g} "
+            f"({z:.1f} standard deviations of their difference, {abs(diff) / se:.1f} standard errors of the "
+            "estimate): the linear outcome model misses how the outcome depends on the covariates")
+    if material and z > err:
+        if raise_errors:
+            raise SpecificationError(what + f" (limit {err:g}). Use method='aipw'.")
+        return [what + " (past the error limit)."]
+    if material and z > warn:
+        return [what + "; the estimate may be biased, method='aipw' is safer."]
+    return []
+
+
+def unchecked_extrapolation(max_abs_smd_after, *, raise_errors=True) -> list[str]:
+    """Lin OLS where AIPW's weights on the same rows leave a covariate apart beyond the balance error limit
+    (``max_abs_smd_after`` from :func:`balance_beyond_noise`): the regression bridges the gap with its linear
+    model alone and nothing in the data can check it, so it is refused (or, with ``guards="warn"``, warned)."""
+    err = GUARD_LIMITS["smd"][1]
+    if not (np.isfinite(max_abs_smd_after) and max_abs_smd_after > err):
+        return []
+    what = (f"Even weighting by the propensity leaves the groups {max_abs_smd_after:.2f} standard deviations apart "
+            f"in a covariate (limit {err:g}): Lin's regression bridges that gap by extrapolating its linear model, "
+            "and nothing in the data can check it")
+    if raise_errors:
+        raise SpecificationError(what + ". Use the ATT (estimand='att'), restrict the sample to comparable "
+                                 "persons, or use fewer or coarser covariates.")
+    return [what + " (past the error limit)."]
