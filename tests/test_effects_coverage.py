@@ -44,7 +44,9 @@ def test_matching_se_is_not_inflated_by_what_the_covariates_explain(estimand):
     draws = []
     for seed in range(40):
         df, truth = kang_schafer(seed=seed, observed="correct")
-        r = estimate(df, "t", "y", truth["covariates"], method="match", estimand=estimand)
+        # guards="warn": the check against AIPW (a 1 % test) refuses seed 5's ATE, whose error is 1.8 SE; the
+        # spread of the SE is what is measured here
+        r = estimate(df, "t", "y", truth["covariates"], method="match", estimand=estimand, guards="warn")
         draws.append((r.estimate - truth[estimand], r.se))
     assert 0.75 < _se_ratio(draws) < 1.35
 
@@ -58,7 +60,9 @@ def test_matching_ate_se_counts_every_appearance_of_a_reused_unit():
     n = 600
     x = rng.normal(size=(n, 1))
     t = (rng.random(n) < expit(np.zeros(n))).astype(int)
-    draws = _noise_redraws(x, t, x[:, 0], 0.5, lambda g, m: g.normal(size=m), 400, method="match", estimand="ate")
+    # guards="warn": over 400 redraws the 1 % check against AIPW refuses a few; the SE's spread is measured here
+    draws = _noise_redraws(x, t, x[:, 0], 0.5, lambda g, m: g.normal(size=m), 400, method="match", estimand="ate",
+                           guards="warn")
     assert 0.9 < _se_ratio(draws) < 1.1
 
 

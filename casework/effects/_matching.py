@@ -110,4 +110,16 @@ def match(s: Sample, o: Options) -> Fit:
     extra = np.square(appearances + share) - appearances
     var = (np.sum(np.square(diff - tau)) + np.sum(extra * sigma2)) / n_t ** 2
     return Fit(tau, float(np.sqrt(max(var, 0.0))), weights, e, bool(getattr(model, "converged_", True)), y1_mean,
-               int(unmatched.sum()))
+               int(unmatched.sum()), psi=_influence(X, t, y, fits, own, appearances + share, tau, n_t))
+
+
+def _influence(X, t, y, fits, own, noise_weight, tau, n_t):
+    """The linear representation of bias-corrected matching (Abadie & Imbens 2011): each target unit's
+    regression-predicted effect around the estimate, plus each unit's residual times its noise weight
+    (appearances + regression share; signed by arm), scaled so that ``se_from_influence`` gives its spread.
+    Used to test matching against AIPW on the same rows (the difference of the two representations)."""
+    Xa = _with_intercept(X)
+    mu1, mu0 = Xa @ fits[1][0], Xa @ fits[0][0]
+    resid = y - np.where(t == 1, mu1, mu0)
+    psi = own * (mu1 - mu0 - tau) + np.where(t == 1, 1.0, -1.0) * noise_weight * resid
+    return (psi - psi.mean()) * (len(t) / n_t)

@@ -218,16 +218,17 @@ def _estimate(df: pd.DataFrame, spec: _Spec) -> EffectResult:
         sample, raw = _subsample(full, np.flatnonzero(keep)), design.raw[keep]
         opts = _fits.Options(ps_model, spec.outcome_model, spec.n_folds, opts.n_rep, spec.seed, spec.caliper, None)
     fit = METHOD_FITS[spec.method](sample, opts)
-    checked = _specification_check(sample, spec, fit, opts.n_rep, raw, design.names) if spec.method == "ols" else []
+    checked = (_specification_check(sample, spec, fit, opts.n_rep, raw, design.names)
+               if spec.method in ("ols", "match") else [])
     return _result(spec, design, raw, sample, fit, keep, rule, converged and fit.converged, opts.n_rep, checked)
 
 
 def _specification_check(sample: _fits.Sample, spec: _Spec, fit: _fits.Fit, n_rep: int, raw, names) -> list[str]:
-    """Lin OLS against AIPW (its default nuisance models) on the same rows
+    """Lin OLS or matching against AIPW (its default nuisance models) on the same rows
     (:func:`casework.effects._guards.specification_guard`); the difference's standard deviation comes from the
-    difference of the two influence functions (summed within clusters). Matching is not checked this way: it has
-    no influence function, and Hausman's ``se_match^2 - se_aipw^2`` was far too small for it (Kang-Schafer with the
-    true covariates: correct matching estimates refused at 3.3 standard deviations).
+    difference of the two influence functions (summed within clusters; matching's is its linear representation,
+    ``casework.effects._matching``). Hausman's ``se_match^2 - se_aipw^2`` was tried for matching and rejected: far
+    too small (Kang-Schafer with the true covariates: correct matching estimates refused at 3.3 SDs).
 
     For the ATE, Lin's regression has no weights whose balance could be judged, so it borrows AIPW's: where even
     those leave the groups apart beyond the balance error limit, nothing in the data can check the linear model's
@@ -244,7 +245,7 @@ def _specification_check(sample: _fits.Sample, spec: _Spec, fit: _fits.Fit, n_re
     except ValueError:  # AIPW cannot run on these rows (e.g. folds of few clusters): nothing to compare with
         return []
     notes = []
-    if spec.estimand == "ate":
+    if spec.estimand == "ate" and spec.method == "ols":  # matching's own weights face the balance guard
         balance = _balance(raw, sample.t, ref.weights, names)
         gap = balance_beyond_noise(balance["smd_after"], balance["smd_noise"])
         notes = unchecked_extrapolation(gap, raise_errors=spec.guards == "raise")
