@@ -213,7 +213,7 @@ def _population_att():
 @pytest.mark.parametrize("estimand", ["att", "ate"])
 def test_lin_ols_intervals_cover_with_heterogeneous_effects(estimand):
     # the old HC1 coefficient SE left out the variance of the centring means: ~78 % (ATT) coverage
-    # (the ATE is refused in 4 of the 200 samples: AIPW's weights leave x apart beyond the balance limit, so no
+    # (the ATE is refused in 5 of the 200 samples: AIPW's weights leave x apart beyond the balance limit, so no
     # check of the linear model's extrapolation is possible; test_effects_specification.py)
     from casework.effects import SpecificationError
 

@@ -302,16 +302,22 @@ def specification_guard(diff, sd_diff, se, method, *, raise_errors=True) -> list
     return []
 
 
-def unchecked_extrapolation(max_abs_smd_after, *, raise_errors=True) -> list[str]:
-    """Lin OLS where AIPW's weights on the same rows leave a covariate apart beyond the balance error limit
-    (``max_abs_smd_after`` from :func:`balance_beyond_noise`): the regression bridges the gap with its linear
-    model alone and nothing in the data can check it, so it is refused (or, with ``guards="warn"``, warned)."""
+def unchecked_extrapolation(max_abs_smd_after, overlap_failure="", *, raise_errors=True) -> list[str]:
+    """Lin OLS's ATE where AIPW's own weights leave a covariate apart beyond the balance error limit
+    (``max_abs_smd_after`` from :func:`balance_beyond_noise`) or AIPW's overlap rule refused the rows
+    (``overlap_failure``, its message): the regression bridges the gap with its linear model alone and nothing in
+    the data can check it, so it is refused (or, with ``guards="warn"``, warned)."""
     err = GUARD_LIMITS["smd"][1]
-    if not (np.isfinite(max_abs_smd_after) and max_abs_smd_after > err):
+    if overlap_failure:
+        what = ("The doubly robust check finds too little overlap (" + overlap_failure.split(":")[0] + "): Lin's "
+                "regression would bridge the gap by extrapolating its linear model, and nothing in the data can "
+                "check it")
+    elif np.isfinite(max_abs_smd_after) and max_abs_smd_after > err:
+        what = (f"Even weighting by the propensity (AIPW) leaves the groups {max_abs_smd_after:.2f} standard "
+                f"deviations apart in a covariate (limit {err:g}): Lin's regression bridges that gap by "
+                "extrapolating its linear model, and nothing in the data can check it")
+    else:
         return []
-    what = (f"Even weighting by the propensity leaves the groups {max_abs_smd_after:.2f} standard deviations apart "
-            f"in a covariate (limit {err:g}): Lin's regression bridges that gap by extrapolating its linear model, "
-            "and nothing in the data can check it")
     if raise_errors:
         raise SpecificationError(what + ". Use the ATT (estimand='att'), restrict the sample to comparable "
                                  "persons, or use fewer or coarser covariates.")
