@@ -229,9 +229,7 @@ def _specification_check(sample: _fits.Sample, spec: _Spec, fit: _fits.Fit, n_re
     (:func:`casework.effects._guards.specification_guard`); the difference's standard deviation comes from the
     difference of the two influence functions (summed within clusters; matching's is its linear representation,
     ``casework.effects._matching``). Hausman's ``se_match^2 - se_aipw^2`` was tried for matching and rejected: far
-    too small (Kang-Schafer with the true covariates: correct matching estimates refused at 3.3 SDs).
-
-    """
+    too small (Kang-Schafer with the true covariates: correct matching estimates refused at 3.3 SDs)."""
     ps = Logit(alpha=_fits.RIDGE_CROSS_FIT) if spec.propensity_model is None else spec.propensity_model
     opts = _fits.Options(ps, spec.outcome_model, spec.n_folds, n_rep, spec.seed, spec.caliper, None)
     try:
@@ -240,7 +238,7 @@ def _specification_check(sample: _fits.Sample, spec: _Spec, fit: _fits.Fit, n_re
         return []
     sd = _fits.se_from_influence(fit.psi - ref.psi, sample.groups)
     return specification_guard(fit.estimate - ref.estimate, sd, fit.se, spec.method,
-                                       raise_errors=spec.guards == "raise")
+                               raise_errors=spec.guards == "raise")
 
 
 def _extrapolation_check(df: pd.DataFrame, spec: _Spec) -> list[str]:
@@ -252,7 +250,7 @@ def _extrapolation_check(df: pd.DataFrame, spec: _Spec) -> list[str]:
     regression covered the truth in 17-35 %). Judged on the rows Lin's regression uses, AIPW's weights looked
     unbalanced on the heavy-tail design in half the samples (a few extreme controls that only AIPW's cross-fitted
     overlap rule removes). Not for the ATT: AIPW's control weights failed the limit in 73 of 200 samples of a
-    design in which Lin's regression is right (heterogeneous effects, 400 persons); the ATE's in 4 of 200."""
+    design in which Lin's regression is right (heterogeneous effects, 400 persons); the ATE's in 5 of 200."""
     from dataclasses import replace
 
     try:
